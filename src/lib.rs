@@ -1,14 +1,30 @@
-pub fn add(left: u64, right: u64) -> u64 {
-    left + right
-}
+//! raindrop-dspy: a native Raindrop client for DSPy-style programs, behind a C ABI.
+//!
+//! The hot path (`rd_wrap_begin` / `rd_wrap_end`, `rd_track_*`, spans) only copies its
+//! arguments onto a bounded queue; one sender thread per client batches, retries and delivers.
+//! `ffi` is the only module that touches raw pointers.
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+mod call;
+mod client;
+mod config;
+mod error;
+mod event;
+mod ffi;
+mod identify;
+mod ids;
+mod json_bound;
+mod log;
+mod queue;
+mod registry;
+mod retry;
+mod sender;
+mod signal;
+mod span;
+mod stats;
+mod text;
+mod time;
+mod transport;
 
-    #[test]
-    fn it_works() {
-        let result = add(2, 2);
-        assert_eq!(result, 4);
-    }
-}
+pub use error::{rd_result, RD_ERROR_MESSAGE_LEN};
+pub use ffi::*;
+pub use text::TRUNCATION_MARKER;

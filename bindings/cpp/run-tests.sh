@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# Builds and tests the C++ binding (called by CI):
+#   1. the Rust core (cargo build --release; a no-op when it is up to date),
+#   2. CMake Release build + ctest (GoogleTest over a loopback HTTP capture server + the example),
+#   3. the quickstart example,
+#   4. install to a prefix; a find_package() consumer and a pkg-config C consumer built against it,
+#   5. an AddressSanitizer + UBSan build of the tests, run through ctest.
+# Environment: BUILD_DIR (default bindings/cpp/build), JOBS (default: nproc),
+#              SKIP_ASAN=1 to skip step 5, CARGO_BUILD=0 to use an existing target/release.
+set -euo pipefail
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+ROOT="$(cd "$HERE/../.." && pwd)"
+BUILD_DIR="${BUILD_DIR:-$HERE/build}"
+JOBS="${JOBS:-$(nproc 2>/dev/null || echo 2)}"
+CORE_LIB="$ROOT/target/release/libraindrop_dspy.a"
+
+step() { printf '\n=== %s\n' "$*"; }
+
+if ! command -v cmake >/dev/null; then
+    echo "run-tests.sh: cmake is required" >&2
+    exit 1
+fi
+if [ ! -d /usr/include/gtest ] && [ ! -d /usr/local/include/gtest ]; then
+    echo "run-tests.sh: GoogleTest headers not found (Debian/Ubuntu: apt-get install libgtest-dev)" >&2
+fi
+
+step "core: cargo build --release"
+if [ "${CARGO_BUILD:-1}" = 1 ] && command -v cargo >/dev/null; then
+    (cd "$ROOT" && cargo build --release --lib)
+fi
+if [ ! -f "$CORE_LIB" ]; then
+    echo "run-tests.sh: $CORE_LIB is missing (run cargo build --release in $ROOT)" >&2
+    exit 1
+fi
+
+# The tests talk to 127.0.0.1 only: keep proxies and Raindrop settings from the environment out.
+unset RAINDROP_WRITE_KEY RAINDROP_ENDPOINT http_proxy https_proxy HTTP_PROXY HTTPS_PROXY ALL_PROXY all_proxy || true
+export NO_PROXY=127.0.0.1,localhost no_proxy=127.0.0.1,localhost
+
+REL="$BUILD_DIR/release"
+PREFIX="$BUILD_DIR/prefix"
+step "configure + build (Release, core built through cargo by CMake)"
+cmake -S "$HERE" -B "$REL" -DCMAKE_BUILD_TYPE=Release -DCMAKE_INSTALL_PREFIX="$PREFIX" \
+      -DRAINDROP_DSPY_BUILD_TESTS=ON -DRAINDROP_DSPY_BUILD_EXAMPLES=ON >/dev/null
+cmake --build "$REL" -j "$JOBS"
+
+step "ctest (Release)"
+(cd "$REL" && ctest --output-on-failure -j "$JOBS" --timeout 300)
+
+step "example: quickstart"
+"$REL/quickstart"
+
+step "install + find_package consumer + pkg-config consumer"
+rm -rf "$PREFIX"
+cmake --install "$REL" >/dev/null
+CONSUMER_BUILD="$BUILD_DIR/consumer"
+rm -rf "$CONSUMER_BUILD"
+cmake -S "$HERE/tests/consumer" -B "$CONSUMER_BUILD" -DCMAKE_BUILD_TYPE=Release \
+      -DCMAKE_PREFIX_PATH="$PREFIX" >/dev/null
+cmake --build "$CONSUMER_BUILD" -j "$JOBS" >/dev/null
+OUT="$BUILD_DIR/consumer-out.jsonl"
+rm -f "$OUT"
+"$CONSUMER_BUILD/consumer" "$OUT"
+if command -v pkg-config >/dev/null; then
+    PC_DIR="$(dirname "$(find "$PREFIX" -name raindrop_dspy.pc | head -n1)")"
+    PC_FLAGS="$(PKG_CONFIG_PATH="$PC_DIR" pkg-config --cflags --libs raindrop_dspy)"
+    echo "pkg-config raindrop_dspy: $PC_FLAGS"
+    # shellcheck disable=SC2086
+    cc -std=c99 -Wall -Wextra -Werror -o "$BUILD_DIR/consumer_c" "$HERE/tests/consumer/consumer.c" $PC_FLAGS
+    rm -f "$OUT"
+    "$BUILD_DIR/consumer_c" "$OUT"
+    grep -q '"c-user"' "$OUT" || { echo "C consumer wrote nothing" >&2; exit 1; }
+    # shellcheck disable=SC2086
+    c++ -std=c++17 -Wall -Wextra -Werror -o "$BUILD_DIR/consumer_cpp_pc" "$HERE/tests/consumer/main.cpp" $PC_FLAGS
+    rm -f "$OUT"
+    "$BUILD_DIR/consumer_cpp_pc" "$OUT"
+else
+    echo "pkg-config not installed: skipping the pkg-config consumers"
+fi
+
+if [ "${SKIP_ASAN:-0}" != 1 ]; then
+    ASAN="$BUILD_DIR/asan"
+    step "configure + build (AddressSanitizer + UBSan, prebuilt core)"
+    SAN_FLAGS="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined"
+    cmake -S "$HERE" -B "$ASAN" -DCMAKE_BUILD_TYPE=Debug \
+          -DCMAKE_CXX_FLAGS="$SAN_FLAGS" -DCMAKE_C_FLAGS="$SAN_FLAGS" \
+          -DCMAKE_EXE_LINKER_FLAGS="-fsanitize=address,undefined" \
+          -DRAINDROP_DSPY_CORE_LIBRARY="$CORE_LIB" -DRAINDROP_DSPY_CARGO_BUILD=OFF \
+          -DRAINDROP_DSPY_BUILD_TESTS=ON -DRAINDROP_DSPY_BUILD_EXAMPLES=ON >/dev/null
+    cmake --build "$ASAN" -j "$JOBS"
+    step "ctest (AddressSanitizer + UBSan)"
+    export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1:strict_string_checks=1:detect_stack_use_after_return=1}"
+    export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
+    (cd "$ASAN" && ctest --output-on-failure -j "$JOBS" --timeout 300)
+fi
+
+step "C++ binding: all checks passed"

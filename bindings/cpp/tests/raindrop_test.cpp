@@ -1,0 +1,768 @@
+// Tests of raindrop.hpp against the real core, over real HTTP on loopback (capture_server.hpp).
+#include <raindrop/raindrop.hpp>
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <regex>
+#include <set>
+#include <sstream>
+#include <thread>
+#include <type_traits>
+#include <unistd.h>
+
+#include "capture_server.hpp"
+#include "mini_json.hpp"
+
+using namespace std::chrono_literals;
+using testsrv::CaptureServer;
+using testsrv::Request;
+
+namespace {
+
+// Compile-time properties of the types.
+static_assert(!std::is_copy_constructible_v<raindrop::Client>);
+static_assert(!std::is_copy_assignable_v<raindrop::Client>);
+static_assert(std::is_nothrow_move_constructible_v<raindrop::Client>);
+static_assert(std::is_nothrow_move_assignable_v<raindrop::Client>);
+static_assert(!std::is_copy_constructible_v<raindrop::Call>);
+static_assert(std::is_nothrow_move_constructible_v<raindrop::Call>);
+static_assert(std::is_base_of_v<std::runtime_error, raindrop::Error>);
+
+constexpr auto kWait = 15s;  // generous: the machine is shared
+
+std::vector<mjson::Value> items(const std::vector<Request>& reqs, const std::string& route) {
+    std::vector<mjson::Value> out;
+    for (const auto& r : reqs) {
+        if (r.route != route) continue;
+        mjson::Value v = mjson::parse(r.body);
+        if (v.is_array()) {
+            for (auto& x : v.a) out.push_back(x);
+        } else {
+            out.push_back(v);
+        }
+    }
+    return out;
+}
+
+std::size_t count_items(const std::vector<Request>& reqs, const std::string& route) {
+    try {
+        return items(reqs, route).size();
+    } catch (...) {
+        return 0;
+    }
+}
+
+/// Every span in every OTLP request.
+std::vector<mjson::Value> spans_of(const std::vector<Request>& reqs) {
+    std::vector<mjson::Value> out;
+    for (const auto& r : reqs) {
+        if (r.route != "traces") continue;
+        mjson::Value v = mjson::parse(r.body);
+        for (const auto& rs : v["resourceSpans"].a)
+            for (const auto& ss : rs["scopeSpans"].a)
+                for (const auto& sp : ss["spans"].a) out.push_back(sp);
+    }
+    return out;
+}
+
+/// A span attribute's value as text (stringValue / intValue / boolValue).
+std::string attr(const mjson::Value& span, const std::string& key) {
+    for (const auto& a : span["attributes"].a) {
+        if (a["key"].str() != key) continue;
+        const auto& v = a["value"];
+        if (v.has("stringValue")) return v["stringValue"].str();
+        if (v.has("intValue")) {
+            const auto& iv = v["intValue"];
+            return iv.is_string() ? iv.str() : std::to_string(iv.integer());
+        }
+        if (v.has("boolValue")) return v["boolValue"].b ? "true" : "false";
+        if (v.has("doubleValue")) return std::to_string(v["doubleValue"].n);
+        return "?";
+    }
+    return "";
+}
+
+const std::regex kUuidV4("^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$");
+const std::regex kTimestamp(R"(^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$)");
+
+struct MyError : std::runtime_error {
+    static inline const void* last_address = nullptr;
+    int tag;
+    MyError(const std::string& m, int t) : std::runtime_error(m), tag(t) { last_address = this; }
+};
+
+class RaindropTest : public ::testing::Test {
+protected:
+    void SetUp() override {
+        ::unsetenv("RAINDROP_WRITE_KEY");
+        ::unsetenv("RAINDROP_ENDPOINT");
+    }
+
+    raindrop::Config config(bool tracing = false) const {
+        raindrop::Config c;
+        c.api_key = "test-key";
+        c.endpoint = server.base_url();
+        c.user_id = "user-1";
+        c.tracing_enabled = tracing;
+        c.flush_interval = 20ms;
+        c.shutdown_timeout = 5s;
+        c.retry_initial_backoff = 20ms;
+        c.retry_max_backoff = 100ms;
+        return c;
+    }
+
+    bool wait_items(const std::string& route, std::size_t n) {
+        return server.wait_for([&](const std::vector<Request>& r) { return count_items(r, route) >= n; },
+                               kWait);
+    }
+
+    CaptureServer server;
+};
+
+// ---------------------------------------------------------------------------------------------
+
+TEST_F(RaindropTest, WrapSendsOneEventWithTheDocumentedShape) {
+    raindrop::Client client(config());
+    auto qa = client.wrap("qa", [](const raindrop::Inputs& in) {
+        raindrop::current_call()->set_model("gpt-4o-mini").set_usage(12, 5).set_finish_reason("stop");
+        return raindrop::Outputs{{"answer", "4 (" + in.at("question") + ")"}};
+    });
+    raindrop::Outputs out = qa({{"question", "What is 2+2?"}});
+    EXPECT_EQ(out.at("answer"), "4 (What is 2+2?)");
+    EXPECT_EQ(raindrop::current_call(), nullptr);
+    ASSERT_TRUE(client.flush(10s));
+    ASSERT_TRUE(wait_items("events/track", 1));
+
+    const auto reqs = server.requests_for("events/track");
+    ASSERT_FALSE(reqs.empty());
+    EXPECT_EQ(reqs[0].method, "POST");
+    EXPECT_EQ(reqs[0].header("authorization"), "Bearer test-key");
+    EXPECT_NE(reqs[0].header("content-type").find("application/json"), std::string::npos);
+
+    const auto evs = items(server.requests(), "events/track");
+    ASSERT_EQ(evs.size(), 1u);
+    const auto& ev = evs[0];
+    EXPECT_TRUE(std::regex_match(ev["event_id"].str(), kUuidV4)) << ev["event_id"].str();
+    EXPECT_EQ(ev["user_id"].str(), "user-1");
+    EXPECT_EQ(ev["event"].str(), "ai_generation");
+    EXPECT_TRUE(std::regex_match(ev["timestamp"].str(), kTimestamp)) << ev["timestamp"].str();
+    EXPECT_FALSE(ev.has("input"));
+    const auto& ai = ev["ai_data"];
+    EXPECT_EQ(ai["input"].str(), R"({"question":"What is 2+2?"})");
+    EXPECT_EQ(ai["output"].str(), R"j({"answer":"4 (What is 2+2?)"})j");
+    EXPECT_EQ(ai["model"].str(), "gpt-4o-mini");
+    const auto& props = ev["properties"];
+    EXPECT_EQ(props["ai.usage.prompt_tokens"].integer(), 12);
+    EXPECT_EQ(props["ai.usage.completion_tokens"].integer(), 5);
+    EXPECT_EQ(props["dspy.finish_reason"].str(), "stop");
+    EXPECT_TRUE(props["$context"].is_object());
+    EXPECT_FALSE(props.has("error.type"));
+}
+
+TEST_F(RaindropTest, WrapAcceptsCallablesReturningStringsAndOtherArguments) {
+    raindrop::Client client(config());
+    auto echo = client.wrap("echo", [](const raindrop::Inputs& in) { return "echo: " + in.at("q"); });
+    auto two = client.wrap("two", [](const std::string& a, int b) { return a + std::to_string(b); });
+    int counter = 0;
+    auto mut = client.wrap("mutable", [counter](const raindrop::Inputs&) mutable {
+        ++counter;
+        return std::string("n=") + std::to_string(counter);
+    });
+    EXPECT_EQ(echo({{"q", "hi\n\"there\""}}), "echo: hi\n\"there\"");
+    EXPECT_EQ(two("x", 7), "x7");
+    EXPECT_EQ(mut(raindrop::Inputs{}), "n=1");
+    EXPECT_EQ(mut(raindrop::Inputs{}), "n=2");
+    ASSERT_TRUE(client.flush(10s));
+    ASSERT_TRUE(wait_items("events/track", 4));
+    std::map<std::string, mjson::Value> by_output;
+    for (const auto& ev : items(server.requests(), "events/track"))
+        by_output[ev["ai_data"]["output"].str()] = ev;
+    ASSERT_EQ(by_output.count("echo: hi\n\"there\""), 1u);
+    EXPECT_EQ(by_output["echo: hi\n\"there\""]["ai_data"]["input"].str(), R"({"q":"hi\n\"there\""})");
+    ASSERT_EQ(by_output.count("x7"), 1u);
+    EXPECT_EQ(by_output["x7"]["ai_data"]["input"].str(), "x\n7");
+    ASSERT_EQ(by_output.count("n=2"), 1u);
+    EXPECT_FALSE(by_output["n=2"]["ai_data"].has("input"));  // empty inputs: absent
+}
+
+TEST_F(RaindropTest, ExceptionIsRecordedAndRethrownUnchanged) {
+    raindrop::Client client(config());
+    const void* thrown_at = nullptr;
+    auto failing = client.wrap("failing", [&thrown_at](const raindrop::Inputs&) -> raindrop::Outputs {
+        MyError::last_address = nullptr;
+        try {
+            throw MyError("the model refused", 42);
+        } catch (...) {
+            thrown_at = MyError::last_address;
+            throw;
+        }
+    });
+    try {
+        failing({{"question", "q"}});
+        FAIL() << "no exception";
+    } catch (const MyError& e) {
+        EXPECT_EQ(std::string(e.what()), "the model refused");
+        EXPECT_EQ(e.tag, 42);
+        EXPECT_EQ(static_cast<const void*>(&e), thrown_at) << "the exception object was copied";
+    }
+    auto odd = client.wrap("odd", [](const raindrop::Inputs&) -> std::string { throw 7; });
+    try {
+        odd({{"question", "q2"}});
+        FAIL() << "no exception";
+    } catch (int v) {
+        EXPECT_EQ(v, 7);
+    }
+    ASSERT_TRUE(client.flush(10s));
+    ASSERT_TRUE(wait_items("events/track", 2));
+    const auto evs = items(server.requests(), "events/track");
+    ASSERT_EQ(evs.size(), 2u);
+    for (const auto& ev : evs) {
+        const auto& props = ev["properties"];
+        EXPECT_FALSE(ev["ai_data"].has("output"));
+        if (ev["ai_data"]["input"].str() == R"({"question":"q"})") {
+            EXPECT_NE(props["error.type"].str().find("MyError"), std::string::npos) << props["error.type"].str();
+            EXPECT_EQ(props["error.message"].str(), "the model refused");
+        } else {
+            EXPECT_EQ(props["error.type"].str(), "int");
+        }
+    }
+    EXPECT_EQ(raindrop::current_call(), nullptr);
+}
+
+TEST_F(RaindropTest, NestedWrappedCallsMakeOneEvent) {
+    raindrop::Client client(config(false));
+    auto inner = client.wrap("inner", [](const raindrop::Inputs& in) {
+        return raindrop::Outputs{{"x", in.at("x") + "!"}};
+    });
+    auto outer = client.wrap("outer", [&inner](const raindrop::Inputs& in) {
+        const raindrop::CallContext* me = raindrop::current_call();
+        auto a = inner({{"x", in.at("q")}});
+        EXPECT_EQ(raindrop::current_call(), me);
+        auto b = inner({{"x", a.at("x")}});
+        return raindrop::Outputs{{"answer", b.at("x")}};
+    });
+    EXPECT_EQ(outer({{"q", "hey"}}).at("answer"), "hey!!");
+    ASSERT_TRUE(client.flush(10s));
+    ASSERT_TRUE(wait_items("events/track", 1));
+    std::this_thread::sleep_for(100ms);
+    const auto evs = items(server.requests(), "events/track");
+    ASSERT_EQ(evs.size(), 1u);
+    EXPECT_EQ(evs[0]["ai_data"]["output"].str(), R"({"answer":"hey!!"})");
+    EXPECT_TRUE(server.requests_for("traces").empty());
+}
+
+TEST_F(RaindropTest, NestedWrappedCallsBecomeChildSpansWhenTracing) {
+    raindrop::Client client(config(true));
+    auto inner = client.wrap("inner", [](const raindrop::Inputs& in) { return in.at("x") + "!"; });
+    auto outer = client.wrap("outer", [&inner](const raindrop::Inputs& in) {
+        return raindrop::Outputs{{"answer", inner({{"x", in.at("q")}})}};
+    });
+    outer({{"q", "hey"}});
+    ASSERT_TRUE(client.flush(10s));
+    ASSERT_TRUE(wait_items("events/track", 1));
+    ASSERT_TRUE(server.wait_for([](const std::vector<Request>& r) { return spans_of(r).size() >= 2; }, kWait));
+    const auto evs = items(server.requests(), "events/track");
+    ASSERT_EQ(evs.size(), 1u);
+    const std::string event_id = evs[0]["event_id"].str();
+    const auto spans = spans_of(server.requests());
+    ASSERT_EQ(spans.size(), 2u);
+    const mjson::Value* root = nullptr;
+    const mjson::Value* child = nullptr;
+    for (const auto& s : spans) {
+        if (s["parentSpanId"].str().empty())
+            root = &s;
+        else
+            child = &s;
+    }
+    ASSERT_NE(root, nullptr);
+    ASSERT_NE(child, nullptr);
+    EXPECT_EQ(child->operator[]("parentSpanId").str(), root->operator[]("spanId").str());
+    EXPECT_EQ(child->operator[]("traceId").str(), root->operator[]("traceId").str());
+    EXPECT_NE(root->operator[]("name").str().find("outer"), std::string::npos);
+    EXPECT_NE(child->operator[]("name").str().find("inner"), std::string::npos);
+    EXPECT_EQ(attr(*root, "traceloop.association.properties.event_id"), event_id);
+    EXPECT_EQ(attr(*child, "traceloop.association.properties.event_id"), event_id);
+}
+
+TEST_F(RaindropTest, ManualGuardsExplicitParentAcrossThreads) {
+    raindrop::Client client(config());
+    auto leaf = client.wrap("leaf", [](const raindrop::Inputs& in) { return in.at("v"); });
+    std::string event_id;
+    {
+        raindrop::Call outer = client.call("pipeline", std::string("start"));
+        ASSERT_TRUE(outer);
+        event_id = outer->event_id();
+        EXPECT_TRUE(std::regex_match(event_id, kUuidV4)) << event_id;
+        EXPECT_EQ(raindrop::current_call(), outer.get());
+        std::thread worker([&] {
+            EXPECT_EQ(raindrop::current_call(), nullptr);  // the stack is per thread
+            raindrop::CallOptions opts;
+            opts.parent = outer.get();
+            raindrop::Call sub = client.call("worker", std::string("w"), opts);
+            EXPECT_EQ(sub->event_id(), event_id);  // nested: reports into the top-level event
+            EXPECT_EQ(leaf({{"v", "from worker"}}), "from worker");  // child of `sub`
+            sub->set_output("w done");
+        });
+        worker.join();
+        outer->set_output("all done").set_property("stage", "final").set_property("n", 3);
+    }  // guard ends the call
+    ASSERT_TRUE(client.flush(10s));
+    ASSERT_TRUE(wait_items("events/track", 1));
+    std::this_thread::sleep_for(100ms);
+    const auto evs = items(server.requests(), "events/track");
+    ASSERT_EQ(evs.size(), 1u);
+    EXPECT_EQ(evs[0]["event_id"].str(), event_id);
+    EXPECT_EQ(evs[0]["ai_data"]["input"].str(), "start");
+    EXPECT_EQ(evs[0]["ai_data"]["output"].str(), "all done");
+    EXPECT_EQ(evs[0]["properties"]["stage"].str(), "final");
+    EXPECT_EQ(evs[0]["properties"]["n"].integer(), 3);
+}
+
+TEST_F(RaindropTest, GuardLeftByExceptionRecordsAnError) {
+    raindrop::Client client(config());
+    try {
+        raindrop::Call c = client.call("risky", std::string("in"));
+        throw std::runtime_error("boom");
+    } catch (const std::runtime_error&) {
+    }
+    ASSERT_TRUE(client.flush(10s));
+    ASSERT_TRUE(wait_items("events/track", 1));
+    const auto evs = items(server.requests(), "events/track");
+    ASSERT_EQ(evs.size(), 1u);
+    EXPECT_FALSE(evs[0]["properties"]["error.type"].str().empty());
+}
+
+TEST_F(RaindropTest, LmSpanUsageRollsUpIntoTheEvent) {
+    raindrop::Client client(config(true));
+    auto program = client.wrap("program", [](const raindrop::Inputs& in) {
+        {
+            raindrop::Span lm = raindrop::current_call()->lm_span("openai/gpt-4o-mini", in.at("q"));
+            lm->set_model("gpt-4o-mini").set_usage(11, 7).set_finish_reason("length").set_output("an answer");
+        }
+        {
+            raindrop::Span tool = raindrop::current_call()->tool_span("search", std::string("query"));
+            tool->set_output("3 results");
+        }
+        return std::string("an answer");
+    });
+    program({{"q", "prompt text"}});
+    ASSERT_TRUE(client.flush(10s));
+    ASSERT_TRUE(wait_items("events/track", 1));
+    const auto evs = items(server.requests(), "events/track");
+    ASSERT_EQ(evs.size(), 1u);
+    EXPECT_EQ(evs[0]["ai_data"]["model"].str(), "gpt-4o-mini");
+    EXPECT_EQ(evs[0]["properties"]["ai.usage.prompt_tokens"].integer(), 11);
+    EXPECT_EQ(evs[0]["properties"]["ai.usage.completion_tokens"].integer(), 7);
+    EXPECT_EQ(evs[0]["properties"]["dspy.finish_reason"].str(), "length");
+    ASSERT_TRUE(server.wait_for([](const std::vector<Request>& r) { return spans_of(r).size() >= 3; }, kWait));
+    const auto spans = spans_of(server.requests());
+    EXPECT_EQ(spans.size(), 3u);
+    bool saw_lm = false, saw_tool = false;
+    for (const auto& s : spans) {
+        if (attr(s, "gen_ai.response.model") == "gpt-4o-mini") saw_lm = true;
+        if (attr(s, "traceloop.span.kind") == "tool") saw_tool = true;
+    }
+    EXPECT_TRUE(saw_lm);
+    EXPECT_TRUE(saw_tool);
+}
+
+TEST_F(RaindropTest, StandaloneToolSpanShipsWithTracingOff) {
+    raindrop::Client client(config(false));
+    {
+        raindrop::Span tool = client.span(raindrop::SpanKind::tool, "calculator", std::string("2+2"));
+        tool->set_output("4");
+    }
+    ASSERT_TRUE(client.flush(10s));
+    ASSERT_TRUE(server.wait_for([](const std::vector<Request>& r) { return spans_of(r).size() >= 1; }, kWait));
+    const auto spans = spans_of(server.requests());
+    ASSERT_EQ(spans.size(), 1u);
+    EXPECT_EQ(attr(spans[0], "traceloop.span.kind"), "tool");
+}
+
+TEST_F(RaindropTest, ManyThreadsThroughOneWrappedCallable) {
+    raindrop::Config cfg = config();
+    raindrop::Client client(cfg);
+    const auto double_it = client.wrap("double", [](const raindrop::Inputs& in) {
+        raindrop::set_usage(static_cast<std::int64_t>(in.at("i").size()), 1);
+        return raindrop::Outputs{{"o", in.at("i") + "-out"}};
+    });
+    constexpr int kThreads = 8, kCalls = 200;
+    std::vector<std::thread> threads;
+    std::atomic<int> mismatches{0};
+    for (int t = 0; t < kThreads; ++t) {
+        threads.emplace_back([&, t] {
+            for (int n = 0; n < kCalls; ++n) {
+                const std::string i = std::to_string(t) + "-" + std::to_string(n);
+                if (double_it({{"i", i}}).at("o") != i + "-out") ++mismatches;
+            }
+        });
+    }
+    for (auto& th : threads) th.join();
+    EXPECT_EQ(mismatches.load(), 0);
+    ASSERT_TRUE(client.flush(30s));
+    ASSERT_TRUE(wait_items("events/track", kThreads * kCalls));
+    const auto evs = items(server.requests(), "events/track");
+    ASSERT_EQ(evs.size(), static_cast<std::size_t>(kThreads * kCalls));
+    std::set<std::string> inputs, ids;
+    for (const auto& ev : evs) {
+        const auto in = mjson::parse(ev["ai_data"]["input"].str());
+        const auto out = mjson::parse(ev["ai_data"]["output"].str());
+        EXPECT_EQ(out["o"].str(), in["i"].str() + "-out");
+        EXPECT_EQ(ev["properties"]["ai.usage.prompt_tokens"].integer(),
+                  static_cast<long long>(in["i"].str().size()));
+        inputs.insert(in["i"].str());
+        ids.insert(ev["event_id"].str());
+    }
+    EXPECT_EQ(inputs.size(), static_cast<std::size_t>(kThreads * kCalls));
+    EXPECT_EQ(ids.size(), static_cast<std::size_t>(kThreads * kCalls));
+    const raindrop::Stats st = client.stats();
+    EXPECT_GE(st.delivered, static_cast<std::uint64_t>(kThreads * kCalls));
+    EXPECT_EQ(st.queue_depth, 0u);
+    EXPECT_EQ(st.last_http_status, 200);
+}
+
+TEST_F(RaindropTest, Identify) {
+    raindrop::Client client(config());
+    client.identify("user-42", {{"plan", "team"}, {"seats", 12}, {"beta", true},
+                                {"address", raindrop::Json::object({{"city", "Oslo"}})}});
+    ASSERT_TRUE(client.flush(10s));
+    ASSERT_TRUE(wait_items("users/identify", 1));
+    const auto ids = items(server.requests(), "users/identify");
+    ASSERT_EQ(ids.size(), 1u);
+    EXPECT_EQ(ids[0]["user_id"].str(), "user-42");
+    EXPECT_EQ(ids[0]["traits"]["plan"].str(), "team");
+    EXPECT_EQ(ids[0]["traits"]["seats"].integer(), 12);
+    EXPECT_TRUE(ids[0]["traits"]["beta"].b);
+    EXPECT_EQ(ids[0]["traits"]["address"]["city"].str(), "Oslo");
+}
+
+TEST_F(RaindropTest, SignalsOfAllThreeKinds) {
+    raindrop::Client client(config());
+    const std::string id = client.track_ai([] {
+        raindrop::Event e;
+        e.input = "question";
+        e.output = "answer";
+        e.model = "m1";
+        e.convo_id = "c-1";
+        e.properties = {{"channel", "chat"}};
+        return e;
+    }());
+    ASSERT_TRUE(std::regex_match(id, kUuidV4)) << id;
+
+    raindrop::Signal thumbs;
+    thumbs.event_id = id;
+    thumbs.name = "thumbs_up";
+    thumbs.sentiment = "POSITIVE";
+    thumbs.timestamp = "2026-03-02T08:20:00.000Z";
+    thumbs.attachment_id = "att-1";
+    thumbs.properties = {{"source", "ui"}};
+    client.track_signal(thumbs);
+
+    raindrop::Signal feedback;
+    feedback.event_id = id;
+    feedback.name = "user_feedback";
+    feedback.type = "feedback";
+    feedback.comment = "Missed the refund policy";
+    feedback.sentiment = "NEGATIVE";
+    client.track_signal(feedback);
+
+    raindrop::Signal edit;
+    edit.event_id = id;
+    edit.name = "user_edit";
+    edit.type = "edit";
+    edit.after = "The corrected answer";
+    client.track_signal(edit);
+
+    ASSERT_TRUE(client.flush(10s));
+    ASSERT_TRUE(wait_items("signals/track", 3));
+    ASSERT_TRUE(wait_items("events/track", 1));
+    const auto ev = items(server.requests(), "events/track").at(0);
+    EXPECT_EQ(ev["event_id"].str(), id);
+    EXPECT_EQ(ev["ai_data"]["convo_id"].str(), "c-1");
+    EXPECT_EQ(ev["ai_data"]["model"].str(), "m1");
+    EXPECT_EQ(ev["properties"]["channel"].str(), "chat");
+
+    std::map<std::string, mjson::Value> by_name;
+    for (const auto& s : items(server.requests(), "signals/track")) by_name[s["signal_name"].str()] = s;
+    ASSERT_EQ(by_name.size(), 3u);
+    const auto& t = by_name["thumbs_up"];
+    EXPECT_EQ(t["event_id"].str(), id);
+    EXPECT_EQ(t["signal_type"].str(), "default");
+    EXPECT_EQ(t["sentiment"].str(), "POSITIVE");
+    EXPECT_EQ(t["attachment_id"].str(), "att-1");
+    EXPECT_EQ(t["properties"]["source"].str(), "ui");
+    EXPECT_EQ(t["timestamp"].str().substr(0, 19), "2026-03-02T08:20:00");
+    const auto& f = by_name["user_feedback"];
+    EXPECT_EQ(f["signal_type"].str(), "feedback");
+    EXPECT_EQ(f["properties"]["comment"].str(), "Missed the refund policy");
+    EXPECT_EQ(f["sentiment"].str(), "NEGATIVE");
+    EXPECT_FALSE(f.has("comment"));
+    const auto& e = by_name["user_edit"];
+    EXPECT_EQ(e["signal_type"].str(), "edit");
+    EXPECT_EQ(e["properties"]["after"].str(), "The corrected answer");
+}
+
+TEST_F(RaindropTest, ErrorsFromTheCoreAreRaindropErrorsWithCodes) {
+    raindrop::Config bad = config();
+    bad.extra["no_such_key"] = 1;
+    try {
+        raindrop::Client c(bad);
+        FAIL() << "no exception";
+    } catch (const raindrop::Error& e) {
+        EXPECT_EQ(e.code(), raindrop::Code::invalid_config);
+        EXPECT_NE(std::string(e.what()).find("no_such_key"), std::string::npos) << e.what();
+    }
+
+    raindrop::Client client(config());
+    auto expect_code = [&](raindrop::Signal s, raindrop::Code code, const char* mentions) {
+        try {
+            client.track_signal(s);
+            ADD_FAILURE() << "no exception for " << mentions;
+        } catch (const raindrop::Error& e) {
+            EXPECT_EQ(e.code(), code) << e.what();
+            EXPECT_NE(std::string(e.what()).find(mentions), std::string::npos) << e.what();
+        }
+    };
+    raindrop::Signal s;
+    s.event_id = "evt-1";
+    s.name = "thumbs";
+    s.type = "bogus";
+    expect_code(s, raindrop::Code::invalid_signal_type, "signal_type");
+    s.type.reset();
+    s.sentiment = "MAYBE";
+    expect_code(s, raindrop::Code::invalid_sentiment, "sentiment");
+    s.sentiment.reset();
+    s.timestamp = "yesterday";
+    expect_code(s, raindrop::Code::invalid_timestamp, "timestamp");
+
+    EXPECT_TRUE(client.shutdown(5s));
+    EXPECT_TRUE(client.shutdown(5s));  // harmless twice
+    try {
+        client.stats();
+        FAIL() << "no exception";
+    } catch (const raindrop::Error& e) {
+        EXPECT_EQ(e.code(), raindrop::Code::invalid_handle);
+    }
+    EXPECT_THROW(client.flush(1s), raindrop::Error);
+    EXPECT_THROW(client.identify("u"), raindrop::Error);
+}
+
+TEST_F(RaindropTest, HotPathNeverThrowsTelemetryErrors) {
+    raindrop::Client client(config());
+    auto f = client.wrap("f", [](const raindrop::Inputs& in) { return in.at("a"); });
+    ASSERT_TRUE(client.shutdown(5s));
+    const auto before = raindrop::swallowed_errors();
+    EXPECT_EQ(f({{"a", "still works"}}), "still works");
+    {
+        raindrop::Call c = client.call("after-shutdown");
+        c->set_output("x");
+        raindrop::Span lm = c->lm_span("lm");
+    }
+    EXPECT_EQ(client.track_ai(raindrop::Event{}), "");
+    EXPECT_GT(raindrop::swallowed_errors(), before);
+}
+
+TEST_F(RaindropTest, FlushAndShutdownReturnWithinTimeoutAgainstAHangingServer) {
+    server.set_hang(true);
+    raindrop::Client client(config());
+    auto f = client.wrap("f", [](const raindrop::Inputs& in) { return in.at("a"); });
+    f({{"a", "b"}});
+    ASSERT_TRUE(server.wait_for([](const std::vector<Request>& r) { return !r.empty(); }, kWait));
+    auto t0 = std::chrono::steady_clock::now();
+    EXPECT_FALSE(client.flush(300ms));
+    auto took = std::chrono::steady_clock::now() - t0;
+    EXPECT_GE(took, 250ms);
+    EXPECT_LT(took, 3s);
+    f({{"a", "c"}});  // still usable after a timed-out flush
+    t0 = std::chrono::steady_clock::now();
+    client.shutdown(500ms);  // returns by its deadline whatever the sink does
+    took = std::chrono::steady_clock::now() - t0;
+    EXPECT_LT(took, 3s);
+    EXPECT_FALSE(client);
+}
+
+TEST_F(RaindropTest, DestructorUsesTheConfiguredShutdownTimeout) {
+    server.set_hang(true);
+    auto t0 = std::chrono::steady_clock::now();
+    {
+        raindrop::Config cfg = config();
+        cfg.shutdown_timeout = 400ms;
+        raindrop::Client client(cfg);
+        client.track_ai([] {
+            raindrop::Event e;
+            e.input = "x";
+            return e;
+        }());
+        server.wait_for([](const std::vector<Request>& r) { return !r.empty(); }, kWait);
+        t0 = std::chrono::steady_clock::now();
+    }
+    EXPECT_LT(std::chrono::steady_clock::now() - t0, 3s);
+}
+
+TEST_F(RaindropTest, MoveSemantics) {
+    raindrop::Client a(config());
+    const rd_client h = a.handle();
+    ASSERT_NE(h, 0u);
+    auto f = a.wrap("f", [](const raindrop::Inputs& in) { return in.at("k"); });
+
+    raindrop::Client b(std::move(a));
+    EXPECT_FALSE(a);  // NOLINT(bugprone-use-after-move): moved-from is empty by contract
+    EXPECT_EQ(a.handle(), 0u);
+    EXPECT_EQ(b.handle(), h);
+    try {
+        a.stats();
+        FAIL() << "no exception";
+    } catch (const raindrop::Error& e) {
+        EXPECT_EQ(e.code(), raindrop::Code::invalid_handle);
+    }
+    EXPECT_EQ(f({{"k", "v1"}}), "v1");  // wrapped before the move: still records into b
+
+    raindrop::Client c(config());
+    c = std::move(b);  // c's old client is shut down, c now owns h
+    EXPECT_EQ(c.handle(), h);
+
+    auto g = std::move(f);  // wrapped callables move (and copy) like their callable
+    auto g2 = g;
+    EXPECT_EQ(g2({{"k", "v2"}}), "v2");
+
+    raindrop::Call call1 = c.call("moved-guard", std::string("in"));
+    raindrop::CallContext* ctx = call1.get();
+    raindrop::Call call2 = std::move(call1);
+    EXPECT_FALSE(call1);
+    EXPECT_EQ(call2.get(), ctx);
+    EXPECT_EQ(raindrop::current_call(), ctx);
+    call2->set_output("out");
+    call2.reset();  // ends it
+    EXPECT_EQ(raindrop::current_call(), nullptr);
+
+    ASSERT_TRUE(c.flush(10s));
+    ASSERT_TRUE(wait_items("events/track", 3));
+    std::set<std::string> outputs;
+    for (const auto& ev : items(server.requests(), "events/track")) outputs.insert(ev["ai_data"]["output"].str());
+    EXPECT_EQ(outputs, (std::set<std::string>{"v1", "v2", "out"}));
+}
+
+TEST_F(RaindropTest, StatsCountDeliveries) {
+    raindrop::Client client(config());
+    auto f = client.wrap("f", [](const raindrop::Inputs& in) { return in.at("k"); });
+    for (int i = 0; i < 5; ++i) f({{"k", std::to_string(i)}});
+    ASSERT_TRUE(client.flush(10s));
+    const auto st = client.stats();
+    EXPECT_EQ(st.queued, 5u);
+    EXPECT_EQ(st.delivered, 5u);
+    EXPECT_GE(st.requests, 1u);
+    EXPECT_GT(st.bytes_sent, 0u);
+    EXPECT_EQ(st.dropped_rejected, 0u);
+    EXPECT_EQ(st.last_http_status, 200);
+}
+
+TEST_F(RaindropTest, RejectedBatchIsDroppedAndCountedNotThrown) {
+    server.set_status(400);
+    raindrop::Client client(config());
+    auto f = client.wrap("f", [](const raindrop::Inputs& in) { return in.at("k"); });
+    EXPECT_EQ(f({{"k", "v"}}), "v");
+    EXPECT_TRUE(client.flush(10s));  // drops show in the statistics, not as a flush error
+    const auto st = client.stats();
+    EXPECT_EQ(st.dropped_rejected, 1u);
+    EXPECT_EQ(st.last_http_status, 400);
+}
+
+TEST_F(RaindropTest, PerCallOptionsOverrideClientDefaults) {
+    raindrop::Client client(config());
+    raindrop::CallOptions opts;
+    opts.user_id = "user-override";
+    opts.convo_id = "convo-7";
+    opts.event_name = "qa_call";
+    int n = 0;
+    opts.make_event_id = [&n] { return "evt-" + std::to_string(++n); };
+    auto f = client.wrap("f", [](const raindrop::Inputs& in) { return in.at("k"); }, opts);
+    f({{"k", "1"}});
+    f({{"k", "2"}});
+    ASSERT_TRUE(client.flush(10s));
+    ASSERT_TRUE(wait_items("events/track", 2));
+    std::set<std::string> ids;
+    for (const auto& ev : items(server.requests(), "events/track")) {
+        ids.insert(ev["event_id"].str());
+        EXPECT_EQ(ev["user_id"].str(), "user-override");
+        EXPECT_EQ(ev["event"].str(), "qa_call");
+        EXPECT_EQ(ev["ai_data"]["convo_id"].str(), "convo-7");
+    }
+    EXPECT_EQ(ids, (std::set<std::string>{"evt-1", "evt-2"}));
+}
+
+TEST_F(RaindropTest, NoApiKeyDisablesTelemetry) {
+    raindrop::Config cfg = config();
+    cfg.api_key.reset();
+    raindrop::Client client(cfg);
+    auto f = client.wrap("f", [](const raindrop::Inputs& in) { return in.at("k"); });
+    EXPECT_EQ(f({{"k", "v"}}), "v");
+    client.identify("u");
+    EXPECT_TRUE(client.flush(5s));
+    std::this_thread::sleep_for(200ms);
+    EXPECT_TRUE(server.requests().empty());
+}
+
+TEST_F(RaindropTest, FileSinkWritesOneJsonLinePerRequest) {
+    char tmpl[] = "/tmp/raindrop-cpp-test-XXXXXX";
+    const int fd = ::mkstemp(tmpl);
+    ASSERT_GE(fd, 0);
+    ::close(fd);
+    const std::string path = tmpl;
+    {
+        raindrop::Config cfg = config();
+        cfg.endpoint = "file://" + path;
+        raindrop::Client client(cfg);
+        auto f = client.wrap("f", [](const raindrop::Inputs& in) { return in.at("k"); });
+        f({{"k", "to the file"}});
+        ASSERT_TRUE(client.flush(10s));
+    }
+    std::ifstream in(path);
+    std::string line;
+    bool found = false;
+    while (std::getline(in, line)) {
+        if (line.empty()) continue;
+        const auto v = mjson::parse(line);
+        if (v["route"].str().find("events/track") == std::string::npos) continue;
+        const auto& body = v["body"];
+        const auto& ev = body.is_array() ? body[0] : body;
+        EXPECT_EQ(ev["ai_data"]["output"].str(), "to the file");
+        found = true;
+    }
+    EXPECT_TRUE(found);
+    std::remove(path.c_str());
+    EXPECT_TRUE(server.requests().empty());
+}
+
+TEST(RaindropJson, EscapesAndBuildsValues) {
+    using raindrop::Json;
+    EXPECT_EQ(Json("a\"b\\c\n\t\x01").dump(), R"("a\"b\\c\n\t\u0001")");
+    EXPECT_EQ(Json(std::string("h\xc3\xa9")).dump(), "\"h\xc3\xa9\"");
+    EXPECT_EQ(Json(42).dump(), "42");
+    EXPECT_EQ(Json(-7LL).dump(), "-7");
+    EXPECT_EQ(Json(true).dump(), "true");
+    EXPECT_EQ(Json(nullptr).dump(), "null");
+    EXPECT_EQ(Json(0.5).dump(), "0.5");
+    EXPECT_EQ(Json(std::nan("")).dump(), "null");
+    EXPECT_EQ(Json::object({{"b", 1}, {"a", "x"}}).dump(), R"({"a":"x","b":1})");
+    EXPECT_EQ(Json::array({1, "two", Json::object({})}).dump(), R"([1,"two",{}])");
+    const auto round = mjson::parse(Json::object({{"k", "\x7f\x1f\"'"}}).dump());
+    EXPECT_EQ(round["k"].str(), "\x7f\x1f\"'");
+    raindrop::Config c;
+    c.api_key = "k\"ey";
+    c.flush_interval = std::chrono::seconds(2);
+    const auto cfg = mjson::parse(c.to_json());
+    EXPECT_EQ(cfg["api_key"].str(), "k\"ey");
+    EXPECT_EQ(cfg["flush_interval_ms"].integer(), 2000);
+    EXPECT_EQ(raindrop::to_text(raindrop::Inputs{{"q", "v"}}).value(), R"({"q":"v"})");
+    EXPECT_FALSE(raindrop::to_text(raindrop::Inputs{}).has_value());
+    EXPECT_EQ(raindrop::format_timestamp(std::chrono::system_clock::time_point(std::chrono::milliseconds(1500))),
+              "1970-01-01T00:00:01.500Z");
+}
+
+TEST(RaindropVersion, CoreVersionIsAvailable) { EXPECT_FALSE(raindrop::core_version().empty()); }
+
+}  // namespace

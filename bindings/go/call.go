@@ -1,0 +1,250 @@
+package raindrop
+
+/*
+#include "raindrop_dspy.h"
+*/
+import "C"
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unsafe"
+)
+
+// Usage is what a language-model call consumed. Zero token counts mean
+// "unknown".
+type Usage struct {
+	Model            string
+	PromptTokens     int64
+	CompletionTokens int64
+	FinishReason     string
+}
+
+// node is one open wrapped call or span, carried in a context.Context.
+type node struct {
+	c       *Client
+	h       C.rd_call
+	eventID string // the top-level call's event id
+	parent  *node
+	ended   atomic.Bool
+
+	mu      sync.Mutex
+	usage   Usage
+	hasUsed bool
+	isSpan  bool
+}
+
+type nodeKey struct{}
+
+func withNode(ctx context.Context, n *node) context.Context {
+	return context.WithValue(ctx, nodeKey{}, n)
+}
+
+func nodeFrom(ctx context.Context) *node {
+	if ctx == nil {
+		return nil
+	}
+	n, _ := ctx.Value(nodeKey{}).(*node)
+	return n
+}
+
+// Report records model, token usage and finish reason on the innermost
+// wrapped call or span of ctx. Calls add up (tokens are summed; the last
+// non-empty model and finish reason win) and roll up into the enclosing calls,
+// so the top-level event carries the total. Without a call in ctx it does
+// nothing.
+func Report(ctx context.Context, u Usage) {
+	if n := nodeFrom(ctx); n != nil {
+		n.add(u)
+	}
+}
+
+// CallUsage returns the usage recorded so far on the innermost wrapped call
+// or span of ctx (through Report, LM spans and nested calls), and whether any
+// was recorded. Adapters use it to avoid counting the same tokens twice.
+func CallUsage(ctx context.Context) (Usage, bool) {
+	if n := nodeFrom(ctx); n != nil {
+		return n.snapshot()
+	}
+	return Usage{}, false
+}
+
+// EventID returns the event id of the top-level wrapped call in ctx (the id
+// to attach signals to), or "" outside a wrapped call.
+func EventID(ctx context.Context) string {
+	if n := nodeFrom(ctx); n != nil {
+		return n.eventID
+	}
+	return ""
+}
+
+// NewEventID returns a random UUID v4, usable as CallOptions.EventID so the id
+// is known before the call.
+func NewEventID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	var s [36]byte
+	hex.Encode(s[0:8], b[0:4])
+	s[8] = '-'
+	hex.Encode(s[9:13], b[4:6])
+	s[13] = '-'
+	hex.Encode(s[14:18], b[6:8])
+	s[18] = '-'
+	hex.Encode(s[19:23], b[8:10])
+	s[23] = '-'
+	hex.Encode(s[24:], b[10:])
+	return string(s[:])
+}
+
+func (n *node) add(u Usage) {
+	if u == (Usage{}) {
+		return
+	}
+	n.mu.Lock()
+	n.hasUsed = true
+	n.usage.PromptTokens += u.PromptTokens
+	n.usage.CompletionTokens += u.CompletionTokens
+	if u.Model != "" {
+		n.usage.Model = u.Model
+	}
+	if u.FinishReason != "" {
+		n.usage.FinishReason = u.FinishReason
+	}
+	n.mu.Unlock()
+}
+
+func (n *node) hasUsage() bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.hasUsed
+}
+
+func (n *node) snapshot() (Usage, bool) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.usage, n.hasUsed
+}
+
+// callResult is the Go side of rd_call_result.
+type callResult struct {
+	output, errType, errMsg string
+	props                   map[string]any
+}
+
+// beginCall starts a wrapped call (rd_wrap_begin), nested under parent when
+// parent is not nil.
+func (c *Client) beginCall(parent *node, name, input, eventID string) (*node, error) {
+	var ph C.rd_call
+	if parent != nil {
+		ph = parent.h
+	}
+	var h C.rd_call
+	var idBuf [eventIDBufLen]byte
+	var e C.rd_error
+	np, nn := strArg(name)
+	ip, in := strArg(input)
+	ep, en := optArg(eventID)
+	rc := C.rd_wrap_begin(c.h, ph, np, nn, ip, in, ep, en, &h,
+		(*C.char)(unsafe.Pointer(&idBuf[0])), C.size_t(len(idBuf)), &e)
+	runtime.KeepAlive(c)
+	runtime.KeepAlive(name)
+	runtime.KeepAlive(input)
+	runtime.KeepAlive(eventID)
+	if err := errFrom("rd_wrap_begin", rc, &e); err != nil {
+		return nil, err
+	}
+	return &node{c: c, h: h, eventID: goStringN(idBuf[:]), parent: parent}, nil
+}
+
+// end finishes the call or span once, rolls its usage up into the parent and
+// hands the result to the core.
+func (n *node) end(r callResult, opts *CallOptions) error {
+	if !n.ended.CompareAndSwap(false, true) {
+		return nil
+	}
+	u, has := n.snapshot()
+	if has && n.parent != nil {
+		n.parent.add(u)
+	}
+	props := r.props
+	var atts string
+	var pin runtime.Pinner
+	defer pin.Unpin()
+	var cr C.rd_call_result
+	cr.prompt_tokens, cr.completion_tokens = -1, -1
+	if u.PromptTokens > 0 {
+		cr.prompt_tokens = C.int64_t(u.PromptTokens)
+	}
+	if u.CompletionTokens > 0 {
+		cr.completion_tokens = C.int64_t(u.CompletionTokens)
+	}
+	if opts != nil {
+		pinOpt(&pin, &cr.user_id, &cr.user_id_len, opts.UserID)
+		pinOpt(&pin, &cr.convo_id, &cr.convo_id_len, opts.ConvoID)
+		pinOpt(&pin, &cr.event_name, &cr.event_name_len, opts.EventName)
+		if len(opts.Properties) > 0 {
+			merged := make(map[string]any, len(opts.Properties)+len(props))
+			for k, v := range opts.Properties {
+				merged[k] = v
+			}
+			for k, v := range props {
+				merged[k] = v
+			}
+			props = merged
+		}
+		atts, _ = jsonAttachments(opts.Attachments)
+	}
+	pj := ""
+	if len(props) > 0 {
+		pj = toJSON(props)
+	}
+	pinOpt(&pin, &cr.output, &cr.output_len, r.output)
+	pinOpt(&pin, &cr.model, &cr.model_len, u.Model)
+	pinOpt(&pin, &cr.finish_reason, &cr.finish_reason_len, u.FinishReason)
+	pinOpt(&pin, &cr.error_type, &cr.error_type_len, r.errType)
+	pinOpt(&pin, &cr.error_message, &cr.error_message_len, r.errMsg)
+	pinOpt(&pin, &cr.properties_json, &cr.properties_json_len, pj)
+	pinOpt(&pin, &cr.attachments_json, &cr.attachments_json_len, atts)
+
+	var e C.rd_error
+	var rc C.rd_result
+	op := "rd_wrap_end"
+	if n.isSpan {
+		op = "rd_span_end"
+		rc = C.rd_span_end(n.c.h, n.h, &cr, &e)
+	} else {
+		rc = C.rd_wrap_end(n.c.h, n.h, &cr, &e)
+	}
+	runtime.KeepAlive(n)
+	err := errFrom(op, rc, &e)
+	switch {
+	case err == nil:
+	case Code(rc) == CodeQueueFull:
+		n.c.warnQueueFull("event")
+	case Code(rc) == CodeInvalidHandle && n.c.closed.Load():
+		// the client was closed while the call ran: nothing to record
+	default:
+		n.c.warnRefused(err)
+	}
+	return err
+}
+
+// warnRefused logs a call the core refused, at most once per 30 s per client.
+func (c *Client) warnRefused(err error) {
+	if c.closed.Load() {
+		return
+	}
+	now := time.Now().UnixNano()
+	last := c.lastRefusedLog.Load()
+	if now-last < int64(30*time.Second) || !c.lastRefusedLog.CompareAndSwap(last, now) {
+		return
+	}
+	c.logger.Printf("%v (the call ran unrecorded; logged at most every 30s)", err)
+}

@@ -1,0 +1,114 @@
+package raindrop
+
+// All #cgo directives of the package live in this file.
+//
+// Default build: the static library is linked by full path, so every Go
+// binary built from this package is self-contained (no .so needed at run
+// time). Build the core first with `cargo build --release` in the repository
+// root.
+//
+// With `-tags raindrop_shared` the shared library is linked instead, with an
+// rpath pointing at target/release. Use it when another Rust static library is
+// linked into the same program (two Rust staticlibs clash on shared symbols).
+
+/*
+#cgo CFLAGS: -I${SRCDIR}/../../include
+#cgo !raindrop_shared LDFLAGS: ${SRCDIR}/../../target/release/libraindrop_dspy.a -lm -ldl -lpthread -lrt -lutil -lgcc_s -lc
+#cgo raindrop_shared LDFLAGS: -L${SRCDIR}/../../target/release -lraindrop_dspy -Wl,-rpath,${SRCDIR}/../../target/release
+#include <stdlib.h>
+#include "raindrop_dspy.h"
+
+static const char rd_go_empty[1] = "";
+static const char *rd_go_empty_ptr(void) { return rd_go_empty; }
+*/
+import "C"
+
+import (
+	"runtime"
+	"unsafe"
+)
+
+// emptyCStr is a valid, NUL-terminated empty C string used for required
+// string arguments whose Go value is "" (Go's empty string has no data pointer).
+var emptyCStr = C.rd_go_empty_ptr()
+
+// eventIDBufLen is RD_EVENT_ID_BUF_LEN: enough for any event id plus NUL.
+const eventIDBufLen = 257
+
+// strArg returns a borrowed pointer+length for a required string argument
+// passed directly to a C function (not stored inside a struct). The bytes of a
+// Go string contain no Go pointers, so cgo allows passing them without a copy;
+// the caller keeps s alive (runtime.KeepAlive) until the call returns.
+func strArg(s string) (*C.char, C.size_t) {
+	if len(s) == 0 {
+		return emptyCStr, 0
+	}
+	return (*C.char)(unsafe.Pointer(unsafe.StringData(s))), C.size_t(len(s))
+}
+
+// optArg is strArg for an optional argument: "" becomes NULL (absent).
+func optArg(s string) (*C.char, C.size_t) {
+	if len(s) == 0 {
+		return nil, 0
+	}
+	return (*C.char)(unsafe.Pointer(unsafe.StringData(s))), C.size_t(len(s))
+}
+
+// pinOpt stores an optional string into a C struct field without copying. The
+// struct lives in Go memory and is passed to C, so every Go pointer inside it
+// must be pinned for the duration of the call (cgo pointer rules); "" is NULL.
+func pinOpt(p *runtime.Pinner, ptr **C.char, n *C.size_t, s string) {
+	if len(s) == 0 {
+		*ptr, *n = nil, 0
+		return
+	}
+	d := unsafe.StringData(s)
+	p.Pin(d)
+	*ptr, *n = (*C.char)(unsafe.Pointer(d)), C.size_t(len(s))
+}
+
+// errFrom converts a result code and the per-call rd_error into a Go error.
+func errFrom(op string, rc C.rd_result, e *C.rd_error) error {
+	if rc == 0 {
+		return nil
+	}
+	msg := ""
+	if e != nil && e.code != 0 {
+		msg = C.GoString(&e.message[0])
+	}
+	return newError(op, Code(rc), msg)
+}
+
+// goStringN reads a NUL-terminated string from a Go byte buffer.
+func goStringN(buf []byte) string {
+	for i, b := range buf {
+		if b == 0 {
+			return string(buf[:i])
+		}
+	}
+	return string(buf)
+}
+
+// Version returns the version of the native core library (rd_version).
+func Version() string {
+	return C.GoString(C.rd_version())
+}
+
+// cCodes reports the result codes as the C header defines them (for tests:
+// cgo is not available in _test.go files).
+func cCodes() map[Code]int {
+	return map[Code]int{
+		CodeInvalidHandle:     int(C.RD_ERR_INVALID_HANDLE),
+		CodeNullArgument:      int(C.RD_ERR_NULL_ARGUMENT),
+		CodeInvalidJSON:       int(C.RD_ERR_INVALID_JSON),
+		CodeInvalidArgument:   int(C.RD_ERR_INVALID_ARGUMENT),
+		CodeInvalidSignalType: int(C.RD_ERR_INVALID_SIGNAL_TYPE),
+		CodeInvalidSentiment:  int(C.RD_ERR_INVALID_SENTIMENT),
+		CodeInvalidTimestamp:  int(C.RD_ERR_INVALID_TIMESTAMP),
+		CodeInvalidConfig:     int(C.RD_ERR_INVALID_CONFIG),
+		CodeQueueFull:         int(C.RD_ERR_QUEUE_FULL),
+		CodeTimeout:           int(C.RD_ERR_TIMEOUT),
+		CodeTooManyOpenCalls:  int(C.RD_ERR_TOO_MANY_OPEN_CALLS),
+		CodeInternal:          int(C.RD_ERR_INTERNAL),
+	}
+}

@@ -1,0 +1,268 @@
+package raindrop
+
+/*
+#include "raindrop_dspy.h"
+*/
+import "C"
+
+import (
+	"context"
+	"encoding/json"
+	"log"
+	"runtime"
+	"sync/atomic"
+	"time"
+)
+
+// Config holds the client options. Every field is optional; a zero value means
+// "the core's default" (see docs/c-api.md). The JSON keys are the ones of the
+// core configuration.
+type Config struct {
+	// APIKey is the Raindrop write key. Empty: RAINDROP_WRITE_KEY; if that is
+	// empty too, telemetry is disabled (every call succeeds, nothing is sent).
+	APIKey string
+	// Endpoint is the API base URL (default RAINDROP_ENDPOINT, then
+	// https://api.raindrop.ai/v1/). "file:///path" writes one JSON line
+	// {"route":..,"body":..} per request to a file instead of the network.
+	Endpoint string
+	// TracesEndpoint is an optional full OTLP/HTTP URL for spans.
+	TracesEndpoint string
+	ProjectID      string
+	UserID         string // default user of events (core default "unknown")
+	ConvoID        string
+	EventName      string // default "ai_generation"
+
+	TracingEnabled     *bool // nil: core default (true); see Bool
+	BypassOtelForTools *bool // nil: core default (true)
+	Debug              bool
+
+	MaxQueueItems     int
+	MaxQueueBytes     int
+	MaxBatchEvents    int
+	MaxBatchBytes     int
+	MaxTextFieldChars int
+	MaxOpenCalls      int
+
+	FlushInterval       time.Duration
+	RequestTimeout      time.Duration
+	ConnectTimeout      time.Duration
+	RetryInitialBackoff time.Duration
+	RetryMaxBackoff     time.Duration
+	RetryAfterCap       time.Duration
+	RetryBudget         time.Duration
+	ShutdownTimeout     time.Duration // used by Close and by contexts without deadline
+	FlushTimeout        time.Duration
+	OpenCallTTL         time.Duration
+
+	LibraryName    string // $context library name (core default)
+	LibraryVersion string
+
+	// Logger receives the binding's rare warnings (queue full at most once per
+	// 30 s, a wrapped call the core refused). nil: log.Default().
+	Logger *log.Logger
+}
+
+// Bool returns a pointer to b, for Config.TracingEnabled and
+// Config.BypassOtelForTools.
+func Bool(b bool) *bool { return &b }
+
+func (c *Config) toJSON() ([]byte, error) {
+	m := map[string]any{"language": "go"}
+	str := func(k, v string) {
+		if v != "" {
+			m[k] = v
+		}
+	}
+	num := func(k string, v int) {
+		if v != 0 {
+			m[k] = v
+		}
+	}
+	dur := func(k string, d time.Duration) {
+		if d != 0 {
+			m[k] = d.Milliseconds()
+		}
+	}
+	str("api_key", c.APIKey)
+	str("endpoint", c.Endpoint)
+	str("traces_endpoint", c.TracesEndpoint)
+	str("project_id", c.ProjectID)
+	str("user_id", c.UserID)
+	str("convo_id", c.ConvoID)
+	str("event_name", c.EventName)
+	if c.TracingEnabled != nil {
+		m["tracing_enabled"] = *c.TracingEnabled
+	}
+	if c.BypassOtelForTools != nil {
+		m["bypass_otel_for_tools"] = *c.BypassOtelForTools
+	}
+	if c.Debug {
+		m["debug"] = true
+	}
+	num("max_queue_items", c.MaxQueueItems)
+	num("max_queue_bytes", c.MaxQueueBytes)
+	num("max_batch_events", c.MaxBatchEvents)
+	num("max_batch_bytes", c.MaxBatchBytes)
+	num("max_text_field_chars", c.MaxTextFieldChars)
+	num("max_open_calls", c.MaxOpenCalls)
+	dur("flush_interval_ms", c.FlushInterval)
+	dur("request_timeout_ms", c.RequestTimeout)
+	dur("connect_timeout_ms", c.ConnectTimeout)
+	dur("retry_initial_backoff_ms", c.RetryInitialBackoff)
+	dur("retry_max_backoff_ms", c.RetryMaxBackoff)
+	dur("retry_after_cap_ms", c.RetryAfterCap)
+	dur("retry_budget_ms", c.RetryBudget)
+	dur("shutdown_timeout_ms", c.ShutdownTimeout)
+	dur("flush_timeout_ms", c.FlushTimeout)
+	dur("open_call_ttl_ms", c.OpenCallTTL)
+	str("library_name", c.LibraryName)
+	str("library_version", c.LibraryVersion)
+	return json.Marshal(m)
+}
+
+// Client is a Raindrop client backed by the native core: one background
+// sender thread, a bounded queue, batching and retries. It is safe for
+// concurrent use by any number of goroutines. Close (or Shutdown) it when done;
+// a finalizer shuts down a client that is garbage collected unclosed.
+type Client struct {
+	h      C.rd_client
+	closed atomic.Bool
+	logger *log.Logger
+
+	lastQueueFullLog atomic.Int64 // unix nanos of the last queue-full warning
+	lastRefusedLog   atomic.Int64 // unix nanos of the last refused-call warning
+}
+
+// New creates a client. Invalid options give an *Error with
+// CodeInvalidConfig.
+func New(cfg Config) (*Client, error) {
+	js, err := cfg.toJSON()
+	if err != nil {
+		return nil, err
+	}
+	var h C.rd_client
+	var e C.rd_error
+	p, n := strArg(string(js))
+	rc := C.rd_new(p, n, &h, &e)
+	runtime.KeepAlive(js)
+	if err := errFrom("rd_new", rc, &e); err != nil {
+		return nil, err
+	}
+	c := &Client{h: h, logger: cfg.Logger}
+	if c.logger == nil {
+		c.logger = log.Default()
+	}
+	runtime.SetFinalizer(c, finalizeClient)
+	return c, nil
+}
+
+// finalizeClient shuts down an unreachable, unclosed client without blocking
+// the finalizer goroutine.
+func finalizeClient(c *Client) {
+	if c.closed.CompareAndSwap(false, true) {
+		h := c.h
+		go func() {
+			var e C.rd_error
+			C.rd_shutdown(h, -1, &e)
+		}()
+	}
+}
+
+// timeoutMS converts a context deadline into the core's timeout_ms: -1 (the
+// configured default) without deadline, 0 once the deadline has passed.
+func timeoutMS(ctx context.Context) C.int64_t {
+	d, ok := ctx.Deadline()
+	if !ok {
+		return -1
+	}
+	left := time.Until(d)
+	if left <= 0 {
+		return 0
+	}
+	return C.int64_t((left + time.Millisecond - 1) / time.Millisecond)
+}
+
+// blocking runs a blocking core call, returning early with ctx.Err() when ctx
+// is cancelled first (the call then finishes in the background within its own
+// timeout).
+func blocking(ctx context.Context, f func() error) error {
+	if ctx.Done() == nil {
+		return f()
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	done := make(chan error, 1)
+	go func() { done <- f() }()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		// A deadline is already handed to the core as timeout_ms; prefer its
+		// answer when it arrives at the same moment.
+		select {
+		case err := <-done:
+			return err
+		case <-time.After(50 * time.Millisecond):
+		}
+		return ctx.Err()
+	}
+}
+
+// Flush blocks until every item queued before it has reached a final state
+// (delivered or dropped; drops show in Stats). The context deadline becomes the
+// core's timeout; without deadline the configured flush timeout applies. When
+// the time runs out the error matches both ErrTimeout and
+// context.DeadlineExceeded.
+func (c *Client) Flush(ctx context.Context) error {
+	ms := timeoutMS(ctx)
+	return blocking(ctx, func() error {
+		var e C.rd_error
+		rc := C.rd_flush(c.h, ms, &e)
+		runtime.KeepAlive(c)
+		return errFrom("rd_flush", rc, &e)
+	})
+}
+
+// Shutdown drains the queue (within the context deadline, else the configured
+// shutdown timeout), stops the sender and frees the native client. Later calls
+// on the client return ErrInvalidHandle; Shutdown and Close again return nil.
+func (c *Client) Shutdown(ctx context.Context) error {
+	if !c.closed.CompareAndSwap(false, true) {
+		return nil
+	}
+	runtime.SetFinalizer(c, nil)
+	ms := timeoutMS(ctx)
+	if ctx.Err() != nil {
+		ms = 0 // still free the handle, without waiting
+	}
+	var err error
+	run := func() error {
+		var e C.rd_error
+		rc := C.rd_shutdown(c.h, ms, &e)
+		runtime.KeepAlive(c)
+		return errFrom("rd_shutdown", rc, &e)
+	}
+	if ctx.Err() != nil {
+		if err = run(); err == nil {
+			err = ctx.Err()
+		}
+		return err
+	}
+	return blocking(ctx, run)
+}
+
+// Close is Shutdown with the configured shutdown timeout. It is idempotent.
+func (c *Client) Close() error {
+	return c.Shutdown(context.Background())
+}
+
+// warnQueueFull logs a dropped item, at most once per 30 s per client.
+func (c *Client) warnQueueFull(what string) {
+	now := time.Now().UnixNano()
+	last := c.lastQueueFullLog.Load()
+	if now-last < int64(30*time.Second) || !c.lastQueueFullLog.CompareAndSwap(last, now) {
+		return
+	}
+	c.logger.Printf("raindrop: queue full, %s dropped (further drops are counted in Stats, logged at most every 30s)", what)
+}

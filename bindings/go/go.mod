@@ -1,0 +1,3 @@
+module github.com/raindrop-dspy/raindrop-dspy/bindings/go
+
+go 1.22

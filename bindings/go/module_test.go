@@ -1,0 +1,355 @@
+package raindrop
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+)
+
+func echoModule() Module {
+	return ModuleFunc(func(ctx context.Context, in map[string]any) (map[string]any, error) {
+		return map[string]any{"answer": fmt.Sprintf("re: %v", in["question"])}, nil
+	})
+}
+
+func TestWrapEventShape(t *testing.T) {
+	capt := newCapture(t)
+	cl := newTestClient(t, capt, func(c *Config) { c.UserID = "u-default"; c.ConvoID = "convo-1" })
+	m := cl.Wrap("qa", echoModule())
+
+	out, err := m.Process(context.Background(), map[string]any{"question": "why?"})
+	if err != nil || out["answer"] != "re: why?" {
+		t.Fatalf("Process = %v, %v", out, err)
+	}
+	flush(t, cl)
+
+	evs := capt.events(t)
+	if len(evs) != 1 {
+		t.Fatalf("want 1 event, got %d: %v", len(evs), evs)
+	}
+	ev := evs[0]
+	if str(ev["event"]) != "ai_generation" || str(ev["user_id"]) != "u-default" {
+		t.Errorf("event/user_id: %v", ev)
+	}
+	if str(ev["event_id"]) == "" || str(ev["timestamp"]) == "" {
+		t.Errorf("missing event_id/timestamp: %v", ev)
+	}
+	if got := str(path(ev, "ai_data", "input")); got != `{"question":"why?"}` {
+		t.Errorf("input = %q", got)
+	}
+	if got := str(path(ev, "ai_data", "output")); got != `{"answer":"re: why?"}` {
+		t.Errorf("output = %q", got)
+	}
+	if got := str(path(ev, "ai_data", "convo_id")); got != "convo-1" {
+		t.Errorf("convo_id = %q", got)
+	}
+	if _, ok := ev["input"]; ok {
+		t.Errorf("ai fields must be nested under ai_data: %v", ev)
+	}
+	if path(ev, "properties", "$context") == nil {
+		t.Errorf("no $context: %v", ev["properties"])
+	}
+	reqs := capt.requests("/events/track")
+	if h := reqs[0].Header.Get("Authorization"); h != "Bearer test-key" {
+		t.Errorf("Authorization = %q", h)
+	}
+}
+
+func TestWrapCallOptionsAndUsage(t *testing.T) {
+	capt := newCapture(t)
+	cl := newTestClient(t, capt)
+	m := cl.Wrap("lm", ModuleFunc(func(ctx context.Context, in map[string]any) (map[string]any, error) {
+		if EventID(ctx) == "" {
+			t.Error("EventID(ctx) empty inside a wrapped call")
+		}
+		Report(ctx, Usage{Model: "gpt-test", PromptTokens: 11, CompletionTokens: 7, FinishReason: "length"})
+		return map[string]any{"answer": "ok"}, nil
+	}))
+	id := NewEventID()
+	ctx := WithCallOptions(context.Background(), CallOptions{
+		EventID: id, UserID: "u-42", EventName: "support_reply", ConvoID: "c-9",
+		Properties: map[string]any{"channel": "email"},
+	})
+	if _, err := m.Process(ctx, map[string]any{"q": 1}); err != nil {
+		t.Fatal(err)
+	}
+	flush(t, cl)
+	evs := capt.events(t)
+	if len(evs) != 1 {
+		t.Fatalf("want 1 event, got %d", len(evs))
+	}
+	ev := evs[0]
+	if str(ev["event_id"]) != id || str(ev["user_id"]) != "u-42" || str(ev["event"]) != "support_reply" {
+		t.Errorf("overrides not applied: %v", ev)
+	}
+	if str(path(ev, "ai_data", "model")) != "gpt-test" || str(path(ev, "ai_data", "convo_id")) != "c-9" {
+		t.Errorf("ai_data: %v", ev["ai_data"])
+	}
+	p := asMap(ev["properties"])
+	if p["ai.usage.prompt_tokens"] != 11.0 || p["ai.usage.completion_tokens"] != 7.0 || p["dspy.finish_reason"] != "length" {
+		t.Errorf("usage properties: %v", p)
+	}
+	if p["channel"] != "email" {
+		t.Errorf("custom property missing: %v", p)
+	}
+}
+
+func TestWrapUsageFromOutputKeys(t *testing.T) {
+	capt := newCapture(t)
+	cl := newTestClient(t, capt)
+	m := cl.Wrap("lm", ModuleFunc(func(ctx context.Context, in map[string]any) (map[string]any, error) {
+		return map[string]any{"answer": "x", "model": "m-1", "finish_reason": "stop",
+			"usage": map[string]any{"prompt_tokens": 3, "completion_tokens": 4}}, nil
+	}))
+	if _, err := m.Process(context.Background(), map[string]any{"q": "?"}); err != nil {
+		t.Fatal(err)
+	}
+	flush(t, cl)
+	ev := capt.events(t)[0]
+	p := asMap(ev["properties"])
+	if str(path(ev, "ai_data", "model")) != "m-1" || p["ai.usage.prompt_tokens"] != 3.0 ||
+		p["ai.usage.completion_tokens"] != 4.0 || p["dspy.finish_reason"] != "stop" {
+		t.Errorf("well-known keys not used: %v", ev)
+	}
+}
+
+type myError struct{ code int }
+
+func (e *myError) Error() string { return fmt.Sprintf("my error %d", e.code) }
+
+var errSentinel = errors.New("sentinel failure")
+
+func TestWrapErrorPassthrough(t *testing.T) {
+	capt := newCapture(t)
+	cl := newTestClient(t, capt)
+	want := &myError{code: 7}
+	m := cl.Wrap("failing", ModuleFunc(func(ctx context.Context, in map[string]any) (map[string]any, error) {
+		return nil, want
+	}))
+	out, err := m.Process(context.Background(), map[string]any{"q": "boom"})
+	if out != nil || err != error(want) {
+		t.Fatalf("error not returned unchanged: %v, %#v", out, err)
+	}
+	wrapped := cl.Wrap("wrapping", ModuleFunc(func(ctx context.Context, in map[string]any) (map[string]any, error) {
+		return nil, fmt.Errorf("outer: %w", errSentinel)
+	}))
+	if _, err := wrapped.Process(context.Background(), nil); !errors.Is(err, errSentinel) {
+		t.Fatalf("errors.Is lost: %v", err)
+	}
+	flush(t, cl)
+	evs := capt.events(t)
+	if len(evs) != 2 {
+		t.Fatalf("want 2 events, got %d", len(evs))
+	}
+	byType := map[string]map[string]any{}
+	for _, ev := range evs {
+		byType[str(path(ev, "properties", "error.type"))] = ev
+	}
+	ev, ok := byType["*raindrop.myError"]
+	if !ok {
+		t.Fatalf("no event with error.type *raindrop.myError: %v", evs)
+	}
+	if str(path(ev, "properties", "error.message")) != "my error 7" {
+		t.Errorf("error.message: %v", ev["properties"])
+	}
+	if str(path(ev, "ai_data", "input")) != `{"q":"boom"}` {
+		t.Errorf("input of failed call: %v", ev["ai_data"])
+	}
+	if ev2, ok := byType["*fmt.wrapError"]; !ok || str(path(ev2, "properties", "error.message")) != "outer: sentinel failure" {
+		t.Errorf("wrapped error event: %v", evs)
+	}
+}
+
+func TestWrapPanicRecordedAndPropagated(t *testing.T) {
+	capt := newCapture(t)
+	cl := newTestClient(t, capt)
+	m := cl.Wrap("panicky", ModuleFunc(func(ctx context.Context, in map[string]any) (map[string]any, error) {
+		panic("kaboom")
+	}))
+	func() {
+		defer func() {
+			if r := recover(); r != "kaboom" {
+				t.Errorf("recover() = %v, want kaboom", r)
+			}
+		}()
+		_, _ = m.Process(context.Background(), map[string]any{"x": 1})
+	}()
+	flush(t, cl)
+	evs := capt.events(t)
+	if len(evs) != 1 || str(path(evs[0], "properties", "error.type")) != "panic" {
+		t.Fatalf("panic not recorded: %v", evs)
+	}
+}
+
+func TestWrapNesting(t *testing.T) {
+	capt := newCapture(t)
+	cl := newTestClient(t, capt)
+	var innerEventID string
+	inner := cl.Wrap("inner", ModuleFunc(func(ctx context.Context, in map[string]any) (map[string]any, error) {
+		innerEventID = EventID(ctx)
+		Report(ctx, Usage{Model: "inner-model", PromptTokens: 5, CompletionTokens: 2})
+		return map[string]any{"y": in["x"]}, nil
+	}))
+	var outerEventID string
+	outer := cl.Wrap("outer", ModuleFunc(func(ctx context.Context, in map[string]any) (map[string]any, error) {
+		outerEventID = EventID(ctx)
+		a, err := inner.Process(ctx, map[string]any{"x": 1})
+		if err != nil {
+			return nil, err
+		}
+		b, err := inner.Process(ctx, map[string]any{"x": 2})
+		if err != nil {
+			return nil, err
+		}
+		return map[string]any{"a": a["y"], "b": b["y"]}, nil
+	}))
+	if _, err := outer.Process(context.Background(), map[string]any{"q": "nest"}); err != nil {
+		t.Fatal(err)
+	}
+	flush(t, cl)
+
+	evs := capt.events(t)
+	if len(evs) != 1 {
+		t.Fatalf("nested calls must produce one event, got %d: %v", len(evs), evs)
+	}
+	ev := evs[0]
+	if innerEventID != outerEventID || str(ev["event_id"]) != outerEventID {
+		t.Errorf("event ids: inner %q outer %q event %q", innerEventID, outerEventID, ev["event_id"])
+	}
+	if str(path(ev, "ai_data", "output")) != `{"a":1,"b":2}` {
+		t.Errorf("output: %v", ev["ai_data"])
+	}
+	p := asMap(ev["properties"])
+	if p["ai.usage.prompt_tokens"] != 10.0 || p["ai.usage.completion_tokens"] != 4.0 || str(path(ev, "ai_data", "model")) != "inner-model" {
+		t.Errorf("usage not rolled up from nested calls: %v / %v", p, ev["ai_data"])
+	}
+
+	spans := capt.spans(t)
+	if len(spans) != 3 {
+		t.Fatalf("want 3 spans (outer + 2 inner), got %d", len(spans))
+	}
+	var root map[string]any
+	for _, s := range spans {
+		if str(s["parentSpanId"]) == "" {
+			root = s
+		}
+	}
+	if root == nil {
+		t.Fatalf("no root span: %v", spans)
+	}
+	for _, s := range spans {
+		if str(s["traceId"]) != str(root["traceId"]) {
+			t.Errorf("span %v not in the root's trace", s["name"])
+		}
+		if s["spanId"] != root["spanId"] && str(s["parentSpanId"]) != str(root["spanId"]) {
+			t.Errorf("span %v is not a child of the root", s["name"])
+		}
+		if attr(s, "traceloop.association.properties.event_id") != outerEventID {
+			t.Errorf("span %v not linked to the event: %v", s["name"], s["attributes"])
+		}
+	}
+}
+
+func TestWrapOtherClientStartsNewTrace(t *testing.T) {
+	capt := newCapture(t)
+	a := newTestClient(t, capt)
+	b := newTestClient(t, capt)
+	inner := b.Wrap("b-inner", echoModule())
+	outer := a.Wrap("a-outer", ModuleFunc(func(ctx context.Context, in map[string]any) (map[string]any, error) {
+		return inner.Process(ctx, in)
+	}))
+	if _, err := outer.Process(context.Background(), map[string]any{"question": "q"}); err != nil {
+		t.Fatal(err)
+	}
+	flush(t, a)
+	flush(t, b)
+	if n := len(capt.events(t)); n != 2 {
+		t.Fatalf("two clients: want 2 top-level events, got %d", n)
+	}
+}
+
+func TestWrapManyGoroutines(t *testing.T) {
+	capt := newCapture(t)
+	cl := newTestClient(t, capt, func(c *Config) { c.TracingEnabled = Bool(false) })
+	m := cl.Wrap("echo", ModuleFunc(func(ctx context.Context, in map[string]any) (map[string]any, error) {
+		Report(ctx, Usage{PromptTokens: int64(in["i"].(int)) + 1, CompletionTokens: 1})
+		return map[string]any{"echo": in["g"].(string) + "/" + fmt.Sprint(in["i"])}, nil
+	}))
+	const G, N = 16, 200
+	var wg sync.WaitGroup
+	for g := 0; g < G; g++ {
+		wg.Add(1)
+		go func(g int) {
+			defer wg.Done()
+			for i := 0; i < N; i++ {
+				gs := fmt.Sprintf("g%02d", g)
+				out, err := m.Process(context.Background(), map[string]any{"g": gs, "i": i})
+				if err != nil || out["echo"] != fmt.Sprintf("%s/%d", gs, i) {
+					t.Errorf("Process: %v %v", out, err)
+					return
+				}
+			}
+		}(g)
+	}
+	wg.Wait()
+	flush(t, cl)
+
+	evs := capt.events(t)
+	if len(evs) != G*N {
+		t.Fatalf("want %d events, got %d", G*N, len(evs))
+	}
+	seen := map[string]bool{}
+	for _, ev := range evs {
+		var in struct {
+			G string `json:"g"`
+			I int    `json:"i"`
+		}
+		if err := json.Unmarshal([]byte(str(path(ev, "ai_data", "input"))), &in); err != nil {
+			t.Fatalf("input: %v", err)
+		}
+		wantOut := fmt.Sprintf(`{"echo":"%s/%d"}`, in.G, in.I)
+		if got := str(path(ev, "ai_data", "output")); got != wantOut {
+			t.Fatalf("event mixes calls: input %s/%d output %s", in.G, in.I, got)
+		}
+		if pt := path(ev, "properties", "ai.usage.prompt_tokens"); pt != float64(in.I+1) {
+			t.Fatalf("event mixes usage: input %d tokens %v", in.I, pt)
+		}
+		key := fmt.Sprintf("%s/%d", in.G, in.I)
+		if seen[key] {
+			t.Fatalf("duplicate event for %s", key)
+		}
+		seen[key] = true
+		if strings.TrimSpace(str(ev["event_id"])) == "" {
+			t.Fatal("event without id")
+		}
+	}
+	st, err := cl.Stats()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.DroppedQueueFull != 0 || st.Delivered < G*N {
+		t.Errorf("stats: %+v", st)
+	}
+}
+
+func BenchmarkWrapTopLevel(b *testing.B) {
+	cl, err := New(Config{APIKey: "k", Endpoint: "file://" + b.TempDir() + "/sink.jsonl", TracingEnabled: Bool(false)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer cl.Close()
+	m := cl.Wrap("bench", echoModule())
+	in := map[string]any{"question": "how fast?"}
+	ctx := context.Background()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := m.Process(ctx, in); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Go binding checks, run by CI. Assumes `cargo build --release` ran in the
+# repository root; builds the core itself when the static library is missing.
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+root="$(cd "$here/../.." && pwd)"
+
+if [ ! -f "$root/target/release/libraindrop_dspy.a" ] || [ ! -f "$root/include/raindrop_dspy.h" ]; then
+  echo "== core library missing: cargo build --release"
+  (cd "$root" && cargo build --release)
+fi
+
+export CGO_ENABLED=1
+cd "$here"
+echo "== go vet ./..."
+go vet ./...
+echo "== go test ./..."
+go test -count=1 ./...
+echo "== go test -race ./..."
+go test -race -count=1 ./...
+echo "== go test -tags raindrop_shared (shared library, rpath)"
+go test -count=1 -tags raindrop_shared -run 'TestWrapEventShape|TestVersion' .
+echo "== example: examples/quickstart"
+go run ./examples/quickstart
+
+if [ -d "$here/dspygo" ] && [ "${RAINDROP_SKIP_DSPYGO:-0}" != "1" ]; then
+  echo "== dspygo adapter (separate module)"
+  (cd "$here/dspygo" && go vet ./... && go test -count=1 ./... && go test -race -count=1 ./...)
+fi
+echo "== Go binding: all checks passed"

@@ -1,0 +1,119 @@
+package raindrop
+
+/*
+#include "raindrop_dspy.h"
+*/
+import "C"
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+)
+
+// SpanKind is the kind of a span inside a wrapped call.
+type SpanKind int
+
+// Span kinds (rd_span_kind).
+const (
+	KindModule SpanKind = 0 // a sub-step
+	KindLM     SpanKind = 1 // a language-model call: model, tokens, finish reason
+	KindTool   SpanKind = 2 // a tool call
+)
+
+// Span is an open LM, tool or module span. A nil *Span is valid and does
+// nothing, so code can call StartSpan without checking for a wrapped call.
+type Span struct {
+	n *node
+}
+
+// SpanResult is how a span ended.
+type SpanResult struct {
+	Output           any // a string is sent as is, anything else as JSON
+	Model            string
+	PromptTokens     int64 // 0: unknown
+	CompletionTokens int64
+	FinishReason     string
+	Err              error          // non-nil: the span failed (status ERROR)
+	Properties       map[string]any // extra span attributes
+}
+
+// StartSpan opens a span under the innermost wrapped call or span of ctx and
+// returns a context carrying it (wrapped modules, spans and Report calls made
+// with that context nest under the span). Outside a wrapped call it returns
+// ctx and a nil (no-op) span; use Client.StartSpan for standalone spans.
+//
+// Model, tokens and finish reason of an LM span roll up into the top-level
+// event unless a call reports its own.
+func StartSpan(ctx context.Context, kind SpanKind, name string, input any) (context.Context, *Span) {
+	n := nodeFrom(ctx)
+	if n == nil {
+		return ctx, nil
+	}
+	return n.c.startSpan(ctx, n, kind, name, input)
+}
+
+// StartSpan is the package-level StartSpan, but without a call of this client
+// in ctx it starts a standalone span with its own trace (for example a tool
+// span outside any wrapped call).
+func (c *Client) StartSpan(ctx context.Context, kind SpanKind, name string, input any) (context.Context, *Span) {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	parent := nodeFrom(ctx)
+	if parent != nil && parent.c != c {
+		parent = nil
+	}
+	return c.startSpan(ctx, parent, kind, name, input)
+}
+
+func (c *Client) startSpan(ctx context.Context, parent *node, kind SpanKind, name string, input any) (context.Context, *Span) {
+	var ph C.rd_call
+	eventID := ""
+	if parent != nil {
+		ph, eventID = parent.h, parent.eventID
+	}
+	in := toJSON(input)
+	var h C.rd_call
+	var e C.rd_error
+	np, nn := strArg(name)
+	ip, il := optArg(in)
+	rc := C.rd_span_begin(c.h, ph, C.rd_span_kind(kind), np, nn, ip, il, &h, &e)
+	runtime.KeepAlive(c)
+	runtime.KeepAlive(name)
+	runtime.KeepAlive(in)
+	if err := errFrom("rd_span_begin", rc, &e); err != nil {
+		c.warnRefused(err)
+		return ctx, nil
+	}
+	n := &node{c: c, h: h, eventID: eventID, parent: parent, isSpan: true}
+	return withNode(ctx, n), &Span{n: n}
+}
+
+// End finishes the span. Usage given here adds to what Report recorded on the
+// span. Ending twice is harmless (the second End returns nil).
+func (s *Span) End(r SpanResult) error {
+	if s == nil || s.n == nil {
+		return nil
+	}
+	s.n.add(Usage{Model: r.Model, PromptTokens: r.PromptTokens,
+		CompletionTokens: r.CompletionTokens, FinishReason: r.FinishReason})
+	cr := callResult{props: r.Properties}
+	if r.Output != nil {
+		cr.output = toJSON(r.Output)
+	}
+	if r.Err != nil {
+		cr.errType = fmt.Sprintf("%T", r.Err)
+		cr.errMsg = r.Err.Error()
+	}
+	return s.n.end(cr, nil)
+}
+
+// EventID is the event id of the top-level call the span belongs to ("" for
+// a standalone span).
+func (s *Span) EventID() string {
+	if s == nil || s.n == nil {
+		return ""
+	}
+	return s.n.eventID
+}

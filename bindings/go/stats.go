@@ -1,0 +1,51 @@
+package raindrop
+
+/*
+#include "raindrop_dspy.h"
+*/
+import "C"
+
+import "runtime"
+
+// Stats are the client's delivery counters (rd_get_stats).
+type Stats struct {
+	Queued             uint64 // items accepted into the queue
+	Delivered          uint64 // items delivered (2xx)
+	DroppedQueueFull   uint64 // dropped because the queue was full
+	DroppedRejected    uint64 // dropped on a non-retried 4xx
+	DroppedRetryBudget uint64 // dropped after the retry budget ran out
+	DroppedShutdown    uint64 // dropped because shutdown's deadline came first
+	DroppedInvalid     uint64 // dropped as invalid
+	CallsExpired       uint64 // wrapped calls begun and never ended (TTL)
+	Retries            uint64
+	Requests           uint64
+	BytesSent          uint64
+	QueueDepth         uint64 // items waiting now
+	LastHTTPStatus     int    // 0: no response yet
+}
+
+// Stats returns a snapshot of the delivery counters.
+func (c *Client) Stats() (Stats, error) {
+	var s C.rd_stats
+	var e C.rd_error
+	rc := C.rd_get_stats(c.h, &s, &e)
+	runtime.KeepAlive(c)
+	if err := errFrom("rd_get_stats", rc, &e); err != nil {
+		return Stats{}, err
+	}
+	return Stats{
+		Queued:             uint64(s.queued),
+		Delivered:          uint64(s.delivered),
+		DroppedQueueFull:   uint64(s.dropped_queue_full),
+		DroppedRejected:    uint64(s.dropped_rejected),
+		DroppedRetryBudget: uint64(s.dropped_retry_budget),
+		DroppedShutdown:    uint64(s.dropped_shutdown),
+		DroppedInvalid:     uint64(s.dropped_invalid),
+		CallsExpired:       uint64(s.calls_expired),
+		Retries:            uint64(s.retries),
+		Requests:           uint64(s.requests),
+		BytesSent:          uint64(s.bytes_sent),
+		QueueDepth:         uint64(s.queue_depth),
+		LastHTTPStatus:     int(s.last_http_status),
+	}, nil
+}

@@ -1,0 +1,120 @@
+"""Per-call overhead of a wrapped ``dspy.Predict`` over an unwrapped one.
+
+Run it with the Python of the venv whose ``raindrop_dspy`` you want to measure
+(this package, or the official ``raindrop-dspy`` in a separate venv): both
+expose ``raindrop_dspy.RaindropDSPy``. Both predictors use
+``DummyLM({"": {"answer": "x"}})``; plain and wrapped calls are timed in
+alternating blocks in the same process, and the overhead is the difference of
+the medians of the per-call block means.
+
+    python bench_overhead.py --label native --endpoint http://127.0.0.1:PORT/v1/
+    python bench_overhead.py --import-time
+
+Prints one JSON object on stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import statistics
+import subprocess
+import sys
+import time
+import warnings
+
+
+def bench_calls(args: argparse.Namespace) -> dict:
+    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+    import dspy
+    from dspy.utils import DummyLM
+
+    warnings.simplefilter("ignore")
+    logging.getLogger("dspy").setLevel(logging.ERROR)
+    import raindrop_dspy
+    from raindrop_dspy import RaindropDSPy
+
+    key = None if args.no_key else "rk_bench"
+    rd = RaindropDSPy(api_key=key, endpoint=args.endpoint, user_id="bench-user")
+    dspy.configure(lm=DummyLM({"": {"answer": "x"}}))
+    plain = dspy.Predict("question -> answer")
+    wrapped = rd.wrap(dspy.Predict("question -> answer"))
+
+    def block(fn, n):
+        t0 = time.perf_counter()
+        for _ in range(n):
+            fn(question="What is the capital of France?")
+        return (time.perf_counter() - t0) / n * 1e6
+
+    for _ in range(args.warmup):
+        plain(question="warm")
+        wrapped(question="warm")
+    p_blocks, w_blocks = [], []
+    for _ in range(args.blocks):
+        p_blocks.append(block(plain, args.block_size))
+        w_blocks.append(block(wrapped, args.block_size))
+    t0 = time.perf_counter()
+    rd.flush()
+    flush_s = time.perf_counter() - t0
+    stats = rd.stats() if hasattr(rd, "stats") else {}
+    rd.shutdown()
+    p_med, w_med = statistics.median(p_blocks), statistics.median(w_blocks)
+    return {
+        "label": args.label,
+        "package": getattr(raindrop_dspy, "__file__", "?"),
+        "package_version": getattr(raindrop_dspy, "__version__", "?"),
+        "dspy": dspy.__version__,
+        "python": sys.version.split()[0],
+        "calls_each": args.blocks * args.block_size,
+        "plain_us": round(p_med, 2),
+        "wrapped_us": round(w_med, 2),
+        "overhead_us": round(w_med - p_med, 2),
+        "overhead_min_blocks_us": round(min(w_blocks) - min(p_blocks), 2),
+        "final_flush_s": round(flush_s, 3),
+        "delivered": stats.get("delivered"),
+    }
+
+
+def bench_import(args: argparse.Namespace) -> dict:
+    """Median wall time of `import dspy` vs `import dspy, raindrop_dspy` in fresh interpreters."""
+    env = dict(os.environ, LITELLM_LOCAL_MODEL_COST_MAP="True")
+
+    def run(stmt: str) -> float:
+        code = f"import time; t=time.perf_counter(); {stmt}; print(time.perf_counter()-t)"
+        out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+        return float(out.stdout.strip().splitlines()[-1])
+
+    run("import dspy; import raindrop_dspy")  # warm the OS page cache
+    base, both = [], []
+    for _ in range(args.import_reps):
+        base.append(run("import dspy"))
+        both.append(run("import dspy; import raindrop_dspy"))
+    b, w = statistics.median(base), statistics.median(both)
+    return {
+        "label": args.label,
+        "reps": args.import_reps,
+        "import_dspy_ms": round(b * 1e3, 1),
+        "import_dspy_and_raindrop_ms": round(w * 1e3, 1),
+        "extra_ms": round((w - b) * 1e3, 1),
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--label", default="raindrop_dspy")
+    ap.add_argument("--endpoint", default=None, help="loopback sink base URL")
+    ap.add_argument("--no-key", action="store_true", help="construct without an api key")
+    ap.add_argument("--warmup", type=int, default=300)
+    ap.add_argument("--blocks", type=int, default=30)
+    ap.add_argument("--block-size", type=int, default=200)
+    ap.add_argument("--import-time", action="store_true")
+    ap.add_argument("--import-reps", type=int, default=7)
+    args = ap.parse_args()
+    res = bench_import(args) if args.import_time else bench_calls(args)
+    print(json.dumps(res))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Per-call overhead and import cost of this package vs the official
+# raindrop-dspy==0.0.11, measured in the same run under the same conditions
+# (both send to one loopback capture server, both with an api key).
+#
+#   bash bindings/python/bench/run-bench.sh            # uses/creates the venvs
+#   NO_KEY=1 bash bindings/python/bench/run-bench.sh   # both without a key
+#
+# Venvs: $RD_VENV (default <repo>/.venv-py, made by run-tests.sh) for this
+# package; $RD_OFFICIAL_VENV (default <repo>/.venv-official) for the official one.
+set -euo pipefail
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+ROOT="$(cd "$HERE/../../.." && pwd)"
+OURS="${RD_VENV:-$ROOT/.venv-py}"
+OFFICIAL="${RD_OFFICIAL_VENV:-$ROOT/.venv-official}"
+PYBIN="${PYTHON:-$(command -v python3.11 || command -v python3)}"
+OUT="${BENCH_OUT:-$HERE/results.jsonl}"
+
+if [ ! -x "$OURS/bin/python" ] || ! "$OURS/bin/python" -c "import raindrop_dspy, dspy" 2>/dev/null; then
+  echo "== $OURS lacks raindrop_dspy: running run-tests.sh setup" >&2
+  RD_SETUP_ONLY=1 bash "$HERE/../run-tests.sh"
+fi
+if ! "$OFFICIAL/bin/python" -c "import raindrop_dspy, dspy" 2>/dev/null; then
+  echo "== creating $OFFICIAL with dspy==3.4.1 raindrop-dspy==0.0.11" >&2
+  "$PYBIN" -m venv "$OFFICIAL"
+  "$OFFICIAL/bin/python" -m pip install -q uv
+  "$OFFICIAL/bin/python" -m uv pip install -q -p "$OFFICIAL/bin/python" "dspy==3.4.1" "raindrop-dspy==0.0.11"
+fi
+
+# loopback sink in its own process
+SINK_LOG="$(mktemp)"
+"$OURS/bin/python" -u "$HERE/../tests/capture_server.py" >"$SINK_LOG" 2>&1 &
+SINK_PID=$!
+trap 'kill "$SINK_PID" 2>/dev/null || true; rm -f "$SINK_LOG"' EXIT
+for _ in $(seq 1 100); do [ -s "$SINK_LOG" ] && break; sleep 0.1; done
+URL="$(head -n1 "$SINK_LOG")"
+echo "== loopback sink: $URL" >&2
+
+KEYARG=(--endpoint "$URL")
+[ -n "${NO_KEY:-}" ] && KEYARG=(--no-key)
+: >"$OUT"
+for round in 1 2; do
+  for side in native official; do
+    if [ "$side" = native ]; then PY="$OURS/bin/python"; else PY="$OFFICIAL/bin/python"; fi
+    echo "== round $round: $side" >&2
+    "$PY" "$HERE/bench_overhead.py" --label "$side" "${KEYARG[@]}" | tee -a "$OUT"
+  done
+done
+for side in native official; do
+  if [ "$side" = native ]; then PY="$OURS/bin/python"; else PY="$OFFICIAL/bin/python"; fi
+  echo "== import time: $side" >&2
+  "$PY" "$HERE/bench_overhead.py" --label "$side" --import-time | tee -a "$OUT"
+done
+echo "== results in $OUT" >&2

@@ -1,0 +1,262 @@
+"""A thin, Pythonic owner of one native ``rd_client`` handle.
+
+Everything here is "best effort": failures are logged on the
+``raindrop_dspy`` logger and reported as return values, never raised into
+user code (except :class:`LibraryNotFoundError` from the constructor, which
+the caller turns into a warning).
+"""
+
+from __future__ import annotations
+
+import atexit
+import ctypes
+import json
+import logging
+import os
+import threading
+import time
+import weakref
+from typing import Any, Dict, Mapping, Optional, Tuple
+
+from . import _ffi
+from ._managed import Managed
+
+logger = logging.getLogger("raindrop_dspy")
+
+_QUEUE_FULL_LOG_INTERVAL_S = 30.0
+
+_LIVE: "weakref.WeakSet[NativeClient]" = weakref.WeakSet()
+_tls = threading.local()
+
+
+def _b(value: Optional[str]) -> Optional[bytes]:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        value = str(value)
+    return value.encode("utf-8", "surrogatepass")
+
+
+def _blen(value: Optional[bytes]) -> int:
+    return len(value) if value is not None else 0
+
+
+def event_id_buffer() -> Any:
+    """A per-thread buffer for the event id the core writes back."""
+    buf = getattr(_tls, "eid", None)
+    if buf is None:
+        buf = _tls.eid = ctypes.create_string_buffer(_ffi.RD_EVENT_ID_BUF_LEN)
+    return buf
+
+
+def result_struct() -> Any:
+    """A per-thread, reusable ``rd_call_result`` (filled and used synchronously)."""
+    r = getattr(_tls, "res", None)
+    if r is None:
+        r = _tls.res = _ffi.rd_call_result()
+    return r
+
+
+class NativeClient(Managed):
+    """One ``rd_client``. Recreated lazily in a forked child."""
+
+    def __init__(self, config: Mapping[str, Any]) -> None:
+        self.lib = _ffi.load()
+        self._config_json = json.dumps({k: v for k, v in config.items() if v is not None}).encode()
+        self._lock = threading.Lock()
+        self._shut = False
+        self._queue_full_last = 0.0
+        self._queue_full_count = 0
+        self._stale = False
+        h = self._create()
+        if not h:
+            raise ValueError("the native core rejected the configuration: " + self._last_message)
+        self._set_handle(h)
+        _LIVE.add(self)
+
+    # -- lifecycle -----------------------------------------------------------
+    _last_message = ""
+
+    def _create(self) -> int:
+        out = _ffi.rd_client(0)
+        err = _ffi.rd_error()
+        rc = self.lib.rd_new(self._config_json, len(self._config_json), ctypes.byref(out), ctypes.byref(err))
+        if rc != _ffi.RD_OK:
+            self._last_message = f"{_ffi.RESULT_NAMES.get(rc, rc)}: {err.message.decode('utf-8', 'replace')}"
+            logger.error("raindrop_dspy: rd_new failed: %s", self._last_message)
+            return 0
+        return int(out.value)
+
+    def revive(self) -> int:
+        """Called when the hot path finds no handle: after a fork, build a new client."""
+        if self._shut or not self._stale:
+            return 0
+        with self._lock:
+            if self._handle or self._shut:
+                return self._handle
+            h = self._create()
+            self._stale = False
+            if h:
+                self._set_handle(h)
+                logger.debug("raindrop_dspy: native client recreated in forked child pid %d", os.getpid())
+            return h
+
+    def _after_fork_in_child(self) -> None:
+        # The child has no sender thread: abandon the inherited handle (its queued
+        # items belong to the parent, which still sends them) and recreate lazily.
+        self._lock = threading.Lock()
+        if self._handle and not self._shut:
+            self._handle = 0
+            self._stale = True
+
+    def _release(self, handle: int, timeout_ms: Optional[int]) -> None:
+        self._shut = True
+        rc = self.lib.rd_shutdown(handle, -1 if timeout_ms is None else int(timeout_ms), None)
+        if rc not in (_ffi.RD_OK, _ffi.RD_ERR_INVALID_HANDLE):
+            self.report(rc, "shutdown")
+
+    def current(self) -> int:
+        h = self._handle
+        if not h and self._stale:
+            h = self.revive()
+        return h
+
+    # -- errors --------------------------------------------------------------
+    def report(self, rc: int, what: str) -> None:
+        """Log a non-OK result from the core (never raises)."""
+        try:
+            if rc == _ffi.RD_ERR_QUEUE_FULL:
+                self._queue_full_count += 1
+                now = time.monotonic()
+                if now - self._queue_full_last >= _QUEUE_FULL_LOG_INTERVAL_S:
+                    self._queue_full_last = now
+                    logger.warning(
+                        "raindrop_dspy: the send queue is full; %d item(s) dropped so far (%s). "
+                        "This message is logged at most once per 30 s.",
+                        self._queue_full_count, what,
+                    )
+                return
+            msg = _ffi.last_error_message(self.lib)
+            logger.warning("raindrop_dspy: %s failed: %s %s", what, _ffi.RESULT_NAMES.get(rc, rc), msg)
+        except Exception:  # pragma: no cover - logging must never fail the caller
+            pass
+
+    # -- one-shot operations -------------------------------------------------
+    def identify(self, user_id: str, traits: Mapping[str, Any]) -> bool:
+        h = self.current()
+        if not h:
+            return False
+        u = _b(user_id)
+        t = json.dumps(dict(traits), default=str, ensure_ascii=False).encode()
+        err = _ffi.rd_error()
+        rc = self.lib.rd_identify(h, u, _blen(u), t, len(t), ctypes.byref(err))
+        if rc != _ffi.RD_OK:
+            self._report_err(rc, err, "identify")
+            return False
+        return True
+
+    def track_signal(self, fields: Mapping[str, Optional[str]]) -> bool:
+        h = self.current()
+        if not h:
+            return False
+        sig = _ffi.rd_signal()
+        keep = []
+        for name, value in fields.items():
+            bv = _b(value)
+            if bv is None:
+                continue
+            keep.append(bv)
+            setattr(sig, name, bv)
+            setattr(sig, name + "_len", len(bv))
+        err = _ffi.rd_error()
+        rc = self.lib.rd_track_signal(h, ctypes.byref(sig), ctypes.byref(err))
+        if rc != _ffi.RD_OK:
+            self._report_err(rc, err, "track_signal")
+            return False
+        return True
+
+    def track(self, fields: Mapping[str, Optional[str]], ai: bool = True) -> Optional[str]:
+        h = self.current()
+        if not h:
+            return None
+        ev = _ffi.rd_event()
+        keep = []
+        for name, value in fields.items():
+            bv = _b(value)
+            if bv is None:
+                continue
+            keep.append(bv)
+            setattr(ev, name, bv)
+            setattr(ev, name + "_len", len(bv))
+        err = _ffi.rd_error()
+        buf = ctypes.create_string_buffer(_ffi.RD_EVENT_ID_BUF_LEN)
+        fn = self.lib.rd_track_ai if ai else self.lib.rd_track
+        rc = fn(h, ctypes.byref(ev), buf, len(buf), ctypes.byref(err))
+        if rc != _ffi.RD_OK:
+            self._report_err(rc, err, "track_ai" if ai else "track")
+            return None
+        return buf.value.decode("utf-8", "replace")
+
+    def flush(self, timeout_ms: Optional[int] = None) -> bool:
+        h = self.current()
+        if not h:
+            return False
+        err = _ffi.rd_error()
+        rc = self.lib.rd_flush(h, -1 if timeout_ms is None else int(timeout_ms), ctypes.byref(err))
+        if rc != _ffi.RD_OK:
+            self._report_err(rc, err, "flush")
+            return False
+        return True
+
+    def shutdown(self, timeout_ms: Optional[int] = None) -> None:
+        self._shut = True
+        self.close(timeout_ms)
+
+    def stats(self) -> Dict[str, int]:
+        h = self.current()
+        if not h or "rd_get_stats" in self.lib.missing:
+            return {}
+        st = _ffi.rd_stats()
+        rc = self.lib.rd_get_stats(h, ctypes.byref(st), None)
+        if rc != _ffi.RD_OK:
+            return {}
+        return {name: int(getattr(st, name)) for name, _t in _ffi.rd_stats._fields_}
+
+    def _report_err(self, rc: int, err: Any, what: str) -> None:
+        if rc == _ffi.RD_ERR_QUEUE_FULL:
+            self.report(rc, what)
+            return
+        try:
+            msg = err.message.decode("utf-8", "replace")
+        except Exception:
+            msg = ""
+        logger.warning("raindrop_dspy: %s failed: %s %s", what, _ffi.RESULT_NAMES.get(rc, rc), msg)
+
+
+def split_result(rc: int) -> Tuple[bool, int]:
+    return rc == _ffi.RD_OK, rc
+
+
+# -- process-wide hooks -------------------------------------------------------
+def _after_fork_in_child() -> None:
+    global _tls
+    _tls = threading.local()
+    for client in list(_LIVE):
+        try:
+            client._after_fork_in_child()
+        except Exception:
+            pass
+
+
+def _drain_at_exit() -> None:
+    for client in list(_LIVE):
+        try:
+            if client._handle and not client._shut:
+                client.shutdown()
+        except Exception:
+            pass
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+atexit.register(_drain_at_exit)

@@ -1,0 +1,284 @@
+"""Constructor, precedence, no-key mode, identify, signals, compatibility surface."""
+
+from __future__ import annotations
+
+import inspect
+import json
+import logging
+import os
+import subprocess
+import sys
+import textwrap
+import warnings
+
+import dspy
+import pytest
+
+import raindrop_dspy
+from raindrop_dspy import RaindropDSPy, create_raindrop_dspy
+from raindrop_dspy import _client, _ffi
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+SEED_PARAMS = [
+    "api_key", "user_id", "convo_id", "project_id", "tracing_enabled", "bypass_otel_for_tools",
+    "disable_auto_instrument", "event_name", "event_id", "endpoint", "tools", "app_git", "client", "debug",
+]
+
+
+def test_signature_matches_official():
+    for fn in (RaindropDSPy.__init__, create_raindrop_dspy):
+        params = inspect.signature(fn).parameters
+        names = [n for n in params if n != "self"]
+        assert names == SEED_PARAMS
+        assert params["tools"].kind is inspect.Parameter.KEYWORD_ONLY
+        assert params["event_name"].default == "ai_generation"
+        assert params["tracing_enabled"].default is True
+        assert params["disable_auto_instrument"].default is True
+    sig = inspect.signature(RaindropDSPy.track_signal).parameters
+    assert list(sig)[1:4] == ["event_id", "name", "signal_type"]
+    assert sig["signal_type"].default == "default"
+    for kw in ("timestamp", "properties", "attachment_id", "comment", "after", "sentiment"):
+        assert sig[kw].kind is inspect.Parameter.KEYWORD_ONLY
+
+
+def test_package_is_typed():
+    assert os.path.isfile(os.path.join(os.path.dirname(raindrop_dspy.__file__), "py.typed"))
+
+
+def test_ffi_prototypes_all_declared():
+    lib = _ffi.load()
+    for name, (restype, argtypes, _blocking) in _ffi.PROTOTYPES.items():
+        if name in lib.missing:
+            continue
+        fn = getattr(lib, name)
+        assert fn.restype is restype
+        assert fn.argtypes == argtypes
+    assert raindrop_dspy.native_library_version()
+
+
+def test_no_key_warns_once_and_program_unaffected(sink, monkeypatch):
+    monkeypatch.delenv("RAINDROP_WRITE_KEY", raising=False)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        rd = RaindropDSPy(endpoint=sink.url)
+        wrapped = rd.wrap(dspy.Predict("question -> answer"))
+        for _ in range(3):
+            assert wrapped(question="k").answer == "echo: k"
+        rd.identify("u", {"x": 1})
+        rd.track_signal("e", "thumbs_up")
+        rd.flush()
+        rd.shutdown()
+    msgs = [str(w.message) for w in caught if "api_key" in str(w.message)]
+    assert msgs == ["[raindrop-dspy] api_key not provided; telemetry shipping is disabled"]
+    assert not rd.enabled
+    assert sink.requests == []
+
+
+def test_env_key_and_endpoint(sink, monkeypatch, get_events):
+    monkeypatch.setenv("RAINDROP_WRITE_KEY", "rk_env")
+    monkeypatch.setenv("RAINDROP_ENDPOINT", sink.url)
+    rd = RaindropDSPy()
+    try:
+        rd.wrap(dspy.Predict("question -> answer"))(question="env")
+        assert len(get_events(rd)) == 1
+        req = sink.route("events/track")[0]
+        assert req.headers["authorization"] == "Bearer rk_env"
+    finally:
+        rd.shutdown()
+
+
+def test_explicit_arguments_win_over_env(sink, monkeypatch, get_events):
+    monkeypatch.setenv("RAINDROP_WRITE_KEY", "rk_env")
+    monkeypatch.setenv("RAINDROP_ENDPOINT", "http://127.0.0.1:9/v1/")  # nothing listens there
+    rd = RaindropDSPy(api_key="rk_arg", endpoint=sink.url)
+    try:
+        rd.wrap(dspy.Predict("question -> answer"))(question="arg")
+        assert len(get_events(rd)) == 1
+        assert sink.route("events/track")[0].headers["authorization"] == "Bearer rk_arg"
+    finally:
+        rd.shutdown()
+
+
+def test_explicit_empty_key_disables_even_with_env(sink, monkeypatch):
+    monkeypatch.setenv("RAINDROP_WRITE_KEY", "rk_env")
+    with pytest.warns(UserWarning, match="api_key not provided"):
+        rd = RaindropDSPy(api_key="", endpoint=sink.url)
+    assert not rd.enabled
+
+
+def test_project_id_header(make_rd, sink, get_events):
+    rd = make_rd(project_id="my-project")
+    rd.wrap(dspy.Predict("question -> answer"))(question="p")
+    get_events(rd)
+    assert sink.route("events/track")[0].headers.get("x-raindrop-project-id") == "my-project"
+
+
+def test_identify(rd, sink):
+    rd.identify("user-123", traits={"name": "Alice", "plan": "pro", "seats": 3, "beta": True, "score": 0.5})
+    rd.flush()
+    (item,) = sink.items("users/identify")
+    assert item["user_id"] == "user-123"
+    assert item["traits"] == {"name": "Alice", "plan": "pro", "seats": 3, "beta": True, "score": 0.5}
+
+
+def test_identify_without_traits(rd, sink):
+    rd.identify("user-9")
+    rd.flush()
+    (item,) = sink.items("users/identify")
+    assert item["traits"] == {}
+
+
+def test_track_signal_all_kinds(rd, sink):
+    rd.track_signal(event_id="evt-abc", name="thumbs_up")
+    rd.track_signal(event_id="evt-abc", name="user_rating", signal_type="feedback",
+                    sentiment="POSITIVE", comment="Great response!")
+    rd.track_signal(event_id="evt-abc", name="user_edit", signal_type="edit",
+                    after="The corrected response text")
+    rd.track_signal("evt-abc", "rich", "default", timestamp="2026-03-02T08:20:00Z",
+                    properties={"source": "ui", "n": 2}, attachment_id="att-1", sentiment="NEGATIVE")
+    rd.flush()
+    items = sink.items("signals/track")
+    assert len(items) == 4
+    basic, fb, edit, rich = items
+    assert basic["event_id"] == "evt-abc" and basic["signal_name"] == "thumbs_up"
+    assert basic.get("signal_type", "default") == "default"
+    assert fb["signal_type"] == "feedback" and fb["sentiment"] == "POSITIVE"
+    assert fb["properties"]["comment"] == "Great response!"
+    assert edit["signal_type"] == "edit" and edit["properties"]["after"] == "The corrected response text"
+    assert rich["timestamp"].startswith("2026-03-02T08:20:00")
+    assert rich["properties"]["source"] == "ui" and rich["properties"]["n"] == 2
+    assert rich["attachment_id"] == "att-1" and rich["sentiment"] == "NEGATIVE"
+
+
+def test_signal_for_wrapped_event(rd, sink):
+    rd.wrap(dspy.Predict("question -> answer"))(question="rate me")
+    rd.track_signal(rd.last_event_id, "thumbs_down", "feedback", comment="wrong", sentiment="NEGATIVE")
+    rd.flush()
+    (sig,) = sink.items("signals/track")
+    (ev,) = sink.items("events/track")
+    assert sig["event_id"] == ev["event_id"]
+
+
+def test_invalid_signal_logged_not_raised(rd, sink, caplog):
+    caplog.set_level(logging.WARNING, logger="raindrop_dspy")
+    rd.track_signal("evt", "x", signal_type="bogus")  # type: ignore[arg-type]
+    rd.track_signal("evt", "x", sentiment="MEH")  # type: ignore[arg-type]
+    rd.track_signal("evt", "x", signal_type="feedback")  # feedback needs a comment
+    rd.track_signal("", "x")
+    rd.flush()
+    assert sink.items("signals/track") == []
+    assert "track_signal" in caplog.text
+
+
+def test_deprecated_item_access(rd):
+    with pytest.warns(DeprecationWarning, match=r'raindrop\["wrap"\] is deprecated'):
+        wrap = rd["wrap"]
+    assert wrap == rd.wrap
+    with pytest.warns(DeprecationWarning):
+        assert rd["flush"] == rd.flush
+    with pytest.warns(DeprecationWarning):
+        assert rd["shutdown"] == rd.shutdown
+    with pytest.raises(KeyError):
+        rd["identify"]
+
+
+def test_create_raindrop_dspy(sink, get_events):
+    rd = create_raindrop_dspy(api_key="rk_f", user_id="user-123", tracing_enabled=True,
+                              bypass_otel_for_tools=True, endpoint=sink.url)
+    try:
+        assert isinstance(rd, RaindropDSPy)
+        rd.wrap(dspy.Predict("question -> answer"))(question="factory")
+        (ev,) = get_events(rd)
+        assert ev["user_id"] == "user-123"
+    finally:
+        rd.shutdown()
+
+
+def test_ignored_compat_arguments(make_rd, get_events):
+    rd = make_rd(disable_auto_instrument=False, app_git=False, client=object(), tools=[], debug=True)
+    rd.wrap(dspy.Predict("question -> answer"))(question="compat")
+    assert len(get_events(rd)) == 1
+    assert logging.getLogger("raindrop_dspy").level == logging.DEBUG
+    logging.getLogger("raindrop_dspy").setLevel(logging.NOTSET)
+
+
+def test_context_manager(sink, get_events):
+    with RaindropDSPy(api_key="rk", endpoint=sink.url) as rd:
+        rd.wrap(dspy.Predict("question -> answer"))(question="with")
+    assert not rd.enabled
+    assert len(sink.items("events/track")) == 1
+
+
+def test_stats(rd):
+    rd.wrap(dspy.Predict("question -> answer"))(question="s")
+    rd.flush()
+    st = rd.stats()
+    if st:
+        assert st["delivered"] >= 1
+
+
+def test_queue_full_logged_once_per_30s(rd, caplog):
+    caplog.set_level(logging.WARNING, logger="raindrop_dspy")
+    nc = rd._native
+    for _ in range(5):
+        nc.report(_ffi.RD_ERR_QUEUE_FULL, "rd_wrap_end")
+    assert caplog.text.count("queue is full") == 1
+    nc._queue_full_last -= 31
+    nc.report(_ffi.RD_ERR_QUEUE_FULL, "rd_wrap_end")
+    assert caplog.text.count("queue is full") == 2
+
+
+def _run(code: str, env_extra: dict) -> subprocess.CompletedProcess:
+    env = dict(os.environ)
+    env.update(env_extra)
+    env["PYTHONPATH"] = HERE + os.pathsep + env.get("PYTHONPATH", "")
+    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], env=env, capture_output=True,
+                          text=True, timeout=240)
+
+
+def test_atexit_drains(sink):
+    proc = _run(
+        f"""
+        import dspy
+        from engines import script_lm
+        from raindrop_dspy import RaindropDSPy
+        dspy.configure(lm=script_lm())
+        rd = RaindropDSPy(api_key="rk", endpoint={sink.url!r})
+        w = rd.wrap(dspy.Predict("question -> answer"))
+        for i in range(5):
+            w(question=f"exit {{i}}")
+        # no flush, no shutdown: the atexit hook drains
+        """,
+        {},
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert sorted(e["ai_data"]["input"] for e in sink.items("events/track")) == [f"exit {i}" for i in range(5)]
+
+
+def test_missing_library_is_a_warning(sink):
+    proc = _run(
+        f"""
+        import warnings, dspy
+        from engines import script_lm
+        dspy.configure(lm=script_lm())
+        with warnings.catch_warnings(record=True) as w:
+            warnings.simplefilter("always")
+            from raindrop_dspy import RaindropDSPy
+            rd = RaindropDSPy(api_key="rk", endpoint={sink.url!r})
+        print(rd.wrap(dspy.Predict("question -> answer"))(question="works").answer)
+        print([str(x.message) for x in w])
+        """,
+        {"RAINDROP_DSPY_LIBRARY": "/nonexistent/libraindrop_dspy.so"},
+    )
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout.splitlines()
+    assert out[0] == "echo: works"
+    assert "RAINDROP_DSPY_LIBRARY" in out[1] and "disabled" in out[1]
+
+
+def test_missing_library_error_message(monkeypatch):
+    monkeypatch.setenv(_ffi.ENV_LIBRARY, "/nonexistent/lib.so")
+    monkeypatch.setattr(_ffi, "_LIB", None)
+    with pytest.raises(_ffi.LibraryNotFoundError, match="does not name an existing file"):
+        _ffi.load()

@@ -1,0 +1,136 @@
+//! Open calls and spans: what `rd_wrap_begin` / `rd_span_begin` record until the matching end.
+//! Nested calls share the top-level call's trace and event id; LM usage rolls up to the top.
+
+use crate::error::{rd_result, Error};
+use crate::registry::Registry;
+use crate::span::SpanKind;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// LM results seen under a top-level call, used when the call does not report its own.
+#[derive(Clone, Debug, Default)]
+pub struct Rollup {
+    pub prompt_tokens: i64,
+    pub completion_tokens: i64,
+    pub lm_calls: u32,
+    pub model: Option<String>,
+    pub finish_reason: Option<String>,
+}
+
+#[derive(Clone, Debug)]
+pub struct OpenCall {
+    pub kind: SpanKind,
+    /// A top-level wrapped call: it sends one event when it ends.
+    pub sends_event: bool,
+    /// Nested under another call (a task rather than a workflow, for module spans).
+    pub nested: bool,
+    pub name: String,
+    pub input: Option<String>,
+    pub start_nanos: u64,
+    pub trace_id: [u8; 16],
+    pub span_id: [u8; 8],
+    pub parent_span_id: Option<[u8; 8]>,
+    /// Handle of the top-level call this one rolls up to (0: itself or none).
+    pub root: u64,
+    pub event_id: Arc<str>,
+    pub rollup: Rollup,
+}
+
+pub struct Calls {
+    table: Mutex<Registry<OpenCall>>,
+    max_open: usize,
+    ttl: Duration,
+}
+
+/// What a new call needs from its parent.
+pub struct Begin<'a> {
+    pub parent: u64,
+    pub kind: SpanKind,
+    pub sends_event_if_top_level: bool,
+    pub name: String,
+    pub input: Option<String>,
+    pub event_id: Option<&'a str>,
+}
+
+impl Calls {
+    pub fn new(max_open: usize, ttl: Duration) -> Self {
+        Calls { table: Mutex::new(Registry::new()), max_open, ttl }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Registry<OpenCall>> {
+        self.table.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Opens a call; returns its handle, its event id and how many forgotten calls expired.
+    pub fn begin(&self, begin: Begin<'_>) -> Result<(u64, Arc<str>, usize), Error> {
+        let start_nanos = crate::time::unix_nanos();
+        let span_id = crate::ids::span_id();
+        let mut table = self.lock();
+        let (trace_id, parent_span_id, root, event_id, nested) = if begin.parent == 0 {
+            let event_id: Arc<str> = match begin.event_id {
+                Some(id) => Arc::from(id),
+                None if begin.sends_event_if_top_level => Arc::from(crate::ids::uuid_v4()),
+                None => Arc::from(""),
+            };
+            (crate::ids::trace_id(), None, 0, event_id, false)
+        } else {
+            let parent = table.get(begin.parent).ok_or_else(|| Error::handle("parent"))?;
+            let root = if parent.root == 0 { begin.parent } else { parent.root };
+            (parent.trace_id, Some(parent.span_id), root, parent.event_id.clone(), true)
+        };
+        let mut expired = 0;
+        if table.len() >= self.max_open {
+            let ttl_nanos = self.ttl.as_nanos() as u64;
+            expired = table.remove_where(|call| start_nanos.saturating_sub(call.start_nanos) > ttl_nanos);
+            if table.len() >= self.max_open {
+                return Err(Error::new(
+                    rd_result::RD_ERR_TOO_MANY_OPEN_CALLS,
+                    format!("{} calls are begun and not ended (max_open_calls); end them or raise the limit", table.len()),
+                ));
+            }
+        }
+        let call = OpenCall {
+            kind: begin.kind,
+            sends_event: begin.parent == 0 && begin.sends_event_if_top_level,
+            nested,
+            name: begin.name,
+            input: begin.input,
+            start_nanos,
+            trace_id,
+            span_id,
+            parent_span_id,
+            root,
+            event_id: event_id.clone(),
+            rollup: Rollup::default(),
+        };
+        Ok((table.insert(call), event_id, expired))
+    }
+
+    /// Closes a call. An LM call's usage, model and finish reason roll up to its top-level call.
+    pub fn end(&self, handle: u64, lm: Option<(Option<&str>, i64, i64, Option<&str>)>) -> Result<OpenCall, Error> {
+        let mut table = self.lock();
+        let call = table.remove(handle).ok_or_else(|| Error::handle("call"))?;
+        if let (Some((model, prompt, completion, finish)), true) = (lm, call.kind == SpanKind::Lm) {
+            if let Some(root) = table.get_mut(call.root) {
+                let rollup = &mut root.rollup;
+                rollup.lm_calls += 1;
+                rollup.prompt_tokens += prompt.max(0);
+                rollup.completion_tokens += completion.max(0);
+                if rollup.model.is_none() {
+                    rollup.model = model.map(str::to_owned);
+                }
+                if let Some(finish) = finish {
+                    rollup.finish_reason = Some(finish.to_owned());
+                }
+            }
+        }
+        Ok(call)
+    }
+
+    /// The expiry sweep, also run from time to time so forgotten calls never pile up.
+    pub fn expire(&self) -> usize {
+        let now = crate::time::unix_nanos();
+        let ttl_nanos = self.ttl.as_nanos() as u64;
+        self.lock().remove_where(|call| now.saturating_sub(call.start_nanos) > ttl_nanos)
+    }
+}

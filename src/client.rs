@@ -1,0 +1,370 @@
+//! A client: the configuration, the open calls, the queue and the sender thread, and every
+//! operation of the C ABI in safe Rust.
+
+use crate::call::{Begin, Calls, OpenCall};
+use crate::config::Config;
+use crate::error::{rd_result, Error};
+use crate::event::{AiData, Builtins, Event, Timestamp};
+use crate::identify::Identify;
+use crate::log::Logger;
+use crate::queue::{Ack, Item, Queue};
+use crate::sender::{Control, Sender, Shared};
+use crate::signal::Signal;
+use crate::span::{attributes_from_object, AttrValue, Span, SpanKind};
+use crate::stats::{Snapshot, Stats};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+/// How a call ended (every field optional).
+#[derive(Default, Debug)]
+pub struct CallResult {
+    pub output: Option<String>,
+    pub model: Option<String>,
+    pub prompt_tokens: Option<i64>,
+    pub completion_tokens: Option<i64>,
+    pub finish_reason: Option<String>,
+    pub error_type: Option<String>,
+    pub error_message: Option<String>,
+    pub properties_json: Option<String>,
+    pub user_id: Option<String>,
+    pub convo_id: Option<String>,
+    pub event_name: Option<String>,
+    pub timestamp: Option<Timestamp>,
+    pub attachments_json: Option<String>,
+}
+
+/// A one-shot event (`rd_track_ai` / `rd_track`).
+#[derive(Default, Debug)]
+pub struct EventArgs {
+    pub event_id: Option<String>,
+    pub user_id: Option<String>,
+    pub event: Option<String>,
+    pub timestamp: Option<Timestamp>,
+    pub ai: Option<AiData>,
+    pub properties_json: Option<String>,
+    pub attachments_json: Option<String>,
+}
+
+pub struct Client {
+    shared: Arc<Shared>,
+    calls: Calls,
+    /// None when telemetry is disabled (no key): calls are checked, then discarded.
+    queue: Option<Queue>,
+    sender: std::sync::Mutex<Option<JoinHandle<()>>>,
+    begins: std::sync::atomic::AtomicU64,
+}
+
+impl Client {
+    pub fn new(config: Config) -> Result<Arc<Client>, Error> {
+        let logger = Logger::new(config.debug, config.api_key.clone());
+        if !config.enabled() {
+            logger.warn("disabled", || "no api key (api_key or RAINDROP_WRITE_KEY): telemetry is disabled".into());
+        }
+        if let Some(slug) = &config.invalid_project_id {
+            logger.warn("project_id", || {
+                format!("project_id {:?} is not a valid slug (a-z, 0-9, '-', 1-63 chars); sending without it", crate::text::cap(slug, 80))
+            });
+        }
+        let calls = Calls::new(config.max_open_calls, config.open_call_ttl);
+        let enabled = config.enabled();
+        let (max_items, max_bytes) = (config.max_queue_items, config.max_queue_bytes);
+        let shared = Arc::new(Shared { config, stats: Stats::default(), logger, control: Control::default() });
+        let (queue, sender) = if enabled {
+            let (queue, receiver) = crate::queue::bounded(max_items, max_bytes);
+            let sender = Sender::new(shared.clone(), receiver);
+            let thread = std::thread::Builder::new()
+                .name("raindrop-sender".into())
+                .spawn(move || sender.run())
+                .map_err(|e| Error::new(rd_result::RD_ERR_INTERNAL, format!("cannot start the sender thread: {e}")))?;
+            (Some(queue), Some(thread))
+        } else {
+            (None, None)
+        };
+        Ok(Arc::new(Client { shared, calls, queue, sender: std::sync::Mutex::new(sender), begins: Default::default() }))
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.shared.config
+    }
+
+    fn push(&self, item: Item) -> Result<(), Error> {
+        match &self.queue {
+            None => Ok(()),
+            Some(queue) => queue.push(item, &self.shared.stats).inspect_err(|_| {
+                self.shared.logger.warn("queue_full", || "queue full: dropping new items (see rd_get_stats)".into());
+            }),
+        }
+    }
+
+    fn begin(&self, begin: Begin<'_>) -> Result<(u64, Arc<str>), Error> {
+        // Now and then, forget calls begun long ago and never ended.
+        if self.begins.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % 65_536 == 65_535 {
+            self.expire_calls();
+        }
+        let (handle, event_id, expired) = self.calls.begin(begin)?;
+        if expired > 0 {
+            Stats::add(&self.shared.stats.calls_expired, expired);
+        }
+        Ok((handle, event_id))
+    }
+
+    pub fn wrap_begin(&self, parent: u64, module: String, input: Option<String>, event_id: Option<&str>) -> Result<(u64, Arc<str>), Error> {
+        self.begin(Begin { parent, kind: SpanKind::Module, sends_event_if_top_level: true, name: module, input, event_id })
+    }
+
+    pub fn span_begin(&self, parent: u64, kind: SpanKind, name: String, input: Option<String>) -> Result<(u64, Arc<str>), Error> {
+        self.begin(Begin { parent, kind, sends_event_if_top_level: false, name, input, event_id: None })
+    }
+
+    /// Ends a call or span: a top-level wrapped call becomes an event; any call becomes a span
+    /// when tracing is on (tool spans also when `bypass_otel_for_tools`).
+    pub fn end(&self, handle: u64, result: CallResult) -> Result<(), Error> {
+        let lm = (result.model.as_deref(), result.prompt_tokens.unwrap_or(0), result.completion_tokens.unwrap_or(0), result.finish_reason.as_deref());
+        let call = self.calls.end(handle, Some(lm))?;
+        let end_nanos = crate::time::unix_nanos();
+        let config = &self.shared.config;
+        let traced = config.tracing_enabled || (call.kind == SpanKind::Tool && config.bypass_otel_for_tools);
+        let span = traced.then(|| self.span_of(&call, &result, end_nanos));
+        let event = call.sends_event.then(|| self.event_of(call, result));
+        // The event first: it is what the span links to.
+        let mut outcome = Ok(());
+        if let Some(event) = event {
+            outcome = self.push(Item::Event(Box::new(event)));
+        }
+        if let Some(span) = span {
+            let pushed = self.push(Item::Span(Box::new(span)));
+            outcome = outcome.and(pushed);
+        }
+        outcome
+    }
+
+    fn event_of(&self, call: OpenCall, result: CallResult) -> Event {
+        let config = &self.shared.config;
+        let rollup = &call.rollup;
+        let from_lms = rollup.lm_calls > 0;
+        let model = result.model.or_else(|| rollup.model.clone());
+        let prompt_tokens = result.prompt_tokens.or(from_lms.then_some(rollup.prompt_tokens));
+        let completion_tokens = result.completion_tokens.or(from_lms.then_some(rollup.completion_tokens));
+        let finish_reason = result.finish_reason.or_else(|| rollup.finish_reason.clone());
+        let mut output = result.output;
+        let failed = result.error_type.is_some() || result.error_message.is_some();
+        // An errored call with no input still lands: its error is its content (contract §5).
+        if failed && call.input.as_deref().is_none_or(str::is_empty) && output.as_deref().is_none_or(str::is_empty) {
+            let kind = result.error_type.as_deref().unwrap_or("Error");
+            output = Some(format!("{kind}: {}", result.error_message.as_deref().unwrap_or("")));
+        }
+        Event {
+            event_id: call.event_id.to_string(),
+            user_id: result.user_id.or_else(|| config.user_id.clone()).unwrap_or_else(|| "unknown".into()),
+            event: result.event_name.unwrap_or_else(|| config.event_name.clone()),
+            timestamp: result.timestamp.unwrap_or(Timestamp::UnixNanos(call.start_nanos)),
+            ai: Some(AiData { model, input: call.input, output, convo_id: result.convo_id.or_else(|| config.convo_id.clone()) }),
+            properties_json: result.properties_json,
+            builtins: Builtins {
+                prompt_tokens,
+                completion_tokens,
+                finish_reason,
+                error_type: result.error_type,
+                error_message: result.error_message,
+                module: Some(call.name),
+            },
+            attachments_json: result.attachments_json,
+        }
+    }
+
+    fn span_of(&self, call: &OpenCall, result: &CallResult, end_nanos: u64) -> Span {
+        let config = &self.shared.config;
+        let mut attributes: Vec<(String, AttrValue)> = Vec::with_capacity(16);
+        let mut put = |key: &str, value: AttrValue| attributes.push((key.to_owned(), value));
+        let text = |s: &str| AttrValue::Str(s.to_owned());
+        let (span_kind, operation) = match (call.kind, call.nested) {
+            (SpanKind::Module, false) => ("workflow", "ai.workflow"),
+            (SpanKind::Module, true) => ("task", "ai.task"),
+            (SpanKind::Lm, _) => ("llm", "ai.generateText"),
+            (SpanKind::Tool, _) => ("tool", "ai.toolCall"),
+        };
+        put("traceloop.span.kind", text(span_kind));
+        put("ai.operationId", text(operation));
+        put("traceloop.entity.name", text(&call.name));
+        if call.kind == SpanKind::Module && !call.nested {
+            put("traceloop.workflow.name", text(&call.name));
+        }
+        if !call.event_id.is_empty() {
+            put("traceloop.association.properties.event_id", text(&call.event_id));
+            put("ai.telemetry.metadata.raindrop.eventId", text(&call.event_id));
+        }
+        if let Some(user) = result.user_id.as_ref().or(config.user_id.as_ref()) {
+            put("traceloop.association.properties.user_id", text(user));
+        }
+        if let Some(convo) = result.convo_id.as_ref().or(config.convo_id.as_ref()) {
+            put("traceloop.association.properties.convo_id", text(convo));
+        }
+        match call.kind {
+            SpanKind::Lm => {
+                if let Some(model) = &result.model {
+                    put("gen_ai.request.model", text(model));
+                    put("gen_ai.response.model", text(model));
+                    put("ai.model.id", text(model));
+                }
+                if let Some(input) = &call.input {
+                    lm_prompt_attributes(input, &mut put);
+                }
+                if let Some(output) = &result.output {
+                    put("ai.response.text", text(output));
+                    put("gen_ai.completion.0.role", text("assistant"));
+                    put("gen_ai.completion.0.content", text(output));
+                }
+                if let Some(tokens) = result.prompt_tokens {
+                    put("gen_ai.usage.input_tokens", AttrValue::Int(tokens));
+                }
+                if let Some(tokens) = result.completion_tokens {
+                    put("gen_ai.usage.output_tokens", AttrValue::Int(tokens));
+                }
+                if let Some(reason) = &result.finish_reason {
+                    put("gen_ai.response.finish_reasons", AttrValue::StrArray(vec![reason.clone()]));
+                    put("ai.response.finishReason", text(reason));
+                }
+            }
+            SpanKind::Module | SpanKind::Tool => {
+                if let Some(input) = &call.input {
+                    put("traceloop.entity.input", text(input));
+                }
+                if let Some(output) = &result.output {
+                    put("traceloop.entity.output", text(output));
+                }
+                if call.kind == SpanKind::Tool {
+                    let millis = end_nanos.saturating_sub(call.start_nanos) / 1_000_000;
+                    put("traceloop.entity.duration_ms", AttrValue::Int(millis as i64));
+                }
+                if call.kind == SpanKind::Module && call.sends_event {
+                    let rollup = &call.rollup;
+                    let model = result.model.as_ref().or(rollup.model.as_ref());
+                    if let Some(model) = model {
+                        put("gen_ai.request.model", text(model));
+                    }
+                }
+            }
+        }
+        if let Some(kind) = &result.error_type {
+            put("error.type", text(kind));
+        }
+        if let Some(json) = &result.properties_json {
+            attributes_from_object(crate::event::parse_object(Some(json)), &mut attributes);
+        }
+        let error = (result.error_type.is_some() || result.error_message.is_some()).then(|| {
+            match (&result.error_type, &result.error_message) {
+                (Some(kind), Some(message)) => format!("{kind}: {message}"),
+                (Some(kind), None) => kind.clone(),
+                (None, Some(message)) => message.clone(),
+                (None, None) => String::new(),
+            }
+        });
+        Span {
+            trace_id: call.trace_id,
+            span_id: call.span_id,
+            parent_span_id: call.parent_span_id,
+            name: call.name.clone(),
+            start_nanos: call.start_nanos,
+            end_nanos,
+            attributes,
+            error,
+        }
+    }
+
+    /// `rd_track_ai` (ai = Some) and `rd_track` (ai = None). Returns the event id.
+    pub fn track(&self, args: EventArgs) -> Result<String, Error> {
+        let config = &self.shared.config;
+        let event_id = args.event_id.unwrap_or_else(crate::ids::uuid_v4);
+        let event = Event {
+            event_id: event_id.clone(),
+            user_id: args.user_id.or_else(|| config.user_id.clone()).unwrap_or_else(|| "unknown".into()),
+            event: args.event.unwrap_or_else(|| config.event_name.clone()),
+            timestamp: args.timestamp.unwrap_or_else(Timestamp::now),
+            ai: args.ai.map(|mut ai| {
+                ai.convo_id = ai.convo_id.or_else(|| config.convo_id.clone());
+                ai
+            }),
+            properties_json: args.properties_json,
+            builtins: Builtins::default(),
+            attachments_json: args.attachments_json,
+        };
+        self.push(Item::Event(Box::new(event)))?;
+        Ok(event_id)
+    }
+
+    pub fn identify(&self, identify: Identify) -> Result<(), Error> {
+        self.push(Item::Identify(Box::new(identify)))
+    }
+
+    pub fn track_signal(&self, signal: Signal) -> Result<(), Error> {
+        signal.validate()?;
+        self.push(Item::Signal(Box::new(signal)))
+    }
+
+    fn deadline(&self, timeout: Option<Duration>, default: Duration) -> Instant {
+        Instant::now() + timeout.unwrap_or(default)
+    }
+
+    /// Waits until everything queued before the call reached a final state, or the timeout.
+    pub fn flush(&self, timeout: Option<Duration>) -> Result<(), Error> {
+        let Some(queue) = &self.queue else { return Ok(()) };
+        let deadline = self.deadline(timeout, self.shared.config.flush_timeout);
+        let ack = Arc::new(Ack::default());
+        if queue.push_marker(Item::Flush(ack.clone()), deadline) && ack.wait_until(deadline) {
+            return Ok(());
+        }
+        Err(Error::new(rd_result::RD_ERR_TIMEOUT, "flush timed out before the queue drained (delivery goes on in the background)"))
+    }
+
+    /// Drains within the deadline, then stops the sender; what is left is dropped and counted.
+    pub fn shutdown(&self, timeout: Option<Duration>) -> Result<(), Error> {
+        let Some(queue) = &self.queue else { return Ok(()) };
+        let deadline = self.deadline(timeout, self.shared.config.shutdown_timeout);
+        let control = &self.shared.control;
+        control.begin_shutdown(deadline);
+        let drained = queue.push_marker(Item::Shutdown, deadline) && control.wait_finished(deadline);
+        if drained {
+            if let Some(thread) = self.sender.lock().unwrap_or_else(|p| p.into_inner()).take() {
+                let _ = thread.join();
+            }
+            return Ok(());
+        }
+        // Deadline reached: tell the sender to drop what is left and leave it to finish alone.
+        control.abort();
+        Err(Error::new(rd_result::RD_ERR_TIMEOUT, "shutdown deadline reached: undelivered items were dropped"))
+    }
+
+    pub fn stats(&self) -> Snapshot {
+        self.shared.stats.snapshot(self.queue.as_ref().map_or(0, Queue::depth))
+    }
+
+    pub fn expire_calls(&self) {
+        let expired = self.calls.expire();
+        Stats::add(&self.shared.stats.calls_expired, expired);
+    }
+}
+
+/// LM input: a JSON array of chat messages becomes `ai.prompt.messages` plus `gen_ai.prompt.<i>.*`;
+/// anything else is a single user prompt.
+fn lm_prompt_attributes(input: &str, put: &mut impl FnMut(&str, AttrValue)) {
+    if crate::json_bound::leading_byte(input) == Some(b'[') {
+        if let Ok(serde_json::Value::Array(messages)) = serde_json::from_str::<serde_json::Value>(input) {
+            put("ai.prompt.messages", AttrValue::Str(input.to_owned()));
+            for (i, message) in messages.iter().enumerate() {
+                let role = message.get("role").and_then(|r| r.as_str()).unwrap_or("user");
+                let content = match message.get("content") {
+                    Some(serde_json::Value::String(s)) => s.clone(),
+                    Some(other) => other.to_string(),
+                    None => String::new(),
+                };
+                put(&format!("gen_ai.prompt.{i}.role"), AttrValue::Str(role.to_owned()));
+                put(&format!("gen_ai.prompt.{i}.content"), AttrValue::Str(content));
+            }
+            return;
+        }
+    }
+    put("ai.prompt", AttrValue::Str(input.to_owned()));
+    put("gen_ai.prompt.0.role", AttrValue::Str("user".into()));
+    put("gen_ai.prompt.0.content", AttrValue::Str(input.to_owned()));
+}

@@ -1,0 +1,240 @@
+//! Client configuration: JSON from `rd_new`, environment fallbacks, defaults and validation.
+
+use crate::error::Error;
+use serde::Deserialize;
+use std::time::Duration;
+
+pub const DEFAULT_ENDPOINT: &str = "https://api.raindrop.ai/v1/";
+
+/// The configuration JSON as the caller wrote it (every key optional; `null` means absent).
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    api_key: Option<String>,
+    endpoint: Option<String>,
+    traces_endpoint: Option<String>,
+    project_id: Option<String>,
+    user_id: Option<String>,
+    convo_id: Option<String>,
+    event_name: Option<String>,
+    tracing_enabled: Option<bool>,
+    bypass_otel_for_tools: Option<bool>,
+    debug: Option<bool>,
+    max_queue_items: Option<u64>,
+    max_queue_bytes: Option<u64>,
+    max_batch_events: Option<u64>,
+    max_batch_bytes: Option<u64>,
+    flush_interval_ms: Option<u64>,
+    request_timeout_ms: Option<u64>,
+    connect_timeout_ms: Option<u64>,
+    retry_initial_backoff_ms: Option<u64>,
+    retry_max_backoff_ms: Option<u64>,
+    retry_after_cap_ms: Option<u64>,
+    retry_budget_ms: Option<u64>,
+    shutdown_timeout_ms: Option<u64>,
+    flush_timeout_ms: Option<u64>,
+    max_text_field_chars: Option<u64>,
+    open_call_ttl_ms: Option<u64>,
+    max_open_calls: Option<u64>,
+    service_name: Option<String>,
+    library_name: Option<String>,
+    library_version: Option<String>,
+    language: Option<String>,
+}
+
+/// Where requests go.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Sink {
+    /// Base URL ending in `/`; routes are appended.
+    Http(String),
+    /// One JSON line per request, appended to this file.
+    File(String),
+}
+
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// None: telemetry disabled (no key and no file sink).
+    pub api_key: Option<String>,
+    pub sink: Sink,
+    pub traces_endpoint: Option<String>,
+    /// Valid project slug, or None.
+    pub project_id: Option<String>,
+    pub invalid_project_id: Option<String>,
+    pub user_id: Option<String>,
+    pub convo_id: Option<String>,
+    pub event_name: String,
+    pub tracing_enabled: bool,
+    pub bypass_otel_for_tools: bool,
+    pub debug: bool,
+    pub max_queue_items: usize,
+    pub max_queue_bytes: usize,
+    pub max_batch_events: usize,
+    pub max_batch_bytes: usize,
+    pub flush_interval: Duration,
+    pub request_timeout: Duration,
+    pub connect_timeout: Duration,
+    pub retry_initial_backoff: Duration,
+    pub retry_max_backoff: Duration,
+    pub retry_after_cap: Duration,
+    pub retry_budget: Duration,
+    pub shutdown_timeout: Duration,
+    pub flush_timeout: Duration,
+    pub max_text_field_chars: usize,
+    pub open_call_ttl: Duration,
+    pub max_open_calls: usize,
+    pub service_name: String,
+    pub library_name: String,
+    pub library_version: String,
+    pub language: String,
+}
+
+impl Config {
+    pub fn enabled(&self) -> bool {
+        self.api_key.is_some() || matches!(self.sink, Sink::File(_))
+    }
+}
+
+fn non_empty(value: Option<String>) -> Option<String> {
+    value.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
+}
+
+/// `^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$`
+pub fn is_valid_project_slug(slug: &str) -> bool {
+    let bytes = slug.as_bytes();
+    let allowed = |b: &u8| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-';
+    (1..=63).contains(&bytes.len())
+        && bytes.iter().all(allowed)
+        && bytes[0] != b'-'
+        && bytes[bytes.len() - 1] != b'-'
+}
+
+fn millis(value: Option<u64>, default: u64) -> Duration {
+    Duration::from_millis(value.unwrap_or(default))
+}
+
+fn positive(name: &str, value: Option<u64>, default: u64) -> Result<usize, Error> {
+    match value {
+        Some(0) => Err(Error::config(format!("{name} must be at least 1"))),
+        Some(v) => Ok(v as usize),
+        None => Ok(default as usize),
+    }
+}
+
+/// Parses the configuration; `env` looks up environment variables (injected for tests).
+pub fn parse(json: Option<&str>, env: impl Fn(&str) -> Option<String>) -> Result<Config, Error> {
+    let raw: RawConfig = match json.map(str::trim).filter(|j| !j.is_empty()) {
+        None => RawConfig::default(),
+        Some(text) => {
+            if crate::json_bound::leading_byte(text) != Some(b'{') {
+                return Err(Error::config("must be a JSON object"));
+            }
+            serde_json::from_str(text).map_err(|e| Error::config(e.to_string()))?
+        }
+    };
+    // Explicit argument, then the environment, then the default (contract §3).
+    let api_key = non_empty(raw.api_key.or_else(|| env("RAINDROP_WRITE_KEY")));
+    let endpoint = non_empty(raw.endpoint.or_else(|| env("RAINDROP_ENDPOINT"))).unwrap_or_else(|| DEFAULT_ENDPOINT.into());
+    let sink = if let Some(path) = endpoint.strip_prefix("file://") {
+        if path.is_empty() {
+            return Err(Error::config("endpoint file:// needs a path"));
+        }
+        Sink::File(path.to_owned())
+    } else if endpoint.starts_with("http://") || endpoint.starts_with("https://") {
+        Sink::Http(if endpoint.ends_with('/') { endpoint } else { endpoint + "/" })
+    } else {
+        return Err(Error::config(format!("endpoint must start with http://, https:// or file://, got {:?}", crate::log::redact_url(&endpoint))));
+    };
+    let traces_endpoint = non_empty(raw.traces_endpoint);
+    if let Some(url) = &traces_endpoint {
+        if !(url.starts_with("http://") || url.starts_with("https://")) {
+            return Err(Error::config("traces_endpoint must start with http:// or https://"));
+        }
+    }
+    let project = non_empty(raw.project_id);
+    let (project_id, invalid_project_id) = match project {
+        Some(slug) if is_valid_project_slug(&slug) => (Some(slug), None),
+        Some(slug) => (None, Some(slug)),
+        None => (None, None),
+    };
+    let max_text_field_chars = positive("max_text_field_chars", raw.max_text_field_chars, 1_000_000)?;
+    let max_batch_bytes = positive("max_batch_bytes", raw.max_batch_bytes, 1 << 20)?;
+    if max_batch_bytes < 4096 {
+        return Err(Error::config("max_batch_bytes must be at least 4096"));
+    }
+    Ok(Config {
+        api_key,
+        sink,
+        traces_endpoint,
+        project_id,
+        invalid_project_id,
+        user_id: non_empty(raw.user_id),
+        convo_id: non_empty(raw.convo_id),
+        event_name: non_empty(raw.event_name).unwrap_or_else(|| "ai_generation".into()),
+        tracing_enabled: raw.tracing_enabled.unwrap_or(true),
+        bypass_otel_for_tools: raw.bypass_otel_for_tools.unwrap_or(true),
+        debug: raw.debug.unwrap_or(false),
+        max_queue_items: positive("max_queue_items", raw.max_queue_items, 10_000)?,
+        max_queue_bytes: positive("max_queue_bytes", raw.max_queue_bytes, 64 << 20)?,
+        max_batch_events: positive("max_batch_events", raw.max_batch_events, 100)?,
+        max_batch_bytes,
+        flush_interval: millis(raw.flush_interval_ms, 1000),
+        request_timeout: millis(raw.request_timeout_ms, 10_000),
+        connect_timeout: millis(raw.connect_timeout_ms, 5_000),
+        retry_initial_backoff: millis(raw.retry_initial_backoff_ms, 500),
+        retry_max_backoff: millis(raw.retry_max_backoff_ms, 30_000),
+        retry_after_cap: millis(raw.retry_after_cap_ms, 30_000),
+        retry_budget: millis(raw.retry_budget_ms, 300_000),
+        shutdown_timeout: millis(raw.shutdown_timeout_ms, 10_000),
+        flush_timeout: millis(raw.flush_timeout_ms, 10_000),
+        max_text_field_chars,
+        open_call_ttl: millis(raw.open_call_ttl_ms, 3_600_000),
+        max_open_calls: positive("max_open_calls", raw.max_open_calls, 100_000)?,
+        service_name: non_empty(raw.service_name).unwrap_or_else(|| "raindrop-dspy".into()),
+        library_name: non_empty(raw.library_name).unwrap_or_else(|| "raindrop-dspy".into()),
+        library_version: non_empty(raw.library_version).unwrap_or_else(|| env!("CARGO_PKG_VERSION").into()),
+        language: non_empty(raw.language).unwrap_or_else(|| "c".into()),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn no_env(_: &str) -> Option<String> {
+        None
+    }
+
+    #[test]
+    fn precedence_argument_then_env_then_default() {
+        let env = |name: &str| match name {
+            "RAINDROP_WRITE_KEY" => Some("env-key".to_string()),
+            "RAINDROP_ENDPOINT" => Some("http://env.example/v1".to_string()),
+            _ => None,
+        };
+        let config = parse(Some(r#"{"api_key": "arg-key"}"#), env).unwrap();
+        assert_eq!(config.api_key.as_deref(), Some("arg-key"));
+        assert_eq!(config.sink, Sink::Http("http://env.example/v1/".into()));
+        let config = parse(None, no_env).unwrap();
+        assert_eq!(config.api_key, None);
+        assert_eq!(config.sink, Sink::Http(DEFAULT_ENDPOINT.into()));
+        assert!(!config.enabled());
+    }
+
+    #[test]
+    fn rejects_unknown_keys_and_bad_types() {
+        assert!(parse(Some(r#"{"api_kye": "x"}"#), no_env).unwrap_err().message.contains("api_kye"));
+        assert!(parse(Some(r#"{"debug": "yes"}"#), no_env).is_err());
+        assert!(parse(Some("[1]"), no_env).is_err());
+        assert!(parse(Some(r#"{"max_queue_items": 0}"#), no_env).is_err());
+    }
+
+    #[test]
+    fn project_slugs() {
+        for good in ["a", "prod", "my--project-2", &"a".repeat(63)] {
+            assert!(is_valid_project_slug(good), "{good}");
+        }
+        for bad in ["", "-a", "a-", "Prod", "a_b", &"a".repeat(64), "a b"] {
+            assert!(!is_valid_project_slug(bad), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,277 @@
+//! Events for `events/track`: what the hot path records, and how the sender serialises one,
+//! shrinking it until it fits the body limit (it lands truncated, never dropped for its size).
+
+use crate::error::Error;
+use crate::json_bound::{self, Bounds};
+use crate::text;
+use serde_json::{Map, Value};
+
+/// When an event or signal happened: captured at call time, or given by the caller.
+#[derive(Clone, Debug)]
+pub enum Timestamp {
+    UnixNanos(u64),
+    Given(String),
+}
+
+impl Timestamp {
+    pub fn now() -> Self {
+        Timestamp::UnixNanos(crate::time::unix_nanos())
+    }
+    pub fn to_text(&self) -> String {
+        match self {
+            Timestamp::UnixNanos(nanos) => crate::time::format_rfc3339_millis(*nanos),
+            Timestamp::Given(text) => text.clone(),
+        }
+    }
+    /// A caller timestamp, checked as RFC 3339.
+    pub fn given(argument: &str, text: &str) -> Result<Self, Error> {
+        if crate::time::is_rfc3339(text) {
+            Ok(Timestamp::Given(text.to_owned()))
+        } else {
+            Err(Error::new(
+                crate::error::rd_result::RD_ERR_INVALID_TIMESTAMP,
+                format!("{argument} is not an RFC 3339 timestamp: {:?}", text::cap(text, 64)),
+            ))
+        }
+    }
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct AiData {
+    pub model: Option<String>,
+    pub input: Option<String>,
+    pub output: Option<String>,
+    pub convo_id: Option<String>,
+}
+
+/// The properties this library fills in itself (contract §5).
+#[derive(Clone, Debug, Default)]
+pub struct Builtins {
+    pub prompt_tokens: Option<i64>,
+    pub completion_tokens: Option<i64>,
+    pub finish_reason: Option<String>,
+    pub error_type: Option<String>,
+    pub error_message: Option<String>,
+    pub module: Option<String>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Event {
+    pub event_id: String,
+    pub user_id: String,
+    pub event: String,
+    pub timestamp: Timestamp,
+    pub ai: Option<AiData>,
+    /// A bounded JSON object from the caller.
+    pub properties_json: Option<String>,
+    pub builtins: Builtins,
+    /// A bounded JSON array of attachment objects from the caller.
+    pub attachments_json: Option<String>,
+}
+
+impl Event {
+    /// Rough size for the queue's byte bound.
+    pub fn approx_bytes(&self) -> usize {
+        let ai = self.ai.as_ref().map_or(0, |ai| {
+            [&ai.model, &ai.input, &ai.output, &ai.convo_id].iter().map(|f| f.as_ref().map_or(0, String::len)).sum()
+        });
+        256 + self.event_id.len()
+            + self.user_id.len()
+            + self.event.len()
+            + ai
+            + self.properties_json.as_ref().map_or(0, String::len)
+            + self.attachments_json.as_ref().map_or(0, String::len)
+            + self.builtins.error_message.as_ref().map_or(0, String::len)
+    }
+
+    /// Serialises the event as one `events/track` array item of at most `max_bytes`.
+    pub fn to_json(&self, context: &Value, max_chars: usize, max_bytes: usize) -> Vec<u8> {
+        let full = self.to_value(context, max_chars, None);
+        let bytes = serde_json::to_vec(&full).unwrap_or_default();
+        if bytes.len() <= max_bytes {
+            return bytes;
+        }
+        // Too big: cut every text further until it fits (contract §4).
+        let mut limit = max_chars.min(max_bytes / 2);
+        loop {
+            limit /= 2;
+            let budget = max_bytes / 2;
+            let value = self.to_value(context, limit.max(16), Some(budget));
+            let bytes = serde_json::to_vec(&value).unwrap_or_default();
+            if bytes.len() <= max_bytes || limit <= 16 {
+                return bytes;
+            }
+        }
+    }
+
+    fn to_value(&self, context: &Value, max_chars: usize, budget: Option<usize>) -> Value {
+        let cap = |text: &str| Value::String(text::cap(text, max_chars).into_owned());
+        let mut item = Map::new();
+        item.insert("event_id".into(), cap(&self.event_id));
+        item.insert("user_id".into(), cap(&self.user_id));
+        item.insert("event".into(), cap(&self.event));
+        item.insert("timestamp".into(), Value::String(self.timestamp.to_text()));
+        if let Some(ai) = &self.ai {
+            let mut ai_data = Map::new();
+            for (key, field) in [("model", &ai.model), ("input", &ai.input), ("output", &ai.output), ("convo_id", &ai.convo_id)] {
+                if let Some(text) = field.as_deref().filter(|t| !t.is_empty()) {
+                    ai_data.insert(key.into(), cap(text));
+                }
+            }
+            item.insert("ai_data".into(), Value::Object(ai_data));
+        }
+        let mut properties = parse_object(self.properties_json.as_deref());
+        if let Some(budget) = budget {
+            let mut remaining = budget;
+            let mut value = Value::Object(std::mem::take(&mut properties));
+            prune(&mut value, max_chars, &mut remaining);
+            if let Value::Object(map) = value {
+                properties = map;
+            }
+        }
+        let b = &self.builtins;
+        if let Some(tokens) = b.prompt_tokens {
+            properties.insert("ai.usage.prompt_tokens".into(), tokens.into());
+        }
+        if let Some(tokens) = b.completion_tokens {
+            properties.insert("ai.usage.completion_tokens".into(), tokens.into());
+        }
+        for (key, field) in [
+            ("dspy.finish_reason", &b.finish_reason),
+            ("dspy.module", &b.module),
+            ("error.type", &b.error_type),
+            ("error.message", &b.error_message),
+        ] {
+            if let Some(text) = field {
+                properties.insert(key.into(), cap(text));
+            }
+        }
+        properties.insert("$context".into(), context.clone());
+        item.insert("properties".into(), Value::Object(properties));
+        if let Some(attachments) = self.attachments_json.as_deref() {
+            let mut value: Value = serde_json::from_str(attachments).unwrap_or(Value::Null);
+            if let Some(budget) = budget {
+                let mut remaining = budget / 2;
+                prune(&mut value, max_chars, &mut remaining);
+            }
+            if !value.is_null() {
+                item.insert("attachments".into(), value);
+            }
+        }
+        Value::Object(item)
+    }
+}
+
+/// Parses a bounded JSON object (already checked on the hot path).
+pub fn parse_object(json: Option<&str>) -> Map<String, Value> {
+    match json.map(serde_json::from_str::<Value>) {
+        Some(Ok(Value::Object(map))) => map,
+        _ => Map::new(),
+    }
+}
+
+/// Cuts strings to `max_chars` and stops adding keys or items once `budget` bytes are spent,
+/// leaving a marker where it stopped. Values here are at most 13 levels deep (json_bound).
+pub fn prune(value: &mut Value, max_chars: usize, budget: &mut usize) {
+    match value {
+        Value::String(text) => {
+            let capped = text::cap(text, max_chars).into_owned();
+            *budget = budget.saturating_sub(capped.len() + 2);
+            *text = capped;
+        }
+        Value::Array(items) => {
+            let mut keep = 0;
+            for item in items.iter_mut() {
+                if *budget == 0 {
+                    break;
+                }
+                prune(item, max_chars, budget);
+                keep += 1;
+            }
+            if keep < items.len() {
+                items.truncate(keep);
+                items.push(Value::String(text::TRUNCATION_MARKER.into()));
+            }
+        }
+        Value::Object(map) => {
+            let keys: Vec<String> = map.keys().cloned().collect();
+            let mut cut = false;
+            for key in keys {
+                if *budget == 0 {
+                    map.remove(&key);
+                    cut = true;
+                    continue;
+                }
+                *budget = budget.saturating_sub(key.len() + 4);
+                if let Some(item) = map.get_mut(&key) {
+                    prune(item, max_chars, budget);
+                }
+            }
+            if cut {
+                map.insert("...".into(), Value::String(text::TRUNCATION_MARKER.into()));
+            }
+        }
+        _ => *budget = budget.saturating_sub(8),
+    }
+}
+
+/// Checks and bounds a JSON object argument (properties, traits).
+pub fn object_argument(argument: &str, json: &str, max_chars: usize) -> Result<String, Error> {
+    if json_bound::leading_byte(json) != Some(b'{') {
+        return Err(Error::json(argument, "expected a JSON object"));
+    }
+    json_bound::bound_json(json, &Bounds { max_depth: json_bound::MAX_DEPTH, max_string_chars: max_chars })
+        .map_err(|why| Error::json(argument, why))
+}
+
+const ATTACHMENT_TYPES: [&str; 4] = ["text", "code", "image", "iframe"];
+
+/// Checks an attachments argument: a JSON array of objects with a known `type` and a `value`.
+pub fn attachments_argument(argument: &str, json: &str, max_chars: usize) -> Result<String, Error> {
+    if json_bound::leading_byte(json) != Some(b'[') {
+        return Err(Error::json(argument, "expected a JSON array of attachment objects"));
+    }
+    let bounded = json_bound::bound_json(json, &Bounds { max_depth: 4, max_string_chars: max_chars })
+        .map_err(|why| Error::json(argument, why))?;
+    let items: Vec<Value> = serde_json::from_str(&bounded).map_err(|e| Error::json(argument, e))?;
+    for (index, item) in items.iter().enumerate() {
+        let kind = item.get("type").and_then(Value::as_str).unwrap_or("");
+        if !ATTACHMENT_TYPES.contains(&kind) {
+            return Err(Error::invalid(argument, format!("item {index}: type must be one of text, code, image, iframe")));
+        }
+        if !item.get("value").is_some_and(Value::is_string) {
+            return Err(Error::invalid(argument, format!("item {index}: value must be a string")));
+        }
+    }
+    Ok(bounded)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(properties: Option<String>) -> Event {
+        Event {
+            event_id: "e".into(),
+            user_id: "u".into(),
+            event: "ai_generation".into(),
+            timestamp: Timestamp::UnixNanos(0),
+            ai: Some(AiData { input: Some("x".repeat(900_000)), output: Some("y".repeat(900_000)), ..Default::default() }),
+            properties_json: properties,
+            builtins: Builtins { prompt_tokens: Some(3), ..Default::default() },
+            attachments_json: None,
+        }
+    }
+
+    #[test]
+    fn oversized_event_is_shrunk_not_dropped() {
+        let wide: Map<String, Value> = (0..20_000).map(|i| (format!("key{i}"), Value::String("v".repeat(100)))).collect();
+        let props = serde_json::to_string(&wide).unwrap();
+        let bytes = event(Some(props)).to_json(&Value::Null, 1_000_000, 1 << 20);
+        assert!(bytes.len() <= 1 << 20, "{}", bytes.len());
+        let value: Value = serde_json::from_slice(&bytes).unwrap();
+        assert!(value["ai_data"]["input"].as_str().unwrap().ends_with(text::TRUNCATION_MARKER));
+        assert_eq!(value["properties"]["ai.usage.prompt_tokens"], 3);
+        assert_eq!(value["properties"]["..."], text::TRUNCATION_MARKER);
+    }
+}

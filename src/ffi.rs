@@ -1,0 +1,661 @@
+//! The C ABI: the only place that touches raw pointers. Every function runs inside one panic
+//! boundary, turns its arguments into owned Rust values, and calls the safe core.
+//!
+//! Conventions for every function below:
+//! - Strings are a pointer followed by its `size_t` length, UTF-8 (invalid bytes become U+FFFD),
+//!   not necessarily NUL-terminated. For an optional string, NULL means absent. Every pointer
+//!   argument is borrowed for the duration of the call only.
+//! - `err_out` may be NULL; when the call fails it receives the code and a message naming the
+//!   argument at fault. Outputs (`*_out`) are written only on success.
+//! - Every function is safe to call from any thread at the same time.
+
+use crate::client::{CallResult, Client, EventArgs};
+use crate::error::{copy_message, rd_result, Error, RD_ERROR_MESSAGE_LEN};
+use crate::event::{self, AiData, Timestamp};
+use crate::identify::Identify;
+use crate::registry::Registry;
+use crate::signal::{parse_sentiment, Signal, SignalType};
+use crate::span::SpanKind;
+use crate::text;
+use std::borrow::Cow;
+use std::cell::RefCell;
+use std::ffi::{c_char, CStr};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+/// A client handle: a generation-checked id, never a pointer. 0 is never valid.
+#[allow(non_camel_case_types)]
+pub type rd_client = u64;
+
+/// A call or span handle, valid with the client that made it until it is ended. 0 means "none".
+#[allow(non_camel_case_types)]
+pub type rd_call = u64;
+
+/// Size of an event id output buffer that always suffices (event ids are at most 256 bytes).
+pub const RD_EVENT_ID_BUF_LEN: usize = 257;
+
+/// Pass as a token count to say "unknown".
+pub const RD_TOKENS_UNKNOWN: i64 = -1;
+
+/// Pass as a timeout to use the configured default (`flush_timeout_ms` / `shutdown_timeout_ms`).
+pub const RD_TIMEOUT_DEFAULT: i64 = -1;
+
+const MAX_EVENT_ID_BYTES: usize = 256;
+
+/// An error handed back in the same call: the caller owns this struct (typically on its stack).
+/// Written only when the call fails. `message` is NUL-terminated UTF-8 naming the argument at fault.
+#[repr(C)]
+#[allow(non_camel_case_types)]
+pub struct rd_error {
+    /// The same code the function returned.
+    pub code: rd_result,
+    /// What went wrong, NUL-terminated, cut on a character boundary.
+    pub message: [c_char; RD_ERROR_MESSAGE_LEN],
+}
+
+/// What kind of span `rd_span_begin` opens.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[allow(non_camel_case_types)]
+pub enum rd_span_kind {
+    /// A sub-module call (a task span).
+    RD_SPAN_MODULE = 0,
+    /// A language-model call (an llm span): its model, tokens and finish reason roll up to the
+    /// top-level call's event when that call reports none of its own.
+    RD_SPAN_LM = 1,
+    /// A tool call (a tool span, shipped even with tracing off when `bypass_otel_for_tools`).
+    RD_SPAN_TOOL = 2,
+}
+
+/// How a call or span ended. Every string is optional (NULL = absent); zero-initialise the
+/// struct and set token counts to `RD_TOKENS_UNKNOWN` unless known.
+#[repr(C)]
+#[allow(non_camel_case_types)]
+pub struct rd_call_result {
+    /// Output text (event `ai_data.output`, span output).
+    pub output: *const c_char,
+    pub output_len: usize,
+    /// Model name.
+    pub model: *const c_char,
+    pub model_len: usize,
+    /// Prompt tokens; negative = unknown (then summed from LM spans under the call).
+    pub prompt_tokens: i64,
+    /// Completion tokens; negative = unknown (then summed from LM spans under the call).
+    pub completion_tokens: i64,
+    /// Finish reason (`stop`, `length`, ...).
+    pub finish_reason: *const c_char,
+    pub finish_reason_len: usize,
+    /// Exception / error type; setting it (or error_message) marks the call failed.
+    pub error_type: *const c_char,
+    pub error_type_len: usize,
+    /// Error message.
+    pub error_message: *const c_char,
+    pub error_message_len: usize,
+    /// A JSON object merged into the event's properties (span attributes for spans).
+    pub properties_json: *const c_char,
+    pub properties_json_len: usize,
+    /// Overrides the client's user id for this event.
+    pub user_id: *const c_char,
+    pub user_id_len: usize,
+    /// Overrides the client's convo id for this event.
+    pub convo_id: *const c_char,
+    pub convo_id_len: usize,
+    /// Overrides the client's event name for this event.
+    pub event_name: *const c_char,
+    pub event_name_len: usize,
+    /// RFC 3339 timestamp of the event; default: when the call began.
+    pub timestamp: *const c_char,
+    pub timestamp_len: usize,
+    /// A JSON array of attachments (`type` text/code/image/iframe, `value`, optional `role`,
+    /// `name`, `language`, `attachment_id`).
+    pub attachments_json: *const c_char,
+    pub attachments_json_len: usize,
+}
+
+/// A one-shot event for `rd_track_ai` / `rd_track`. Every string is optional (NULL = absent).
+#[repr(C)]
+#[allow(non_camel_case_types)]
+pub struct rd_event {
+    /// Event id (at most 256 bytes); default: a new UUID v4.
+    pub event_id: *const c_char,
+    pub event_id_len: usize,
+    /// Default: the client's user_id, then "unknown".
+    pub user_id: *const c_char,
+    pub user_id_len: usize,
+    /// Event name; default: the client's event_name ("ai_generation").
+    pub event: *const c_char,
+    pub event_len: usize,
+    /// RFC 3339; default: now.
+    pub timestamp: *const c_char,
+    pub timestamp_len: usize,
+    /// AI fields (`rd_track_ai` only; `rd_track` rejects them).
+    pub input: *const c_char,
+    pub input_len: usize,
+    pub output: *const c_char,
+    pub output_len: usize,
+    pub model: *const c_char,
+    pub model_len: usize,
+    pub convo_id: *const c_char,
+    pub convo_id_len: usize,
+    /// A JSON object of properties (nested values kept).
+    pub properties_json: *const c_char,
+    pub properties_json_len: usize,
+    /// A JSON array of attachments.
+    pub attachments_json: *const c_char,
+    pub attachments_json_len: usize,
+}
+
+/// A signal (user feedback on an event) for `rd_track_signal`.
+#[repr(C)]
+#[allow(non_camel_case_types)]
+pub struct rd_signal {
+    /// Required: the event the signal is about.
+    pub event_id: *const c_char,
+    pub event_id_len: usize,
+    /// Required: e.g. "thumbs_up".
+    pub name: *const c_char,
+    pub name_len: usize,
+    /// "default" (when NULL), "feedback" or "edit".
+    pub signal_type: *const c_char,
+    pub signal_type_len: usize,
+    /// RFC 3339; default: now.
+    pub timestamp: *const c_char,
+    pub timestamp_len: usize,
+    /// A JSON object of properties.
+    pub properties_json: *const c_char,
+    pub properties_json_len: usize,
+    pub attachment_id: *const c_char,
+    pub attachment_id_len: usize,
+    /// Required for "feedback"; sent as properties.comment.
+    pub comment: *const c_char,
+    pub comment_len: usize,
+    /// Required for "edit"; sent as properties.after.
+    pub after: *const c_char,
+    pub after_len: usize,
+    /// "POSITIVE" or "NEGATIVE".
+    pub sentiment: *const c_char,
+    pub sentiment_len: usize,
+}
+
+/// Delivery statistics of one client (`rd_get_stats`). Counts are items (events, signals,
+/// identifies, spans) unless named otherwise.
+#[repr(C)]
+#[derive(Default)]
+#[allow(non_camel_case_types)]
+pub struct rd_stats {
+    /// Accepted onto the queue.
+    pub queued: u64,
+    /// Delivered (2xx, or written to the file sink).
+    pub delivered: u64,
+    /// Dropped because the queue was full.
+    pub dropped_queue_full: u64,
+    /// Dropped because the sink answered a non-retryable 4xx.
+    pub dropped_rejected: u64,
+    /// Dropped because retries ran past the retry budget.
+    pub dropped_retry_budget: u64,
+    /// Dropped because the shutdown deadline came first.
+    pub dropped_shutdown: u64,
+    /// Dropped because they could not be serialised (should stay 0).
+    pub dropped_invalid: u64,
+    /// Calls begun and never ended, forgotten after `open_call_ttl_ms`.
+    pub calls_expired: u64,
+    /// Retried attempts.
+    pub retries: u64,
+    /// HTTP requests (or file writes) attempted.
+    pub requests: u64,
+    /// Body bytes delivered.
+    pub bytes_sent: u64,
+    /// Items waiting in the queue now.
+    pub queue_depth: u64,
+    /// Status of the last HTTP answer; 0 before any.
+    pub last_http_status: i32,
+}
+
+static CLIENTS: RwLock<Registry<Arc<Client>>> = RwLock::new(Registry::new());
+
+thread_local! {
+    static LAST_ERROR: RefCell<String> = const { RefCell::new(String::new()) };
+}
+
+/// The one panic boundary: runs `body`, reports its error through `err_out` and the
+/// thread-local last error, and never lets a panic unwind into C.
+fn boundary(err_out: *mut rd_error, body: impl FnOnce() -> Result<(), Error>) -> rd_result {
+    let error = match catch_unwind(AssertUnwindSafe(body)) {
+        Ok(Ok(())) => return rd_result::RD_OK,
+        Ok(Err(error)) => error,
+        Err(panic) => {
+            let why = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown panic".into());
+            Error::new(rd_result::RD_ERR_INTERNAL, format!("internal error (please report): {why}"))
+        }
+    };
+    let _ = catch_unwind(AssertUnwindSafe(|| {
+        LAST_ERROR.with(|last| *last.borrow_mut() = error.message.clone());
+        // Safety: the caller passes NULL or a valid, writable rd_error.
+        if let Some(out) = unsafe { err_out.as_mut() } {
+            out.code = error.code;
+            let mut buffer = [0u8; RD_ERROR_MESSAGE_LEN];
+            copy_message(&error.message, &mut buffer);
+            for (dst, src) in out.message.iter_mut().zip(buffer) {
+                *dst = src as c_char;
+            }
+        }
+    }));
+    error.code
+}
+
+/// An optional string argument. Safety: `ptr` is NULL or valid for `len` bytes.
+unsafe fn optional<'a>(ptr: *const c_char, len: usize) -> Option<Cow<'a, str>> {
+    if ptr.is_null() {
+        return None;
+    }
+    let bytes = if len == 0 { &[][..] } else { std::slice::from_raw_parts(ptr.cast::<u8>(), len) };
+    Some(text::repair_utf8(bytes))
+}
+
+/// A required string argument. Safety: as `optional`.
+unsafe fn required<'a>(ptr: *const c_char, len: usize, name: &str) -> Result<Cow<'a, str>, Error> {
+    optional(ptr, len).ok_or_else(|| Error::null(name))
+}
+
+/// An optional text field, owned and capped at `max_chars`.
+unsafe fn capped(ptr: *const c_char, len: usize, max_chars: usize) -> Option<String> {
+    optional(ptr, len).map(|t| text::cap(&t, max_chars).into_owned())
+}
+
+/// A required struct argument. Safety: `ptr` is NULL or points to a valid `T`.
+unsafe fn required_struct<'a, T>(ptr: *const T, name: &str) -> Result<&'a T, Error> {
+    ptr.as_ref().ok_or_else(|| Error::null(name))
+}
+
+fn client(handle: rd_client) -> Result<Arc<Client>, Error> {
+    let clients = CLIENTS.read().unwrap_or_else(|p| p.into_inner());
+    clients.get(handle).cloned().ok_or_else(|| Error::handle("client"))
+}
+
+fn timeout(ms: i64) -> Option<Duration> {
+    (ms >= 0).then(|| Duration::from_millis(ms as u64))
+}
+
+unsafe fn event_id_argument(ptr: *const c_char, len: usize, name: &str) -> Result<Option<String>, Error> {
+    match optional(ptr, len) {
+        None => Ok(None),
+        Some(id) if id.trim().is_empty() => Err(Error::invalid(name, "must not be empty (pass NULL for a generated UUID)")),
+        Some(id) if id.len() > MAX_EVENT_ID_BYTES => Err(Error::invalid(name, "longer than 256 bytes")),
+        Some(id) => Ok(Some(id.into_owned())),
+    }
+}
+
+fn check_event_id_buffer(out: *mut c_char, out_len: usize) -> Result<(), Error> {
+    if !out.is_null() && out_len < RD_EVENT_ID_BUF_LEN {
+        return Err(Error::invalid("event_id_out_len", "must be at least RD_EVENT_ID_BUF_LEN (257)"));
+    }
+    Ok(())
+}
+
+/// Safety: `out` is NULL or valid for RD_EVENT_ID_BUF_LEN bytes (checked by the caller).
+unsafe fn write_event_id(out: *mut c_char, id: &str) {
+    if out.is_null() {
+        return;
+    }
+    let bytes = &id.as_bytes()[..id.len().min(MAX_EVENT_ID_BYTES)];
+    std::ptr::copy_nonoverlapping(bytes.as_ptr(), out.cast::<u8>(), bytes.len());
+    *out.add(bytes.len()) = 0;
+}
+
+unsafe fn timestamp_argument(ptr: *const c_char, len: usize, name: &str) -> Result<Option<Timestamp>, Error> {
+    optional(ptr, len).map(|t| Timestamp::given(name, &t)).transpose()
+}
+
+unsafe fn object_argument(ptr: *const c_char, len: usize, name: &str, max_chars: usize) -> Result<Option<String>, Error> {
+    optional(ptr, len).map(|json| event::object_argument(name, &json, max_chars)).transpose()
+}
+
+unsafe fn attachments_argument(ptr: *const c_char, len: usize, name: &str, max_chars: usize) -> Result<Option<String>, Error> {
+    optional(ptr, len).map(|json| event::attachments_argument(name, &json, max_chars)).transpose()
+}
+
+/// The library version, e.g. "0.1.0". The string is static: never free it.
+/// Thread-safe; cannot fail.
+#[no_mangle]
+pub extern "C" fn rd_version() -> *const c_char {
+    static VERSION: &CStr = match CStr::from_bytes_with_nul(concat!(env!("CARGO_PKG_VERSION"), "\0").as_bytes()) {
+        Ok(version) => version,
+        Err(_) => c"unknown",
+    };
+    VERSION.as_ptr()
+}
+
+/// Copies the message of the last error on the calling thread into `buf` (NUL-terminated,
+/// truncated to `buf_len`) and returns its full length in bytes (0: no error yet).
+/// `buf` is borrowed for the duration of the call and may be NULL (then only the length is
+/// returned). A C convenience: Go and other runtimes that move between threads use `err_out`.
+#[no_mangle]
+pub unsafe extern "C" fn rd_last_error_message(buf: *mut c_char, buf_len: usize) -> usize {
+    catch_unwind(|| {
+        LAST_ERROR.with(|last| {
+            let last = last.borrow();
+            if !buf.is_null() && buf_len > 0 {
+                // Safety: the caller passes a buffer valid for buf_len bytes.
+                let out = std::slice::from_raw_parts_mut(buf.cast::<u8>(), buf_len);
+                copy_message(&last, out);
+            }
+            last.len()
+        })
+    })
+    .unwrap_or(0)
+}
+
+/// Creates a client from configuration JSON (see docs/c-api.md for every key; NULL or empty
+/// means all defaults). `api_key` falls back to `RAINDROP_WRITE_KEY` and `endpoint` to
+/// `RAINDROP_ENDPOINT`; with no key at all telemetry is disabled (one warning) and every call
+/// still succeeds. Starts one background sender thread.
+///
+/// `config_json` is borrowed for the duration of the call. On success `*client_out` holds the
+/// new handle; release it with `rd_shutdown`. Thread-safe.
+/// Errors: RD_ERR_NULL_ARGUMENT (client_out), RD_ERR_INVALID_CONFIG, RD_ERR_INTERNAL.
+#[no_mangle]
+pub unsafe extern "C" fn rd_new(config_json: *const c_char, config_json_len: usize, client_out: *mut rd_client, err_out: *mut rd_error) -> rd_result {
+    boundary(err_out, || {
+        let out = client_out.as_mut().ok_or_else(|| Error::null("client_out"))?;
+        let json = optional(config_json, config_json_len);
+        let config = crate::config::parse(json.as_deref(), |name| std::env::var(name).ok())?;
+        let client = Client::new(config)?;
+        let handle = CLIENTS.write().unwrap_or_else(|p| p.into_inner()).insert(client);
+        *out = handle;
+        Ok(())
+    })
+}
+
+/// Begins one wrapped module call. With `parent` = 0 it is a top-level call, which sends one
+/// event when it ends (`event_id` if given, else a new UUID v4). With a `parent` call it is a
+/// nested call: a child span of the parent's trace sharing its event id, sending no event.
+/// `module_name` is required; `input` and `event_id` are optional (event ids: at most 256 bytes).
+///
+/// All strings are borrowed for the duration of the call. On success `*call_out` holds the call
+/// handle (end it with `rd_wrap_end`) and, when `event_id_out` is non-NULL, the call's event id
+/// is written there NUL-terminated (`event_id_out_len` must be at least RD_EVENT_ID_BUF_LEN).
+/// Never blocks on I/O. Thread-safe.
+/// Errors: RD_ERR_INVALID_HANDLE (client, parent), RD_ERR_NULL_ARGUMENT (module_name,
+/// call_out), RD_ERR_INVALID_ARGUMENT (event_id, event_id_out_len), RD_ERR_TOO_MANY_OPEN_CALLS.
+#[no_mangle]
+pub unsafe extern "C" fn rd_wrap_begin(
+    client: rd_client,
+    parent: rd_call,
+    module_name: *const c_char,
+    module_name_len: usize,
+    input: *const c_char,
+    input_len: usize,
+    event_id: *const c_char,
+    event_id_len: usize,
+    call_out: *mut rd_call,
+    event_id_out: *mut c_char,
+    event_id_out_len: usize,
+    err_out: *mut rd_error,
+) -> rd_result {
+    boundary(err_out, || {
+        let client = self::client(client)?;
+        let max_chars = client.config().max_text_field_chars;
+        let name = required(module_name, module_name_len, "module_name")?;
+        let out = call_out.as_mut().ok_or_else(|| Error::null("call_out"))?;
+        check_event_id_buffer(event_id_out, event_id_out_len)?;
+        let given_id = event_id_argument(event_id, event_id_len, "event_id")?;
+        let (handle, id) = client.wrap_begin(parent, text::cap(&name, 1024).into_owned(), capped(input, input_len, max_chars), given_id.as_deref())?;
+        *out = handle;
+        write_event_id(event_id_out, &id);
+        Ok(())
+    })
+}
+
+/// Copies an `rd_call_result` into owned, checked values. Safety: every pointer in `result` is
+/// NULL or valid for its length.
+unsafe fn call_result(result: *const rd_call_result, max_chars: usize) -> Result<CallResult, Error> {
+    let Some(r) = result.as_ref() else { return Ok(CallResult::default()) };
+    let tokens = |n: i64| (n >= 0).then_some(n);
+    Ok(CallResult {
+        output: capped(r.output, r.output_len, max_chars),
+        model: capped(r.model, r.model_len, 1024),
+        prompt_tokens: tokens(r.prompt_tokens),
+        completion_tokens: tokens(r.completion_tokens),
+        finish_reason: capped(r.finish_reason, r.finish_reason_len, 256),
+        error_type: capped(r.error_type, r.error_type_len, 1024),
+        error_message: capped(r.error_message, r.error_message_len, max_chars),
+        properties_json: object_argument(r.properties_json, r.properties_json_len, "result.properties_json", max_chars)?,
+        user_id: capped(r.user_id, r.user_id_len, 1024).filter(|u| !u.trim().is_empty()),
+        convo_id: capped(r.convo_id, r.convo_id_len, 1024).filter(|c| !c.is_empty()),
+        event_name: capped(r.event_name, r.event_name_len, 1024).filter(|e| !e.trim().is_empty()),
+        timestamp: timestamp_argument(r.timestamp, r.timestamp_len, "result.timestamp")?,
+        attachments_json: attachments_argument(r.attachments_json, r.attachments_json_len, "result.attachments_json", max_chars)?,
+    })
+}
+
+/// Ends a call begun with `rd_wrap_begin` (or a span begun with `rd_span_begin`). A top-level
+/// call enqueues its event; with tracing on, the call also becomes a span. `result` may be NULL
+/// (nothing to add) and is borrowed for the duration of the call. The call handle is invalid
+/// afterwards; but when `result` holds a bad argument the call stays open, so it can be ended
+/// again with a corrected result.
+/// Never blocks on I/O. Thread-safe.
+/// Errors: RD_ERR_INVALID_HANDLE (client, call: unknown or already ended), RD_ERR_INVALID_JSON
+/// (properties_json, attachments_json), RD_ERR_INVALID_ARGUMENT, RD_ERR_INVALID_TIMESTAMP,
+/// RD_ERR_QUEUE_FULL (the call ended but its event or span was dropped and counted).
+#[no_mangle]
+pub unsafe extern "C" fn rd_wrap_end(client: rd_client, call: rd_call, result: *const rd_call_result, err_out: *mut rd_error) -> rd_result {
+    boundary(err_out, || {
+        let client = self::client(client)?;
+        let result = call_result(result, client.config().max_text_field_chars)?;
+        client.end(call, result)
+    })
+}
+
+/// Begins a span inside a call: a sub-module (RD_SPAN_MODULE), an LM call (RD_SPAN_LM) or a tool
+/// call (RD_SPAN_TOOL). `parent` is a call or span of this client, or 0 for a standalone span
+/// with a trace of its own. `name` is required; `input` optional (for LM spans a JSON array of
+/// `{role, content}` messages becomes the prompt messages). All strings are borrowed for the
+/// duration of the call. On success `*span_out` holds the span handle; end it with
+/// `rd_span_end`. Never blocks on I/O. Thread-safe.
+/// Errors: RD_ERR_INVALID_HANDLE (client, parent), RD_ERR_NULL_ARGUMENT (name, span_out),
+/// RD_ERR_INVALID_ARGUMENT (kind), RD_ERR_TOO_MANY_OPEN_CALLS.
+#[no_mangle]
+pub unsafe extern "C" fn rd_span_begin(
+    client: rd_client,
+    parent: rd_call,
+    kind: rd_span_kind,
+    name: *const c_char,
+    name_len: usize,
+    input: *const c_char,
+    input_len: usize,
+    span_out: *mut rd_call,
+    err_out: *mut rd_error,
+) -> rd_result {
+    // Read the enum as an integer: a C caller may pass any value.
+    let raw_kind = *(std::ptr::addr_of!(kind).cast::<i32>());
+    boundary(err_out, || {
+        let client = self::client(client)?;
+        let kind = match raw_kind {
+            0 => SpanKind::Module,
+            1 => SpanKind::Lm,
+            2 => SpanKind::Tool,
+            other => return Err(Error::invalid("kind", format!("unknown span kind {other}"))),
+        };
+        let name = required(name, name_len, "name")?;
+        let out = span_out.as_mut().ok_or_else(|| Error::null("span_out"))?;
+        let max_chars = client.config().max_text_field_chars;
+        let (handle, _) = client.span_begin(parent, kind, text::cap(&name, 1024).into_owned(), capped(input, input_len, max_chars))?;
+        *out = handle;
+        Ok(())
+    })
+}
+
+/// Ends a span begun with `rd_span_begin` (the same as `rd_wrap_end`; both accept either).
+/// `result` may be NULL and is borrowed for the duration of the call. An LM span's model,
+/// tokens and finish reason roll up to its top-level call. Thread-safe.
+/// Errors: as `rd_wrap_end`.
+#[no_mangle]
+pub unsafe extern "C" fn rd_span_end(client: rd_client, span: rd_call, result: *const rd_call_result, err_out: *mut rd_error) -> rd_result {
+    rd_wrap_end(client, span, result, err_out)
+}
+
+unsafe fn event_args(client: &Client, event: &rd_event, with_ai: bool) -> Result<EventArgs, Error> {
+    let max_chars = client.config().max_text_field_chars;
+    let ai_given = [event.input, event.output, event.model, event.convo_id].iter().any(|p| !p.is_null());
+    if ai_given && !with_ai {
+        return Err(Error::invalid("event", "rd_track takes no input, output, model or convo_id: use rd_track_ai"));
+    }
+    let user_id = capped(event.user_id, event.user_id_len, 1024);
+    if user_id.as_deref().is_some_and(|u| u.trim().is_empty()) {
+        return Err(Error::invalid("event.user_id", "must not be empty (pass NULL for the client default)"));
+    }
+    let name = capped(event.event, event.event_len, 1024);
+    if name.as_deref().is_some_and(|e| e.trim().is_empty()) {
+        return Err(Error::invalid("event.event", "must not be empty (pass NULL for the default)"));
+    }
+    Ok(EventArgs {
+        event_id: event_id_argument(event.event_id, event.event_id_len, "event.event_id")?,
+        user_id,
+        event: name,
+        timestamp: timestamp_argument(event.timestamp, event.timestamp_len, "event.timestamp")?,
+        ai: with_ai.then(|| AiData {
+            model: capped(event.model, event.model_len, 1024),
+            input: capped(event.input, event.input_len, max_chars),
+            output: capped(event.output, event.output_len, max_chars),
+            convo_id: capped(event.convo_id, event.convo_id_len, 1024).filter(|c| !c.is_empty()),
+        }),
+        properties_json: object_argument(event.properties_json, event.properties_json_len, "event.properties_json", max_chars)?,
+        attachments_json: attachments_argument(event.attachments_json, event.attachments_json_len, "event.attachments_json", max_chars)?,
+    })
+}
+
+unsafe fn track_common(client: rd_client, event: *const rd_event, event_id_out: *mut c_char, event_id_out_len: usize, err_out: *mut rd_error, with_ai: bool) -> rd_result {
+    boundary(err_out, || {
+        let client = self::client(client)?;
+        let event = required_struct(event, "event")?;
+        check_event_id_buffer(event_id_out, event_id_out_len)?;
+        let args = event_args(&client, event, with_ai)?;
+        if with_ai && args.ai.as_ref().is_some_and(|ai| ai.input.as_deref().is_none_or(str::is_empty) && ai.output.as_deref().is_none_or(str::is_empty)) {
+            return Err(Error::invalid("event", "an AI event needs an input or an output"));
+        }
+        let id = client.track(args)?;
+        write_event_id(event_id_out, &id);
+        Ok(())
+    })
+}
+
+/// Enqueues one complete AI event (`ai_data` with input, output, model, convo_id; at least one
+/// of input / output). `event` and its strings are borrowed for the duration of the call. On
+/// success the event id is written NUL-terminated to `event_id_out` when non-NULL
+/// (`event_id_out_len` at least RD_EVENT_ID_BUF_LEN). Never blocks on I/O. Thread-safe.
+/// Errors: RD_ERR_INVALID_HANDLE, RD_ERR_NULL_ARGUMENT (event), RD_ERR_INVALID_ARGUMENT,
+/// RD_ERR_INVALID_JSON, RD_ERR_INVALID_TIMESTAMP, RD_ERR_QUEUE_FULL.
+#[no_mangle]
+pub unsafe extern "C" fn rd_track_ai(client: rd_client, event: *const rd_event, event_id_out: *mut c_char, event_id_out_len: usize, err_out: *mut rd_error) -> rd_result {
+    track_common(client, event, event_id_out, event_id_out_len, err_out, true)
+}
+
+/// Enqueues one plain event (no `ai_data`; the AI fields of `event` must be NULL). Ownership,
+/// output and thread-safety as `rd_track_ai`.
+/// Errors: as `rd_track_ai`.
+#[no_mangle]
+pub unsafe extern "C" fn rd_track(client: rd_client, event: *const rd_event, event_id_out: *mut c_char, event_id_out_len: usize, err_out: *mut rd_error) -> rd_result {
+    track_common(client, event, event_id_out, event_id_out_len, err_out, false)
+}
+
+/// Enqueues user traits for `users/identify`. `user_id` is required and non-empty;
+/// `traits_json` is an optional JSON object. Both are borrowed for the duration of the call.
+/// Never blocks on I/O. Thread-safe.
+/// Errors: RD_ERR_INVALID_HANDLE, RD_ERR_NULL_ARGUMENT (user_id), RD_ERR_INVALID_ARGUMENT
+/// (empty user_id), RD_ERR_INVALID_JSON (traits_json), RD_ERR_QUEUE_FULL.
+#[no_mangle]
+pub unsafe extern "C" fn rd_identify(client: rd_client, user_id: *const c_char, user_id_len: usize, traits_json: *const c_char, traits_json_len: usize, err_out: *mut rd_error) -> rd_result {
+    boundary(err_out, || {
+        let client = self::client(client)?;
+        let user_id = required(user_id, user_id_len, "user_id")?;
+        if user_id.trim().is_empty() {
+            return Err(Error::invalid("user_id", "must not be empty"));
+        }
+        let max_chars = client.config().max_text_field_chars;
+        let traits_json = object_argument(traits_json, traits_json_len, "traits_json", max_chars)?;
+        client.identify(Identify { user_id: text::cap(&user_id, 1024).into_owned(), traits_json })
+    })
+}
+
+/// Enqueues a signal (feedback on an event) for `signals/track`. `signal` and its strings are
+/// borrowed for the duration of the call. `comment` and `after` are sent under `properties`.
+/// Never blocks on I/O. Thread-safe.
+/// Errors: RD_ERR_INVALID_HANDLE, RD_ERR_NULL_ARGUMENT (signal, event_id, name),
+/// RD_ERR_INVALID_ARGUMENT (empty event_id / name, feedback without comment, edit without after),
+/// RD_ERR_INVALID_SIGNAL_TYPE, RD_ERR_INVALID_SENTIMENT, RD_ERR_INVALID_TIMESTAMP,
+/// RD_ERR_INVALID_JSON (properties_json), RD_ERR_QUEUE_FULL.
+#[no_mangle]
+pub unsafe extern "C" fn rd_track_signal(client: rd_client, signal: *const rd_signal, err_out: *mut rd_error) -> rd_result {
+    boundary(err_out, || {
+        let client = self::client(client)?;
+        let s = required_struct(signal, "signal")?;
+        let max_chars = client.config().max_text_field_chars;
+        let signal = Signal {
+            event_id: text::cap(&required(s.event_id, s.event_id_len, "signal.event_id")?, 1024).into_owned(),
+            name: text::cap(&required(s.name, s.name_len, "signal.name")?, 1024).into_owned(),
+            signal_type: SignalType::parse(optional(s.signal_type, s.signal_type_len).as_deref())?,
+            timestamp: timestamp_argument(s.timestamp, s.timestamp_len, "signal.timestamp")?.unwrap_or_else(Timestamp::now),
+            sentiment: parse_sentiment(optional(s.sentiment, s.sentiment_len).as_deref())?,
+            attachment_id: capped(s.attachment_id, s.attachment_id_len, 1024),
+            properties_json: object_argument(s.properties_json, s.properties_json_len, "signal.properties_json", max_chars)?,
+            comment: capped(s.comment, s.comment_len, max_chars),
+            after: capped(s.after, s.after_len, max_chars),
+        };
+        client.track_signal(signal)
+    })
+}
+
+/// Blocks until everything queued before this call was delivered or dropped (drops show in
+/// `rd_get_stats`, not as an error), or until `timeout_ms` (negative: `flush_timeout_ms`).
+/// Never sends anything twice. Thread-safe; may block, so not for the hot path.
+/// Errors: RD_ERR_INVALID_HANDLE, RD_ERR_TIMEOUT (delivery goes on in the background).
+#[no_mangle]
+pub extern "C" fn rd_flush(client: rd_client, timeout_ms: i64, err_out: *mut rd_error) -> rd_result {
+    boundary(err_out, || self::client(client)?.flush(timeout(timeout_ms)))
+}
+
+/// Drains the queue within `timeout_ms` (negative: `shutdown_timeout_ms`, 10 s by default),
+/// stops the sender thread and frees the handle: later calls with it give
+/// RD_ERR_INVALID_HANDLE, so calling it twice is harmless. Returns by the deadline whatever the
+/// sink does; what could not be delivered by then is dropped. Thread-safe.
+/// Errors: RD_ERR_INVALID_HANDLE, RD_ERR_TIMEOUT (the handle is freed all the same).
+#[no_mangle]
+pub extern "C" fn rd_shutdown(client: rd_client, timeout_ms: i64, err_out: *mut rd_error) -> rd_result {
+    boundary(err_out, || {
+        let removed = CLIENTS.write().unwrap_or_else(|p| p.into_inner()).remove(client);
+        let client = removed.ok_or_else(|| Error::handle("client"))?;
+        client.shutdown(timeout(timeout_ms))
+    })
+}
+
+/// Copies the client's delivery statistics into `*stats_out` (caller-owned). Thread-safe.
+/// Errors: RD_ERR_INVALID_HANDLE, RD_ERR_NULL_ARGUMENT (stats_out).
+#[no_mangle]
+pub unsafe extern "C" fn rd_get_stats(client: rd_client, stats_out: *mut rd_stats, err_out: *mut rd_error) -> rd_result {
+    boundary(err_out, || {
+        let client = self::client(client)?;
+        let out = stats_out.as_mut().ok_or_else(|| Error::null("stats_out"))?;
+        let s = client.stats();
+        *out = rd_stats {
+            queued: s.queued,
+            delivered: s.delivered,
+            dropped_queue_full: s.dropped_queue_full,
+            dropped_rejected: s.dropped_rejected,
+            dropped_retry_budget: s.dropped_retry_budget,
+            dropped_shutdown: s.dropped_shutdown,
+            dropped_invalid: s.dropped_invalid,
+            calls_expired: s.calls_expired,
+            retries: s.retries,
+            requests: s.requests,
+            bytes_sent: s.bytes_sent,
+            queue_depth: s.queue_depth,
+            last_http_status: s.last_http_status,
+        };
+        Ok(())
+    })
+}

@@ -1,0 +1,106 @@
+//! Random ids: UUID v4 event ids and OTLP trace / span ids, from a fast per-thread generator that
+//! is reseeded in a forked child (so parent and child never hand out the same ids).
+
+use std::cell::Cell;
+use std::hash::{BuildHasher, Hasher};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Once;
+
+static FORK_GENERATION: AtomicU64 = AtomicU64::new(0);
+static AT_FORK: Once = Once::new();
+
+extern "C" fn after_fork_in_child() {
+    FORK_GENERATION.fetch_add(1, Ordering::Relaxed);
+}
+
+thread_local! {
+    // (state, fork generation the state was seeded in)
+    static STATE: Cell<(u64, u64)> = const { Cell::new((0, u64::MAX)) };
+}
+
+fn fresh_seed() -> u64 {
+    // RandomState is seeded from the OS once per thread and varies per instance.
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u128(crate::time::unix_nanos() as u128);
+    hasher.write_u32(std::process::id());
+    hasher.finish()
+}
+
+/// A wyrand step: fast, and good enough for ids that only need to be unique.
+pub fn next_u64() -> u64 {
+    AT_FORK.call_once(|| unsafe {
+        // Safety: registers a plain function with no arguments; it only touches an atomic.
+        libc::pthread_atfork(None, None, Some(after_fork_in_child));
+    });
+    let generation = FORK_GENERATION.load(Ordering::Relaxed);
+    STATE.with(|cell| {
+        let (mut state, seeded_in) = cell.get();
+        if seeded_in != generation {
+            state = fresh_seed();
+        }
+        state = state.wrapping_add(0xa076_1d64_78bd_642f);
+        cell.set((state, generation));
+        let product = u128::from(state) * u128::from(state ^ 0xe703_7ed1_a0b4_28db);
+        ((product >> 64) as u64) ^ (product as u64)
+    })
+}
+
+fn random_bytes<const N: usize>() -> [u8; N] {
+    let mut bytes = [0u8; N];
+    for chunk in bytes.chunks_mut(8) {
+        let word = next_u64().to_le_bytes();
+        chunk.copy_from_slice(&word[..chunk.len()]);
+    }
+    bytes
+}
+
+/// A lowercase hyphenated UUID v4.
+pub fn uuid_v4() -> String {
+    let mut bytes: [u8; 16] = random_bytes();
+    bytes[6] = (bytes[6] & 0x0f) | 0x40;
+    bytes[8] = (bytes[8] & 0x3f) | 0x80;
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut text = String::with_capacity(36);
+    for (i, byte) in bytes.iter().enumerate() {
+        if matches!(i, 4 | 6 | 8 | 10) {
+            text.push('-');
+        }
+        text.push(HEX[(byte >> 4) as usize] as char);
+        text.push(HEX[(byte & 0xf) as usize] as char);
+    }
+    text
+}
+
+/// A non-zero 16-byte OTLP trace id.
+pub fn trace_id() -> [u8; 16] {
+    loop {
+        let id = random_bytes();
+        if id != [0; 16] {
+            return id;
+        }
+    }
+}
+
+/// A non-zero 8-byte OTLP span id.
+pub fn span_id() -> [u8; 8] {
+    loop {
+        let id = random_bytes();
+        if id != [0; 8] {
+            return id;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uuid_is_version_4() {
+        let id = uuid_v4();
+        assert_eq!(id.len(), 36);
+        assert_eq!(&id[14..15], "4");
+        assert!(matches!(&id[19..20], "8" | "9" | "a" | "b"));
+        assert_ne!(uuid_v4(), uuid_v4());
+    }
+}

@@ -1,0 +1,74 @@
+//! Logging to stderr: debug lines when asked for, warnings rate-limited per kind, and never the
+//! api key or URL credentials.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+const WARNING_INTERVAL: Duration = Duration::from_secs(30);
+
+/// A client's logger: knows its secret so it can scrub it from every line.
+pub struct Logger {
+    debug: bool,
+    secret: Option<String>,
+    last_warning: Mutex<HashMap<&'static str, Instant>>,
+}
+
+impl Logger {
+    pub fn new(debug: bool, secret: Option<String>) -> Self {
+        Logger { debug, secret, last_warning: Mutex::new(HashMap::new()) }
+    }
+
+    fn scrub(&self, message: &str) -> String {
+        match &self.secret {
+            Some(secret) if !secret.is_empty() => message.replace(secret.as_str(), "[redacted]"),
+            _ => message.to_owned(),
+        }
+    }
+
+    pub fn debug(&self, message: impl FnOnce() -> String) {
+        if self.debug {
+            eprintln!("[raindrop_dspy] DEBUG {}", self.scrub(&message()));
+        }
+    }
+
+    /// At most one warning of each kind per 30 s.
+    pub fn warn(&self, kind: &'static str, message: impl FnOnce() -> String) {
+        let now = Instant::now();
+        {
+            let mut last = match self.last_warning.lock() {
+                Ok(guard) => guard,
+                Err(poisoned) => poisoned.into_inner(),
+            };
+            if last.get(kind).is_some_and(|at| now.duration_since(*at) < WARNING_INTERVAL) {
+                return;
+            }
+            last.insert(kind, now);
+        }
+        eprintln!("[raindrop_dspy] WARNING {}", self.scrub(&message()));
+    }
+}
+
+/// `https://user:pass@host/x` → `https://***@host/x`, for log lines and error messages.
+pub fn redact_url(url: &str) -> String {
+    let Some(scheme_end) = url.find("://") else { return url.to_owned() };
+    let rest = &url[scheme_end + 3..];
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) => format!("{}://***@{}", &url[..scheme_end], &rest[at + 1..]),
+        None => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redacts_userinfo_and_secret() {
+        assert_eq!(redact_url("https://u:p@host:1/v1/"), "https://***@host:1/v1/");
+        assert_eq!(redact_url("http://host/v1/"), "http://host/v1/");
+        let logger = Logger::new(true, Some("rk_secret".into()));
+        assert_eq!(logger.scrub("key rk_secret leaked"), "key [redacted] leaked");
+    }
+}

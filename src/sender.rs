@@ -1,0 +1,370 @@
+//! The one background thread per client: takes items off the queue in order, serialises them,
+//! batches them per route, and delivers each batch with retries, backoff and deadlines.
+
+use crate::config::Config;
+use crate::log::Logger;
+use crate::queue::{Item, QueueReceiver};
+use crate::retry::{Backoff, Outcome};
+use crate::span;
+use crate::stats::Stats;
+use crate::transport::{Route, Transport};
+use crossbeam_channel::RecvTimeoutError;
+use serde_json::{json, Value};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+/// What the client handle and the sender thread share.
+pub struct Shared {
+    pub config: Config,
+    pub stats: Stats,
+    pub logger: Logger,
+    pub control: Control,
+}
+
+/// Shutdown coordination: a deadline the sender must respect, and an abort that stops it at once.
+#[derive(Default)]
+pub struct Control {
+    state: Mutex<ControlState>,
+    changed: Condvar,
+}
+
+#[derive(Default)]
+struct ControlState {
+    shutdown_deadline: Option<Instant>,
+    abort: bool,
+    finished: bool,
+}
+
+impl Control {
+    fn lock(&self) -> std::sync::MutexGuard<'_, ControlState> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+    pub fn begin_shutdown(&self, deadline: Instant) {
+        self.lock().shutdown_deadline = Some(deadline);
+        self.changed.notify_all();
+    }
+    pub fn abort(&self) {
+        self.lock().abort = true;
+        self.changed.notify_all();
+    }
+    fn finish(&self) {
+        self.lock().finished = true;
+        self.changed.notify_all();
+    }
+    fn aborted(&self) -> bool {
+        self.lock().abort
+    }
+    fn shutdown_deadline(&self) -> Option<Instant> {
+        self.lock().shutdown_deadline
+    }
+    /// Waits until the sender thread has finished, or `deadline`.
+    pub fn wait_finished(&self, deadline: Instant) -> bool {
+        let mut state = self.lock();
+        while !state.finished {
+            let now = Instant::now();
+            if now >= deadline {
+                return false;
+            }
+            state = self.changed.wait_timeout(state, deadline - now).unwrap_or_else(|p| p.into_inner()).0;
+        }
+        true
+    }
+    /// Sleeps `duration` unless aborted, or unless the wait would pass the shutdown deadline.
+    /// Returns false when the caller should give up instead.
+    fn sleep(&self, duration: Duration) -> bool {
+        let until = Instant::now() + duration;
+        let mut state = self.lock();
+        loop {
+            if state.abort || state.shutdown_deadline.is_some_and(|deadline| until > deadline) {
+                return false;
+            }
+            let now = Instant::now();
+            if now >= until {
+                return true;
+            }
+            state = self.changed.wait_timeout(state, until - now).unwrap_or_else(|p| p.into_inner()).0;
+        }
+    }
+}
+
+struct Batch {
+    route: Route,
+    items: Vec<Vec<u8>>,
+    bytes: usize,
+    opened: Option<Instant>,
+}
+
+impl Batch {
+    fn new(route: Route) -> Self {
+        Batch { route, items: Vec::new(), bytes: 0, opened: None }
+    }
+}
+
+pub struct Sender {
+    shared: Arc<Shared>,
+    queue: QueueReceiver,
+    transport: Transport,
+    context: Value,
+    traces_prefix: String,
+    batches: [Batch; 4],
+    random: AtomicU64,
+}
+
+const SLOT: [Route; 4] = [Route::Events, Route::Signals, Route::Identify, Route::Traces];
+
+fn slot(route: Route) -> usize {
+    SLOT.iter().position(|r| *r == route).unwrap_or(0)
+}
+
+impl Sender {
+    pub fn new(shared: Arc<Shared>, queue: QueueReceiver) -> Self {
+        let config = &shared.config;
+        let context = json!({
+            "library": {"name": config.library_name, "version": config.library_version},
+            "metadata": {"language": config.language, "core": "raindrop-dspy", "coreVersion": env!("CARGO_PKG_VERSION")},
+        });
+        let traces_prefix = span::envelope_prefix(&config.service_name, &config.library_name, &config.library_version);
+        Sender {
+            transport: Transport::new(config),
+            context,
+            traces_prefix,
+            batches: SLOT.map(Batch::new),
+            random: AtomicU64::new(crate::ids::next_u64()),
+            shared,
+            queue,
+        }
+    }
+
+    fn config(&self) -> &Config {
+        &self.shared.config
+    }
+
+    pub fn run(mut self) {
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.run_loop()));
+        if outcome.is_err() {
+            self.shared.logger.warn("sender_panic", || "the sender thread failed; telemetry stops for this client".into());
+        }
+        self.shared.control.finish();
+    }
+
+    fn run_loop(&mut self) {
+        loop {
+            if self.shared.control.aborted() {
+                self.drop_everything();
+                return;
+            }
+            let wait = self.next_due().map_or(Duration::from_secs(3600), |due| due.saturating_duration_since(Instant::now()));
+            match self.queue.receiver.recv_timeout(wait) {
+                Ok(Item::Shutdown) => {
+                    // Take what is already queued, send it all, and stop.
+                    while let Ok(item) = self.queue.receiver.try_recv() {
+                        self.accept(item);
+                    }
+                    self.send_all();
+                    if self.shared.control.aborted() {
+                        self.drop_everything();
+                    }
+                    return;
+                }
+                Ok(item) => self.accept(item),
+                Err(RecvTimeoutError::Timeout) => self.send_due(),
+                Err(RecvTimeoutError::Disconnected) => {
+                    self.send_all();
+                    return;
+                }
+            }
+        }
+    }
+
+    fn accept(&mut self, item: Item) {
+        self.queue.taken(&item);
+        let max_chars = self.config().max_text_field_chars;
+        let max_bytes = self.config().max_batch_bytes;
+        let (route, bytes) = match item {
+            Item::Flush(ack) => {
+                self.send_all();
+                ack.complete();
+                return;
+            }
+            Item::Shutdown => return,
+            Item::Event(event) => (Route::Events, event.to_json(&self.context, max_chars, max_bytes - 2)),
+            Item::Signal(signal) => (Route::Signals, fit(signal.to_json(max_chars), max_chars, max_bytes - 2)),
+            Item::Identify(identify) => (Route::Identify, fit(identify.to_json(max_chars), max_chars, max_bytes - 2)),
+            Item::Span(span) => {
+                let room = max_bytes - self.traces_prefix.len() - span::ENVELOPE_SUFFIX.len();
+                (Route::Traces, span.to_json(max_chars, room))
+            }
+        };
+        let wrapper = self.wrapper_bytes(route);
+        let index = slot(route);
+        let batch = &self.batches[index];
+        if !batch.items.is_empty() && batch.bytes + bytes.len() + 1 + wrapper > max_bytes {
+            self.send(index);
+        }
+        let batch = &mut self.batches[index];
+        batch.bytes += bytes.len() + 1;
+        batch.items.push(bytes);
+        batch.opened.get_or_insert_with(Instant::now);
+        if batch.items.len() >= self.config().max_batch_events {
+            self.send(index);
+        }
+    }
+
+    fn wrapper_bytes(&self, route: Route) -> usize {
+        match route {
+            Route::Traces => self.traces_prefix.len() + span::ENVELOPE_SUFFIX.len(),
+            _ => 2,
+        }
+    }
+
+    fn next_due(&self) -> Option<Instant> {
+        self.batches.iter().filter_map(|b| b.opened).min().map(|opened| opened + self.config().flush_interval)
+    }
+
+    fn send_due(&mut self) {
+        let now = Instant::now();
+        for index in 0..self.batches.len() {
+            if self.batches[index].opened.is_some_and(|opened| opened + self.config().flush_interval <= now) {
+                self.send(index);
+            }
+        }
+    }
+
+    fn send_all(&mut self) {
+        for index in 0..self.batches.len() {
+            if !self.batches[index].items.is_empty() {
+                self.send(index);
+            }
+        }
+    }
+
+    fn drop_everything(&mut self) {
+        let mut dropped: usize = self.batches.iter_mut().map(|b| std::mem::take(&mut b.items).len()).sum();
+        while let Ok(item) = self.queue.receiver.try_recv() {
+            self.queue.taken(&item);
+            match item {
+                Item::Flush(ack) => ack.complete(),
+                Item::Shutdown => {}
+                _ => dropped += 1,
+            }
+        }
+        Stats::add(&self.shared.stats.dropped_shutdown, dropped);
+        if dropped > 0 {
+            self.shared.logger.warn("shutdown_drop", || format!("shutdown deadline reached: dropped {dropped} unsent items"));
+        }
+    }
+
+    /// Builds the body once and delivers it; retries resend exactly these bytes.
+    fn send(&mut self, index: usize) {
+        let batch = &mut self.batches[index];
+        let route = batch.route;
+        let items = std::mem::take(&mut batch.items);
+        batch.bytes = 0;
+        batch.opened = None;
+        if items.is_empty() {
+            return;
+        }
+        let (open, close) = match route {
+            Route::Traces => (self.traces_prefix.as_str(), span::ENVELOPE_SUFFIX),
+            _ => ("[", "]"),
+        };
+        let mut body = Vec::with_capacity(items.iter().map(|i| i.len() + 1).sum::<usize>() + open.len() + close.len());
+        body.extend_from_slice(open.as_bytes());
+        for (i, item) in items.iter().enumerate() {
+            if i > 0 {
+                body.push(b',');
+            }
+            body.extend_from_slice(item);
+        }
+        body.extend_from_slice(close.as_bytes());
+        self.deliver(route, &body, items.len());
+    }
+
+    fn deliver(&mut self, route: Route, body: &[u8], count: usize) {
+        let shared = self.shared.clone();
+        let (config, stats, logger) = (&shared.config, &shared.stats, &shared.logger);
+        let backoff = Backoff {
+            initial: config.retry_initial_backoff,
+            max: config.retry_max_backoff,
+            retry_after_cap: config.retry_after_cap,
+        };
+        let first_attempt = Instant::now();
+        let mut retry = 0u32;
+        loop {
+            if shared.control.aborted() {
+                Stats::add(&stats.dropped_shutdown, count);
+                return;
+            }
+            let mut timeout = config.request_timeout;
+            if let Some(deadline) = shared.control.shutdown_deadline() {
+                let left = deadline.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    Stats::add(&stats.dropped_shutdown, count);
+                    logger.warn("shutdown_drop", || format!("shutdown deadline reached: dropped {count} items for {}", route.path()));
+                    return;
+                }
+                timeout = timeout.min(left);
+            }
+            Stats::add(&stats.requests, 1);
+            let started = Instant::now();
+            let outcome = self.transport.post(route, body, timeout);
+            let took = started.elapsed();
+            match outcome {
+                Outcome::Delivered(status) => {
+                    stats.last_http_status.store(i32::from(status), Ordering::Relaxed);
+                    Stats::add(&stats.delivered, count);
+                    Stats::add(&stats.bytes_sent, body.len());
+                    logger.debug(|| format!("sent {count} items ({} bytes) to {}: HTTP {status} in {took:?}", body.len(), self.transport.describe(route)));
+                    return;
+                }
+                Outcome::Rejected(status) => {
+                    stats.last_http_status.store(i32::from(status), Ordering::Relaxed);
+                    Stats::add(&stats.dropped_rejected, count);
+                    logger.debug(|| format!("batch of {count} rejected by {}: HTTP {status}", self.transport.describe(route)));
+                    logger.warn("rejected", || format!("{} rejected a batch of {count} with HTTP {status}; dropped, not retried", self.transport.describe(route)));
+                    return;
+                }
+                Outcome::Retry { status, retry_after, why } => {
+                    if let Some(status) = status {
+                        stats.last_http_status.store(i32::from(status), Ordering::Relaxed);
+                    }
+                    logger.debug(|| format!("batch of {count} to {} failed: {why} (attempt {})", self.transport.describe(route), retry + 1));
+                    let random = self.random.fetch_add(0x9e37_79b9_7f4a_7c15, Ordering::Relaxed);
+                    let delay = backoff.delay(retry, retry_after, crate::ids::next_u64() ^ random);
+                    if first_attempt.elapsed() + delay > config.retry_budget {
+                        Stats::add(&stats.dropped_retry_budget, count);
+                        logger.warn("retry_budget", || format!("gave up on a batch of {count} for {} after {:?}: {why}", route.path(), first_attempt.elapsed()));
+                        return;
+                    }
+                    if !shared.control.sleep(delay) {
+                        Stats::add(&stats.dropped_shutdown, count);
+                        logger.warn("shutdown_drop", || format!("shutdown deadline reached: dropped {count} items for {}", route.path()));
+                        return;
+                    }
+                    Stats::add(&stats.retries, 1);
+                    retry += 1;
+                }
+            }
+        }
+    }
+}
+
+/// Serialised signal or identify items are small unless the caller sent a huge object: then
+/// prune it until it fits.
+fn fit(bytes: Vec<u8>, max_chars: usize, max_bytes: usize) -> Vec<u8> {
+    if bytes.len() <= max_bytes {
+        return bytes;
+    }
+    let Ok(mut value) = serde_json::from_slice::<Value>(&bytes) else { return bytes };
+    let mut limit = max_chars.min(max_bytes / 2);
+    loop {
+        limit /= 2;
+        let mut budget = max_bytes / 2;
+        crate::event::prune(&mut value, limit.max(16), &mut budget);
+        let out = serde_json::to_vec(&value).unwrap_or_default();
+        if out.len() <= max_bytes || limit <= 16 {
+            return out;
+        }
+    }
+}

@@ -1,0 +1,167 @@
+//! Spans and their OTLP/HTTP JSON encoding (`ExportTraceServiceRequest`), with the attributes
+//! Raindrop needs to keep a span and link it to its event (raindrop-wire.md §3).
+
+use crate::text;
+use serde_json::{json, Map, Value};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SpanKind {
+    /// A DSPy-style module call (the top-level wrapped call is a workflow, nested ones are tasks).
+    Module,
+    /// A language-model call.
+    Lm,
+    /// A tool call.
+    Tool,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum AttrValue {
+    Str(String),
+    Int(i64),
+    Double(f64),
+    Bool(bool),
+    StrArray(Vec<String>),
+}
+
+#[derive(Clone, Debug)]
+pub struct Span {
+    pub trace_id: [u8; 16],
+    pub span_id: [u8; 8],
+    pub parent_span_id: Option<[u8; 8]>,
+    pub name: String,
+    pub start_nanos: u64,
+    pub end_nanos: u64,
+    pub attributes: Vec<(String, AttrValue)>,
+    /// Some(message): status ERROR.
+    pub error: Option<String>,
+}
+
+const BASE64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+/// Standard base64 with padding, as OTLP/JSON bytes fields and Raindrop expect.
+pub fn base64(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(BASE64[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+fn any_value(value: &AttrValue, max_chars: usize) -> Value {
+    match value {
+        AttrValue::Str(text) => json!({"stringValue": text::cap(text, max_chars)}),
+        // OTLP/JSON writes 64-bit integers as decimal strings.
+        AttrValue::Int(n) => json!({"intValue": n.to_string()}),
+        AttrValue::Double(x) if x.is_finite() => json!({"doubleValue": x}),
+        AttrValue::Double(x) => json!({"stringValue": x.to_string()}),
+        AttrValue::Bool(b) => json!({"boolValue": b}),
+        AttrValue::StrArray(items) => {
+            let values: Vec<Value> = items.iter().map(|t| json!({"stringValue": text::cap(t, max_chars)})).collect();
+            json!({"arrayValue": {"values": values}})
+        }
+    }
+}
+
+impl Span {
+    pub fn approx_bytes(&self) -> usize {
+        256 + self.name.len()
+            + self
+                .attributes
+                .iter()
+                .map(|(k, v)| k.len() + 32 + if let AttrValue::Str(s) = v { s.len() } else { 16 })
+                .sum::<usize>()
+    }
+
+    /// One OTLP span object, within `max_bytes` (long attribute values are cut further if needed).
+    pub fn to_json(&self, max_chars: usize, max_bytes: usize) -> Vec<u8> {
+        let mut limit = max_chars;
+        loop {
+            let bytes = serde_json::to_vec(&self.to_value(limit)).unwrap_or_default();
+            if bytes.len() <= max_bytes || limit <= 16 {
+                return bytes;
+            }
+            limit = limit.min(max_bytes / 2) / 2;
+        }
+    }
+
+    fn to_value(&self, max_chars: usize) -> Value {
+        let mut span = Map::new();
+        span.insert("traceId".into(), base64(&self.trace_id).into());
+        span.insert("spanId".into(), base64(&self.span_id).into());
+        if let Some(parent) = &self.parent_span_id {
+            span.insert("parentSpanId".into(), base64(parent).into());
+        }
+        span.insert("name".into(), text::cap(&self.name, max_chars).into_owned().into());
+        span.insert("kind".into(), 1.into()); // SPAN_KIND_INTERNAL
+        span.insert("startTimeUnixNano".into(), self.start_nanos.to_string().into());
+        span.insert("endTimeUnixNano".into(), self.end_nanos.max(self.start_nanos).to_string().into());
+        let attributes: Vec<Value> =
+            self.attributes.iter().map(|(key, value)| json!({"key": key, "value": any_value(value, max_chars)})).collect();
+        if !attributes.is_empty() {
+            span.insert("attributes".into(), Value::Array(attributes));
+        }
+        let status = match &self.error {
+            Some(message) => json!({"code": 2, "message": text::cap(message, max_chars)}),
+            None => json!({"code": 1}),
+        };
+        span.insert("status".into(), status);
+        Value::Object(span)
+    }
+}
+
+/// The envelope around a batch of span objects: `prefix + spans joined by ',' + ENVELOPE_SUFFIX`.
+pub fn envelope_prefix(service_name: &str, library_name: &str, version: &str) -> String {
+    let resource = json!({"attributes": [
+        {"key": "service.name", "value": {"stringValue": service_name}},
+        {"key": "service.version", "value": {"stringValue": version}},
+        {"key": "telemetry.sdk.name", "value": {"stringValue": library_name}},
+    ]});
+    let scope = json!({"name": library_name, "version": version});
+    format!(r#"{{"resourceSpans":[{{"resource":{resource},"scopeSpans":[{{"scope":{scope},"spans":["#)
+}
+
+pub const ENVELOPE_SUFFIX: &str = "]}]}]}";
+
+/// Turns a caller's JSON object of extra attributes into span attributes.
+pub fn attributes_from_object(map: Map<String, Value>, out: &mut Vec<(String, AttrValue)>) {
+    for (key, value) in map {
+        let attribute = match value {
+            Value::Null => continue,
+            Value::String(s) => AttrValue::Str(s),
+            Value::Bool(b) => AttrValue::Bool(b),
+            Value::Number(n) => match n.as_i64() {
+                Some(i) => AttrValue::Int(i),
+                None => AttrValue::Double(n.as_f64().unwrap_or(0.0)),
+            },
+            Value::Array(items) if items.iter().all(Value::is_string) => {
+                AttrValue::StrArray(items.into_iter().filter_map(|v| v.as_str().map(str::to_owned)).collect())
+            }
+            other => AttrValue::Str(other.to_string()),
+        };
+        if !key.is_empty() {
+            out.push((key, attribute));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base64_matches_rfc4648() {
+        assert_eq!(base64(b""), "");
+        assert_eq!(base64(b"f"), "Zg==");
+        assert_eq!(base64(b"fo"), "Zm8=");
+        assert_eq!(base64(b"foo"), "Zm9v");
+        assert_eq!(base64(&[0xff; 8]), "//////////8=");
+    }
+}

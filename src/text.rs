@@ -1,0 +1,60 @@
+//! Text fields: repaired from any bytes, capped in characters with the truncation marker.
+
+use std::borrow::Cow;
+
+pub const TRUNCATION_MARKER: &str = "...[truncated by raindrop]";
+const MARKER_CHARS: usize = 26;
+
+/// Bytes from C as text: invalid UTF-8 becomes U+FFFD, never an error.
+pub fn repair_utf8(bytes: &[u8]) -> Cow<'_, str> {
+    String::from_utf8_lossy(bytes)
+}
+
+/// Caps `text` at `limit` characters, marker included; never splits a character.
+/// With `limit` at or under the marker's length the text is cut hard, without marker.
+pub fn cap(text: &str, limit: usize) -> Cow<'_, str> {
+    if text.len() <= limit {
+        return Cow::Borrowed(text); // bytes >= chars, so it fits
+    }
+    let mut chars = text.char_indices();
+    let keep = if limit > MARKER_CHARS { limit - MARKER_CHARS } else { limit };
+    let cut_at = match chars.nth(keep) {
+        Some((index, _)) => index,
+        None => return Cow::Borrowed(text),
+    };
+    // Is the text longer than `limit` characters at all?
+    if chars.nth(limit - keep - 1).is_none() && limit > MARKER_CHARS {
+        return Cow::Borrowed(text);
+    }
+    if limit <= MARKER_CHARS {
+        return Cow::Owned(text[..cut_at].to_owned());
+    }
+    let mut capped = String::with_capacity(cut_at + TRUNCATION_MARKER.len());
+    capped.push_str(&text[..cut_at]);
+    capped.push_str(TRUNCATION_MARKER);
+    Cow::Owned(capped)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn caps_with_marker_on_char_boundaries() {
+        assert_eq!(cap("short", 100), "short");
+        let long = "é".repeat(100);
+        let capped = cap(&long, 50);
+        assert_eq!(capped.chars().count(), 50);
+        assert!(capped.ends_with(TRUNCATION_MARKER));
+        // Exactly at the limit in characters but longer in bytes: untouched.
+        assert_eq!(cap(&"é".repeat(50), 50), "é".repeat(50));
+        assert_eq!(cap(&"x".repeat(51), 51).len(), 51);
+        assert_eq!(cap("abcdefghij", 5), "abcde");
+        assert_eq!(cap(&"😀".repeat(40), 30).chars().count(), 30);
+    }
+
+    #[test]
+    fn repairs_invalid_utf8() {
+        assert_eq!(repair_utf8(b"a\xffb"), "a\u{fffd}b");
+    }
+}

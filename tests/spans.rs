@@ -1,0 +1,324 @@
+//! Wrapped calls (rd_wrap_begin / rd_wrap_end) and spans: one event per top-level call with the
+//! documented fields, nested calls send no event of their own, LM usage rolls up, and the OTLP
+//! traces (contract §5, §6).
+
+mod support;
+
+use serde_json::{json, Value};
+use std::time::Duration;
+use support::capi::*;
+use support::*;
+
+fn the_event(sink: &Sink) -> Value {
+    let ev = sink.events();
+    assert_eq!(ev.len(), 1, "exactly one event: {ev:?}");
+    ev.into_iter().next().unwrap()
+}
+
+fn int_prop(it: &Value, key: &str) -> Option<i64> {
+    prop(it, key).and_then(as_i64)
+}
+
+#[test]
+fn wrapped_call_event_shape() {
+    let sink = Sink::start();
+    let c = client(&sink, json!({"user_id": "u-cfg", "convo_id": "c-cfg"}));
+    let before = now_unix_ms();
+    let (call, id) = c.wrap_begin(0, Some("qa.Predict"), Some(b"What is 2+2?"), None).unwrap();
+    let after = now_unix_ms();
+    assert!(is_uuid_v4(&id), "{id}");
+    std::thread::sleep(Duration::from_millis(150)); // so begin time and end time differ
+    c.wrap_end(
+        call,
+        Some(&CallRes::new().output("4").model("gpt-4o-mini").tokens(12, 3).finish_reason("stop").properties(r#"{"k":"v"}"#)),
+    )
+    .unwrap();
+    c.flush(5000).unwrap();
+    let it = the_event(&sink);
+    assert_eq!(it["event_id"], json!(id));
+    assert_eq!(it["user_id"], "u-cfg");
+    assert_eq!(it["event"], "ai_generation");
+    assert_eq!(it["ai_data"], json!({"model": "gpt-4o-mini", "input": "What is 2+2?", "output": "4", "convo_id": "c-cfg"}));
+    assert_eq!(int_prop(&it, "ai.usage.prompt_tokens"), Some(12));
+    assert_eq!(int_prop(&it, "ai.usage.completion_tokens"), Some(3));
+    assert_eq!(prop(&it, "dspy.finish_reason"), Some(&json!("stop")));
+    assert_eq!(it["properties"]["k"], "v");
+    assert!(prop(&it, "error.type").is_none(), "no error keys on success");
+    assert_eq!(it["properties"]["$context"]["library"]["version"], json!(version()));
+    let ts = parse_ts_ms(it["timestamp"].as_str().unwrap()).expect("RFC 3339 UTC ms Z");
+    assert!(ts >= before - 1 && ts <= after + 1, "timestamp is the begin time ({ts} not in [{before},{after}])");
+}
+
+#[test]
+fn wrapped_call_overrides_and_given_event_id() {
+    let sink = Sink::start();
+    let c = client(&sink, json!({"user_id": "u-cfg", "convo_id": "c-cfg"}));
+    let (call, id) = c.wrap_begin(0, Some("m"), Some(b"in"), Some("evt-given-1")).unwrap();
+    assert_eq!(id, "evt-given-1");
+    let att = json!([{"type": "text", "role": "output", "value": "att"}]);
+    c.wrap_end(
+        call,
+        Some(
+            &CallRes::new()
+                .output("out")
+                .user_id("u-call")
+                .convo_id("c-call")
+                .event_name("custom_call")
+                .timestamp("2025-05-05T05:05:05.555Z")
+                .attachments(att.to_string()),
+        ),
+    )
+    .unwrap();
+    c.flush(5000).unwrap();
+    let it = the_event(&sink);
+    assert_eq!(it["event_id"], "evt-given-1");
+    assert_eq!(it["user_id"], "u-call");
+    assert_eq!(it["event"], "custom_call");
+    assert_eq!(it["ai_data"]["convo_id"], "c-call");
+    assert_eq!(it["timestamp"], "2025-05-05T05:05:05.555Z");
+    assert_eq!(it["attachments"][0]["value"], "att");
+}
+
+#[test]
+fn wrapped_call_without_result_still_lands() {
+    let sink = Sink::start();
+    let c = client(&sink, json!({}));
+    let (call, id) = c.wrap_begin(0, Some("m"), Some(b"only input"), None).unwrap();
+    c.wrap_end(call, None).unwrap();
+    c.flush(5000).unwrap();
+    let it = the_event(&sink);
+    assert_eq!(it["event_id"], json!(id));
+    assert_eq!(it["ai_data"]["input"], "only input");
+    assert_eq!(it["user_id"], "unknown");
+}
+
+#[test]
+fn errored_call_with_no_input_still_lands() {
+    let sink = Sink::start();
+    let c = client(&sink, json!({}));
+    let (call, id) = c.wrap_begin(0, Some("m"), None, None).unwrap();
+    c.wrap_end(call, Some(&CallRes::new().error("ValueError", "boom: bad thing"))).unwrap();
+    c.flush(5000).unwrap();
+    let it = the_event(&sink);
+    assert_eq!(it["event_id"], json!(id));
+    assert_eq!(prop(&it, "error.type"), Some(&json!("ValueError")));
+    assert_eq!(prop(&it, "error.message"), Some(&json!("boom: bad thing")));
+    assert!(it["properties"]["$context"].is_object());
+}
+
+#[test]
+fn nested_call_sends_no_event_of_its_own() {
+    let sink = Sink::start();
+    let c = client(&sink, json!({}));
+    let (top, top_id) = c.wrap_begin(0, Some("Program"), Some(b"question"), None).unwrap();
+    let (child, child_id) = c.wrap_begin(top, Some("Program.sub"), Some(b"sub input"), None).unwrap();
+    assert_eq!(child_id, top_id, "a nested call reports the top-level event id");
+    let (grandchild, gid) = c.wrap_begin(child, Some("Program.sub.deeper"), None, None).unwrap();
+    assert_eq!(gid, top_id);
+    c.wrap_end(grandchild, Some(&CallRes::new().output("g"))).unwrap();
+    c.wrap_end(child, Some(&CallRes::new().output("sub output"))).unwrap();
+    c.flush(2000).unwrap();
+    assert_eq!(sink.events().len(), 0, "nested calls alone send nothing");
+    c.wrap_end(top, Some(&CallRes::new().output("answer"))).unwrap();
+    c.flush(5000).unwrap();
+    let it = the_event(&sink);
+    assert_eq!(it["event_id"], json!(top_id));
+    assert_eq!(it["ai_data"]["input"], "question");
+    assert_eq!(it["ai_data"]["output"], "answer");
+}
+
+#[test]
+fn lm_span_usage_rolls_up_into_parent_event() {
+    let sink = Sink::start();
+    let c = client(&sink, json!({}));
+    let (top, _) = c.wrap_begin(0, Some("Program"), Some(b"q"), None).unwrap();
+    let lm1 = c.span_begin(top, SPAN_LM, "openai/gpt-x", Some(b"prompt 1")).unwrap();
+    c.span_end(lm1, Some(&CallRes::new().model("gpt-x").tokens(10, 5).finish_reason("length").output("r1"))).unwrap();
+    // An LM span under a nested module call also counts toward the top-level event.
+    let (child, _) = c.wrap_begin(top, Some("Program.sub"), Some(b"q2"), None).unwrap();
+    let lm2 = c.span_begin(child, SPAN_LM, "openai/gpt-x", Some(b"prompt 2")).unwrap();
+    c.span_end(lm2, Some(&CallRes::new().model("gpt-x").tokens(3, 2))).unwrap();
+    c.wrap_end(child, Some(&CallRes::new().output("sub"))).unwrap();
+    // Parent gives no tokens (< 0) and no model: both come from the LM spans.
+    c.wrap_end(top, Some(&CallRes::new().output("a").tokens(-1, -1))).unwrap();
+    c.flush(5000).unwrap();
+    let it = the_event(&sink);
+    assert_eq!(int_prop(&it, "ai.usage.prompt_tokens"), Some(13), "10 + 3: {it}");
+    assert_eq!(int_prop(&it, "ai.usage.completion_tokens"), Some(7), "5 + 2: {it}");
+    assert_eq!(it["ai_data"]["model"], "gpt-x", "model rolled up");
+    assert_eq!(prop(&it, "dspy.finish_reason"), Some(&json!("length")));
+}
+
+#[test]
+fn parent_tokens_win_over_lm_spans() {
+    let sink = Sink::start();
+    let c = client(&sink, json!({}));
+    let (top, _) = c.wrap_begin(0, Some("P"), Some(b"q"), None).unwrap();
+    let lm = c.span_begin(top, SPAN_LM, "lm", None).unwrap();
+    c.span_end(lm, Some(&CallRes::new().model("span-model").tokens(10, 5))).unwrap();
+    c.wrap_end(top, Some(&CallRes::new().output("a").model("own-model").tokens(100, 50))).unwrap();
+    c.flush(5000).unwrap();
+    let it = the_event(&sink);
+    assert_eq!(int_prop(&it, "ai.usage.prompt_tokens"), Some(100));
+    assert_eq!(int_prop(&it, "ai.usage.completion_tokens"), Some(50));
+    assert_eq!(it["ai_data"]["model"], "own-model");
+}
+
+#[test]
+fn unknown_tokens_without_lm_spans_are_omitted() {
+    let sink = Sink::start();
+    let c = client(&sink, json!({}));
+    let (top, _) = c.wrap_begin(0, Some("P"), Some(b"q"), None).unwrap();
+    c.wrap_end(top, Some(&CallRes::new().output("a"))).unwrap();
+    c.flush(5000).unwrap();
+    let it = the_event(&sink);
+    for k in ["ai.usage.prompt_tokens", "ai.usage.completion_tokens"] {
+        let v = prop(&it, k);
+        assert!(v.is_none() || v == Some(&Value::Null), "{k} unknown -> not sent as a number: {v:?}");
+    }
+}
+
+#[test]
+fn ending_twice_is_invalid_handle() {
+    let sink = Sink::start();
+    let c = client(&sink, json!({}));
+    let (call, _) = c.wrap_begin(0, Some("m"), Some(b"i"), None).unwrap();
+    c.wrap_end(call, Some(&CallRes::new().output("o"))).unwrap();
+    assert_err(c.wrap_end(call, Some(&CallRes::new().output("o2"))), ERR_INVALID_HANDLE, "call");
+    c.flush(5000).unwrap();
+    assert_eq!(sink.events().len(), 1, "the second end sent nothing");
+}
+
+#[test]
+fn too_many_open_calls() {
+    let sink = Sink::start();
+    let c = client(&sink, json!({"max_open_calls": 2}));
+    let (a, _) = c.wrap_begin(0, Some("a"), Some(b"i"), None).unwrap();
+    let (_b, _) = c.wrap_begin(0, Some("b"), Some(b"i"), None).unwrap();
+    assert_err(c.wrap_begin(0, Some("c"), Some(b"i"), None), ERR_TOO_MANY_OPEN_CALLS, "");
+    c.wrap_end(a, Some(&CallRes::new().output("o"))).unwrap();
+    let (c2, _) = c.wrap_begin(0, Some("c"), Some(b"i"), None).expect("room again after an end");
+    c.wrap_end(c2, None).unwrap();
+}
+
+#[test]
+fn open_calls_expire_after_ttl() {
+    let sink = Sink::start();
+    let c = client(&sink, json!({"open_call_ttl_ms": 100}));
+    let (call, _) = c.wrap_begin(0, Some("forgotten"), Some(b"i"), None).unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    // Expiry may be swept lazily; any later activity (or the sender's tick) must notice it.
+    c.track(&Ev::new().user_id("u").event("tick")).unwrap();
+    let s = c.wait_stats(Duration::from_secs(5), |s| s.calls_expired >= 1);
+    assert_eq!(s.calls_expired, 1, "the forgotten call is expired and counted");
+    assert_err(c.wrap_end(call, None), ERR_INVALID_HANDLE, "call");
+}
+
+// ---------------------------------------------------------------------------------------------
+// OTLP traces
+
+fn b64_len(s: &str) -> Option<usize> {
+    let t = s.trim_end_matches('=');
+    if !t.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'+' || c == b'/') || s.len() % 4 != 0 {
+        return None;
+    }
+    Some(t.len() * 3 / 4)
+}
+
+/// Every span in every accepted traces request.
+fn all_spans(sink: &Sink) -> Vec<Value> {
+    let mut out = Vec::new();
+    for a in sink.attempts_on(TRACES).iter().filter(|a| a.succeeded()) {
+        let v = a.json();
+        for rs in v["resourceSpans"].as_array().expect("resourceSpans array") {
+            for ss in rs["scopeSpans"].as_array().expect("scopeSpans array") {
+                out.extend(ss["spans"].as_array().expect("spans array").iter().cloned());
+            }
+        }
+    }
+    out
+}
+
+fn attr<'a>(span: &'a Value, key: &str) -> Option<&'a Value> {
+    let a = span["attributes"].as_array()?.iter().find(|a| a["key"] == key)?;
+    let v = &a["value"];
+    ["stringValue", "intValue", "boolValue", "doubleValue"].iter().find_map(|k| v.get(*k))
+}
+
+fn is_error_status(span: &Value) -> bool {
+    let c = &span["status"]["code"];
+    c == 2 || c == "STATUS_CODE_ERROR"
+}
+
+#[test]
+fn traces_one_trace_per_top_level_call() {
+    let sink = Sink::start();
+    let c = client(&sink, json!({"tracing_enabled": true}));
+    let (top, id) = c.wrap_begin(0, Some("Program"), Some(b"q"), None).unwrap();
+    let (child, _) = c.wrap_begin(top, Some("Program.sub"), Some(b"q2"), None).unwrap();
+    let lm = c.span_begin(child, SPAN_LM, "openai/gpt-x", Some(b"prompt")).unwrap();
+    c.span_end(lm, Some(&CallRes::new().model("gpt-x").tokens(7, 4).output("r"))).unwrap();
+    let tool = c.span_begin(top, SPAN_TOOL, "search", Some(b"{\"q\":1}")).unwrap();
+    c.span_end(tool, Some(&CallRes::new().error("ToolError", "no results"))).unwrap();
+    c.wrap_end(child, Some(&CallRes::new().output("s"))).unwrap();
+    c.wrap_end(top, Some(&CallRes::new().output("a"))).unwrap();
+    c.flush(5000).unwrap();
+
+    let spans = all_spans(&sink);
+    assert!(spans.len() >= 4, "top, child, lm and tool spans: {}", spans.len());
+    let trace = spans[0]["traceId"].as_str().unwrap().to_string();
+    for s in &spans {
+        assert_eq!(s["traceId"].as_str(), Some(trace.as_str()), "one trace per top-level call");
+        assert_eq!(b64_len(s["traceId"].as_str().unwrap()), Some(16), "traceId base64 of 16 bytes: {}", s["traceId"]);
+        assert_eq!(b64_len(s["spanId"].as_str().unwrap()), Some(8), "spanId base64 of 8 bytes: {}", s["spanId"]);
+        assert_eq!(attr(s, "traceloop.association.properties.event_id"), Some(&json!(id)), "span linked to its event");
+        assert_eq!(attr(s, "ai.telemetry.metadata.raindrop.eventId"), Some(&json!(id)));
+    }
+    let by_name = |n: &str| spans.iter().find(|s| s["name"].as_str().map(|x| x.contains(n)).unwrap_or(false)).cloned();
+    let top_s = spans.iter().find(|s| s.get("parentSpanId").map(|p| p.is_null() || p == "").unwrap_or(true)).expect("a root span").clone();
+    let lm_s = by_name("gpt-x").expect("LM span");
+    let tool_s = by_name("search").expect("tool span");
+    assert_eq!(attr(&lm_s, "gen_ai.response.model"), Some(&json!("gpt-x")));
+    assert_eq!(attr(&lm_s, "gen_ai.usage.input_tokens").and_then(as_i64), Some(7));
+    assert_eq!(attr(&lm_s, "gen_ai.usage.output_tokens").and_then(as_i64), Some(4));
+    assert!(is_error_status(&tool_s), "failed tool span has ERROR status: {}", tool_s["status"]);
+    assert!(tool_s["status"]["message"].as_str().unwrap_or("").contains("no results"));
+    // Nesting: the tool hangs off the top span; the LM span hangs off the child, not the top.
+    assert_eq!(tool_s["parentSpanId"], top_s["spanId"]);
+    assert_ne!(lm_s["parentSpanId"], top_s["spanId"]);
+    assert!(spans.iter().any(|s| s["spanId"] == lm_s["parentSpanId"] && s["parentSpanId"] == top_s["spanId"]));
+    // And still exactly one event.
+    assert_eq!(sink.events().len(), 1);
+}
+
+#[test]
+fn tracing_off_sends_no_spans_but_bypassed_tools() {
+    let sink = Sink::start();
+    let c = client(&sink, json!({"tracing_enabled": false, "bypass_otel_for_tools": true}));
+    let (top, _) = c.wrap_begin(0, Some("P"), Some(b"q"), None).unwrap();
+    let lm = c.span_begin(top, SPAN_LM, "lm", None).unwrap();
+    c.span_end(lm, Some(&CallRes::new().tokens(1, 1))).unwrap();
+    c.wrap_end(top, Some(&CallRes::new().output("a"))).unwrap();
+    c.flush(5000).unwrap();
+    assert_eq!(sink.count_on(TRACES), 0, "no spans while tracing is off");
+    assert_eq!(sink.events().len(), 1);
+
+    // A standalone tool span (parent 0) is still shipped with bypass_otel_for_tools.
+    let tool = c.span_begin(0, SPAN_TOOL, "calculator", Some(b"1+1")).unwrap();
+    c.span_end(tool, Some(&CallRes::new().output("2"))).unwrap();
+    c.flush(5000).unwrap();
+    let spans = all_spans(&sink);
+    assert_eq!(spans.len(), 1, "{spans:?}");
+    assert_eq!(attr(&spans[0], "traceloop.span.kind"), Some(&json!("tool")));
+    assert_eq!(sink.events().len(), 1, "a tool span is not an event");
+}
+
+#[test]
+fn tracing_off_and_no_bypass_sends_no_spans() {
+    let sink = Sink::start();
+    let c = client(&sink, json!({"tracing_enabled": false, "bypass_otel_for_tools": false}));
+    let tool = c.span_begin(0, SPAN_TOOL, "calculator", Some(b"1+1")).unwrap();
+    c.span_end(tool, Some(&CallRes::new().output("2"))).unwrap();
+    c.flush(5000).unwrap();
+    assert_eq!(sink.count_on(TRACES), 0);
+}
