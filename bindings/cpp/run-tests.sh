@@ -40,8 +40,10 @@ export NO_PROXY=127.0.0.1,localhost no_proxy=127.0.0.1,localhost
 
 REL="$BUILD_DIR/release"
 PREFIX="$BUILD_DIR/prefix"
-step "configure + build (Release, core built through cargo by CMake)"
+if [ "${CARGO_BUILD:-1}" = 1 ]; then CMAKE_CARGO=ON; else CMAKE_CARGO=OFF; fi
+step "configure + build (Release, core from target/release, cargo step in CMake: $CMAKE_CARGO)"
 cmake -S "$HERE" -B "$REL" -DCMAKE_BUILD_TYPE=Release -DCMAKE_INSTALL_PREFIX="$PREFIX" \
+      -DRAINDROP_DSPY_CORE_LIBRARY= -DRAINDROP_DSPY_CARGO_BUILD="$CMAKE_CARGO" \
       -DRAINDROP_DSPY_BUILD_TESTS=ON -DRAINDROP_DSPY_BUILD_EXAMPLES=ON >/dev/null
 cmake --build "$REL" -j "$JOBS"
 

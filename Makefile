@@ -1,0 +1,48 @@
+# raindrop-dspy: build, demo and every test in every language.
+#   make demo   the main job: an offline demo that wraps a real DSPy program and shows what would be sent
+#   make test   every test: Rust core, C, Python, Go, C++
+
+SHELL := /bin/bash
+CARGO ?= cargo
+
+.PHONY: all build demo demo-c test test-rust check-header test-c test-driver test-python test-go test-cpp bench
+
+all: build
+
+build:
+	$(CARGO) build --release --lib --examples
+
+demo: build
+	bash scripts/demo.sh
+
+demo-c: build
+	cc -std=c99 -Wall -Wextra -Werror -Iinclude examples/c/quickstart.c -Ltarget/release -lraindrop_dspy \
+	   -Wl,-rpath,$(CURDIR)/target/release -o target/quickstart
+	./target/quickstart target/quickstart-events.jsonl
+
+test: build check-header test-rust test-c test-python test-go test-cpp
+	@echo "make test: all suites passed"
+
+# The checked-in header must equal a fresh generation, compile alone as C and C++, and every
+# exported symbol must carry the rd_ prefix.
+check-header: build
+	git diff --exit-code -- include/raindrop_dspy.h || { echo "include/raindrop_dspy.h is stale: commit the regenerated header"; exit 1; }
+	echo '#include "raindrop_dspy.h"' | cc -std=c99 -Wall -Wextra -Werror -pedantic -Iinclude -x c -fsyntax-only -
+	echo '#include "raindrop_dspy.h"' | c++ -std=c++11 -Wall -Wextra -Werror -Iinclude -x c++ -fsyntax-only -
+	@bad=$$(nm -D --defined-only target/release/libraindrop_dspy.so | awk '{print $$3}' | grep -v '^rd_' || true); \
+	  if [ -n "$$bad" ]; then echo "exported symbols without the rd_ prefix: $$bad"; exit 1; fi
+	@echo "header: fresh, compiles as C99 and C++11; exports: rd_* only"
+
+test-rust:
+	$(CARGO) test --release
+
+test-c: demo-c
+
+test-python:
+	bash bindings/python/run-tests.sh
+
+test-go: build
+	bash bindings/go/run-tests.sh
+
+test-cpp: build
+	bash bindings/cpp/run-tests.sh
