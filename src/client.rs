@@ -10,7 +10,7 @@ use crate::log::Logger;
 use crate::queue::{Ack, Item, Queue};
 use crate::sender::{Control, Sender, Shared};
 use crate::signal::Signal;
-use crate::span::{attributes_from_object, AttrValue, Span, SpanKind};
+use crate::span::{Span, SpanDetail, SpanKind};
 use crate::stats::{Snapshot, Stats};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -175,91 +175,7 @@ impl Client {
 
     fn span_of(&self, call: &OpenCall, result: &CallResult, end_nanos: u64) -> Span {
         let config = &self.shared.config;
-        let mut attributes: Vec<(String, AttrValue)> = Vec::with_capacity(16);
-        let mut put = |key: &str, value: AttrValue| attributes.push((key.to_owned(), value));
-        let text = |s: &str| AttrValue::Str(s.to_owned());
-        let (span_kind, operation) = match (call.kind, call.nested) {
-            (SpanKind::Module, false) => ("workflow", "ai.workflow"),
-            (SpanKind::Module, true) => ("task", "ai.task"),
-            (SpanKind::Lm, _) => ("llm", "ai.generateText"),
-            (SpanKind::Tool, _) => ("tool", "ai.toolCall"),
-        };
-        put("traceloop.span.kind", text(span_kind));
-        put("ai.operationId", text(operation));
-        put("traceloop.entity.name", text(&call.name));
-        if call.kind == SpanKind::Module && !call.nested {
-            put("traceloop.workflow.name", text(&call.name));
-        }
-        if !call.event_id.is_empty() {
-            put("traceloop.association.properties.event_id", text(&call.event_id));
-            put("ai.telemetry.metadata.raindrop.eventId", text(&call.event_id));
-        }
-        if let Some(user) = result.user_id.as_ref().or(config.user_id.as_ref()) {
-            put("traceloop.association.properties.user_id", text(user));
-        }
-        if let Some(convo) = result.convo_id.as_ref().or(config.convo_id.as_ref()) {
-            put("traceloop.association.properties.convo_id", text(convo));
-        }
-        match call.kind {
-            SpanKind::Lm => {
-                if let Some(model) = &result.model {
-                    put("gen_ai.request.model", text(model));
-                    put("gen_ai.response.model", text(model));
-                    put("ai.model.id", text(model));
-                }
-                if let Some(input) = &call.input {
-                    lm_prompt_attributes(input, &mut put);
-                }
-                if let Some(output) = &result.output {
-                    put("ai.response.text", text(output));
-                    put("gen_ai.completion.0.role", text("assistant"));
-                    put("gen_ai.completion.0.content", text(output));
-                }
-                if let Some(tokens) = result.prompt_tokens {
-                    put("gen_ai.usage.input_tokens", AttrValue::Int(tokens));
-                }
-                if let Some(tokens) = result.completion_tokens {
-                    put("gen_ai.usage.output_tokens", AttrValue::Int(tokens));
-                }
-                if let Some(reason) = &result.finish_reason {
-                    put("gen_ai.response.finish_reasons", AttrValue::StrArray(vec![reason.clone()]));
-                    put("ai.response.finishReason", text(reason));
-                }
-            }
-            SpanKind::Module | SpanKind::Tool => {
-                if let Some(input) = &call.input {
-                    put("traceloop.entity.input", text(input));
-                }
-                if let Some(output) = &result.output {
-                    put("traceloop.entity.output", text(output));
-                }
-                if call.kind == SpanKind::Tool {
-                    let millis = end_nanos.saturating_sub(call.start_nanos) / 1_000_000;
-                    put("traceloop.entity.duration_ms", AttrValue::Int(millis as i64));
-                }
-                if call.kind == SpanKind::Module && call.sends_event {
-                    let rollup = &call.rollup;
-                    let model = result.model.as_ref().or(rollup.model.as_ref());
-                    if let Some(model) = model {
-                        put("gen_ai.request.model", text(model));
-                    }
-                }
-            }
-        }
-        if let Some(kind) = &result.error_type {
-            put("error.type", text(kind));
-        }
-        if let Some(json) = &result.properties_json {
-            attributes_from_object(crate::event::parse_object(Some(json)), &mut attributes);
-        }
-        let error = (result.error_type.is_some() || result.error_message.is_some()).then(|| {
-            match (&result.error_type, &result.error_message) {
-                (Some(kind), Some(message)) => format!("{kind}: {message}"),
-                (Some(kind), None) => kind.clone(),
-                (None, Some(message)) => message.clone(),
-                (None, None) => String::new(),
-            }
-        });
+        // Only copies here: the attributes are built on the sender thread.
         Span {
             trace_id: call.trace_id,
             span_id: call.span_id,
@@ -267,8 +183,22 @@ impl Client {
             name: call.name.clone(),
             start_nanos: call.start_nanos,
             end_nanos,
-            attributes,
-            error,
+            detail: SpanDetail {
+                kind: call.kind,
+                nested: call.nested,
+                event_id: call.event_id.clone(),
+                user_id: result.user_id.clone().or_else(|| config.user_id.clone()),
+                convo_id: result.convo_id.clone().or_else(|| config.convo_id.clone()),
+                input: call.input.clone(),
+                output: result.output.clone(),
+                model: result.model.clone().or_else(|| call.rollup.model.clone()),
+                prompt_tokens: result.prompt_tokens,
+                completion_tokens: result.completion_tokens,
+                finish_reason: result.finish_reason.clone(),
+                error_type: result.error_type.clone(),
+                error_message: result.error_message.clone(),
+                properties_json: result.properties_json.clone(),
+            },
         }
     }
 
@@ -345,26 +275,3 @@ impl Client {
     }
 }
 
-/// LM input: a JSON array of chat messages becomes `ai.prompt.messages` plus `gen_ai.prompt.<i>.*`;
-/// anything else is a single user prompt.
-fn lm_prompt_attributes(input: &str, put: &mut impl FnMut(&str, AttrValue)) {
-    if crate::json_bound::leading_byte(input) == Some(b'[') {
-        if let Ok(serde_json::Value::Array(messages)) = serde_json::from_str::<serde_json::Value>(input) {
-            put("ai.prompt.messages", AttrValue::Str(input.to_owned()));
-            for (i, message) in messages.iter().enumerate() {
-                let role = message.get("role").and_then(|r| r.as_str()).unwrap_or("user");
-                let content = match message.get("content") {
-                    Some(serde_json::Value::String(s)) => s.clone(),
-                    Some(other) => other.to_string(),
-                    None => String::new(),
-                };
-                put(&format!("gen_ai.prompt.{i}.role"), AttrValue::Str(role.to_owned()));
-                put(&format!("gen_ai.prompt.{i}.content"), AttrValue::Str(content));
-            }
-            return;
-        }
-    }
-    put("ai.prompt", AttrValue::Str(input.to_owned()));
-    put("gen_ai.prompt.0.role", AttrValue::Str("user".into()));
-    put("gen_ai.prompt.0.content", AttrValue::Str(input.to_owned()));
-}

@@ -3,6 +3,7 @@
 
 use crate::text;
 use serde_json::{json, Map, Value};
+use std::sync::Arc;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SpanKind {
@@ -31,9 +32,28 @@ pub struct Span {
     pub name: String,
     pub start_nanos: u64,
     pub end_nanos: u64,
-    pub attributes: Vec<(String, AttrValue)>,
-    /// Some(message): status ERROR.
-    pub error: Option<String>,
+    pub detail: SpanDetail,
+}
+
+/// What the hot path copies about a span; the sender turns it into attributes.
+#[derive(Clone, Debug)]
+pub struct SpanDetail {
+    pub kind: SpanKind,
+    /// Under another call (module spans: a task rather than the workflow).
+    pub nested: bool,
+    pub event_id: Arc<str>,
+    pub user_id: Option<String>,
+    pub convo_id: Option<String>,
+    pub input: Option<String>,
+    pub output: Option<String>,
+    pub model: Option<String>,
+    pub prompt_tokens: Option<i64>,
+    pub completion_tokens: Option<i64>,
+    pub finish_reason: Option<String>,
+    pub error_type: Option<String>,
+    pub error_message: Option<String>,
+    /// A bounded JSON object of extra attributes.
+    pub properties_json: Option<String>,
 }
 
 const BASE64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -72,12 +92,100 @@ fn any_value(value: &AttrValue, max_chars: usize) -> Value {
 
 impl Span {
     pub fn approx_bytes(&self) -> usize {
-        256 + self.name.len()
-            + self
-                .attributes
-                .iter()
-                .map(|(k, v)| k.len() + 32 + if let AttrValue::Str(s) = v { s.len() } else { 16 })
-                .sum::<usize>()
+        let d = &self.detail;
+        let text = |t: &Option<String>| t.as_ref().map_or(0, String::len);
+        1024 + self.name.len() + text(&d.input) + text(&d.output) + text(&d.error_message) + text(&d.properties_json)
+    }
+
+    /// The span's attributes (raindrop-wire.md §3.3–3.4): the kind markers Raindrop needs to keep
+    /// it, the event link, and the kind's own attributes.
+    pub fn attributes(&self) -> Vec<(String, AttrValue)> {
+        let d = &self.detail;
+        let mut attributes: Vec<(String, AttrValue)> = Vec::with_capacity(24);
+        let mut put = |key: &str, value: AttrValue| attributes.push((key.to_owned(), value));
+        let text = |s: &str| AttrValue::Str(s.to_owned());
+        let (span_kind, operation) = match (d.kind, d.nested) {
+            (SpanKind::Module, false) => ("workflow", "ai.workflow"),
+            (SpanKind::Module, true) => ("task", "ai.task"),
+            (SpanKind::Lm, _) => ("llm", "ai.generateText"),
+            (SpanKind::Tool, _) => ("tool", "ai.toolCall"),
+        };
+        put("traceloop.span.kind", text(span_kind));
+        put("ai.operationId", text(operation));
+        put("traceloop.entity.name", text(&self.name));
+        if d.kind == SpanKind::Module && !d.nested {
+            put("traceloop.workflow.name", text(&self.name));
+        }
+        if !d.event_id.is_empty() {
+            put("traceloop.association.properties.event_id", text(&d.event_id));
+            put("ai.telemetry.metadata.raindrop.eventId", text(&d.event_id));
+        }
+        if let Some(user) = &d.user_id {
+            put("traceloop.association.properties.user_id", text(user));
+        }
+        if let Some(convo) = &d.convo_id {
+            put("traceloop.association.properties.convo_id", text(convo));
+        }
+        match d.kind {
+            SpanKind::Lm => {
+                if let Some(model) = &d.model {
+                    put("gen_ai.request.model", text(model));
+                    put("gen_ai.response.model", text(model));
+                    put("ai.model.id", text(model));
+                }
+                if let Some(input) = &d.input {
+                    lm_prompt_attributes(input, &mut put);
+                }
+                if let Some(output) = &d.output {
+                    put("ai.response.text", text(output));
+                    put("gen_ai.completion.0.role", text("assistant"));
+                    put("gen_ai.completion.0.content", text(output));
+                }
+                if let Some(tokens) = d.prompt_tokens {
+                    put("gen_ai.usage.input_tokens", AttrValue::Int(tokens));
+                }
+                if let Some(tokens) = d.completion_tokens {
+                    put("gen_ai.usage.output_tokens", AttrValue::Int(tokens));
+                }
+                if let Some(reason) = &d.finish_reason {
+                    put("gen_ai.response.finish_reasons", AttrValue::StrArray(vec![reason.clone()]));
+                    put("ai.response.finishReason", text(reason));
+                }
+            }
+            SpanKind::Module | SpanKind::Tool => {
+                if let Some(input) = &d.input {
+                    put("traceloop.entity.input", text(input));
+                }
+                if let Some(output) = &d.output {
+                    put("traceloop.entity.output", text(output));
+                }
+                if d.kind == SpanKind::Tool {
+                    let millis = self.end_nanos.saturating_sub(self.start_nanos) / 1_000_000;
+                    put("traceloop.entity.duration_ms", AttrValue::Int(millis as i64));
+                }
+                if let (SpanKind::Module, Some(model)) = (d.kind, &d.model) {
+                    put("gen_ai.request.model", text(model));
+                }
+            }
+        }
+        if let Some(kind) = &d.error_type {
+            put("error.type", text(kind));
+        }
+        if let Some(json) = &d.properties_json {
+            attributes_from_object(crate::event::parse_object(Some(json)), &mut attributes);
+        }
+        attributes
+    }
+
+    /// Some(message) when the span failed: its status is then ERROR.
+    fn error(&self) -> Option<String> {
+        let d = &self.detail;
+        match (&d.error_type, &d.error_message) {
+            (Some(kind), Some(message)) => Some(format!("{kind}: {message}")),
+            (Some(kind), None) => Some(kind.clone()),
+            (None, Some(message)) => Some(message.clone()),
+            (None, None) => None,
+        }
     }
 
     /// One OTLP span object, within `max_bytes` (long attribute values are cut further if needed).
@@ -104,11 +212,11 @@ impl Span {
         span.insert("startTimeUnixNano".into(), self.start_nanos.to_string().into());
         span.insert("endTimeUnixNano".into(), self.end_nanos.max(self.start_nanos).to_string().into());
         let attributes: Vec<Value> =
-            self.attributes.iter().map(|(key, value)| json!({"key": key, "value": any_value(value, max_chars)})).collect();
+            self.attributes().iter().map(|(key, value)| json!({"key": key, "value": any_value(value, max_chars)})).collect();
         if !attributes.is_empty() {
             span.insert("attributes".into(), Value::Array(attributes));
         }
-        let status = match &self.error {
+        let status = match &self.error() {
             Some(message) => json!({"code": 2, "message": text::cap(message, max_chars)}),
             None => json!({"code": 1}),
         };
@@ -150,6 +258,30 @@ pub fn attributes_from_object(map: Map<String, Value>, out: &mut Vec<(String, At
             out.push((key, attribute));
         }
     }
+}
+
+/// LM input: a JSON array of chat messages becomes `ai.prompt.messages` plus `gen_ai.prompt.<i>.*`;
+/// anything else is a single user prompt.
+fn lm_prompt_attributes(input: &str, put: &mut impl FnMut(&str, AttrValue)) {
+    if crate::json_bound::leading_byte(input) == Some(b'[') {
+        if let Ok(serde_json::Value::Array(messages)) = serde_json::from_str::<serde_json::Value>(input) {
+            put("ai.prompt.messages", AttrValue::Str(input.to_owned()));
+            for (i, message) in messages.iter().enumerate() {
+                let role = message.get("role").and_then(|r| r.as_str()).unwrap_or("user");
+                let content = match message.get("content") {
+                    Some(serde_json::Value::String(s)) => s.clone(),
+                    Some(other) => other.to_string(),
+                    None => String::new(),
+                };
+                put(&format!("gen_ai.prompt.{i}.role"), AttrValue::Str(role.to_owned()));
+                put(&format!("gen_ai.prompt.{i}.content"), AttrValue::Str(content));
+            }
+            return;
+        }
+    }
+    put("ai.prompt", AttrValue::Str(input.to_owned()));
+    put("gen_ai.prompt.0.role", AttrValue::Str("user".into()));
+    put("gen_ai.prompt.0.content", AttrValue::Str(input.to_owned()));
 }
 
 #[cfg(test)]

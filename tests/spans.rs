@@ -195,7 +195,7 @@ fn too_many_open_calls() {
     let c = client(&sink, json!({"max_open_calls": 2}));
     let (a, _) = c.wrap_begin(0, Some("a"), Some(b"i"), None).unwrap();
     let (_b, _) = c.wrap_begin(0, Some("b"), Some(b"i"), None).unwrap();
-    assert_err(c.wrap_begin(0, Some("c"), Some(b"i"), None), ERR_TOO_MANY_OPEN_CALLS, "");
+    assert_err(c.wrap_begin(0, Some("c"), Some(b"i"), None), ERR_TOO_MANY_OPEN_CALLS, "max_open_calls");
     c.wrap_end(a, Some(&CallRes::new().output("o"))).unwrap();
     let (c2, _) = c.wrap_begin(0, Some("c"), Some(b"i"), None).expect("room again after an end");
     c.wrap_end(c2, None).unwrap();
@@ -203,15 +203,19 @@ fn too_many_open_calls() {
 
 #[test]
 fn open_calls_expire_after_ttl() {
+    // Forgotten calls never block new ones: past open_call_ttl_ms they are dropped (counted)
+    // when room is needed, and their handles become invalid.
     let sink = Sink::start();
-    let c = client(&sink, json!({"open_call_ttl_ms": 100}));
-    let (call, _) = c.wrap_begin(0, Some("forgotten"), Some(b"i"), None).unwrap();
+    let c = client(&sink, json!({"open_call_ttl_ms": 100, "max_open_calls": 1}));
+    let (forgotten, _) = c.wrap_begin(0, Some("forgotten"), Some(b"i"), None).unwrap();
+    assert_err(c.wrap_begin(0, Some("too soon"), Some(b"i"), None), ERR_TOO_MANY_OPEN_CALLS, "max_open_calls");
     std::thread::sleep(Duration::from_millis(300));
-    // Expiry may be swept lazily; any later activity (or the sender's tick) must notice it.
-    c.track(&Ev::new().user_id("u").event("tick")).unwrap();
-    let s = c.wait_stats(Duration::from_secs(5), |s| s.calls_expired >= 1);
-    assert_eq!(s.calls_expired, 1, "the forgotten call is expired and counted");
-    assert_err(c.wrap_end(call, None), ERR_INVALID_HANDLE, "call");
+    let (fresh, _) = c.wrap_begin(0, Some("fresh"), Some(b"i"), None).expect("the expired call made room");
+    assert_eq!(c.stats().unwrap().calls_expired, 1, "the forgotten call is counted");
+    assert_err(c.wrap_end(forgotten, None), ERR_INVALID_HANDLE, "call");
+    c.wrap_end(fresh, Some(&CallRes::new().output("o"))).unwrap();
+    c.flush(5000).unwrap();
+    assert_eq!(sink.events().len(), 1, "an expired call sends no event");
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -76,7 +76,7 @@ if command -v pkg-config >/dev/null; then
     # shellcheck disable=SC2086
     c++ -std=c++17 -Wall -Wextra -Werror -o "$BUILD_DIR/consumer_cpp_pc" "$HERE/tests/consumer/main.cpp" $PC_FLAGS
     rm -f "$OUT"
-    "$BUILD_DIR/consumer_cpp_pc" "$OUT"
+    "$BUILD_DIR/consumer_cpp_pc" "$OUT" "pkg-config, C++"
 else
     echo "pkg-config not installed: skipping the pkg-config consumers"
 fi

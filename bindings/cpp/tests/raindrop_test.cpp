@@ -737,6 +737,84 @@ TEST_F(RaindropTest, FileSinkWritesOneJsonLinePerRequest) {
     EXPECT_TRUE(server.requests().empty());
 }
 
+TEST_F(RaindropTest, PlainTrackAndAttachments) {
+    raindrop::Client client(config());
+    raindrop::Event plain;
+    plain.event = "ticket_closed";
+    plain.user_id = "user-9";
+    plain.properties = {{"reason", "resolved"}, {"n", 2}};
+    const std::string plain_id = client.track(plain);
+    EXPECT_TRUE(std::regex_match(plain_id, kUuidV4)) << plain_id;
+    {
+        raindrop::Call c = client.call("with-attachments", std::string("in"));
+        raindrop::Attachment a;
+        a.type = "code";
+        a.role = "input";
+        a.name = "query.sql";
+        a.value = "select 1;";
+        a.language = "sql";
+        c->add_attachment(a).set_output("out");
+    }
+    ASSERT_TRUE(client.flush(10s));
+    ASSERT_TRUE(wait_items("events/track", 2));
+    std::map<std::string, mjson::Value> by_event;
+    for (const auto& ev : items(server.requests(), "events/track")) by_event[ev["event"].str()] = ev;
+    const auto& p = by_event["ticket_closed"];
+    EXPECT_EQ(p["event_id"].str(), plain_id);
+    EXPECT_EQ(p["user_id"].str(), "user-9");
+    EXPECT_FALSE(p.has("ai_data"));
+    EXPECT_EQ(p["properties"]["reason"].str(), "resolved");
+    EXPECT_EQ(p["properties"]["n"].integer(), 2);
+    const auto& w = by_event["ai_generation"];
+    ASSERT_EQ(w["attachments"].size(), 1u);
+    EXPECT_EQ(w["attachments"][0]["type"].str(), "code");
+    EXPECT_EQ(w["attachments"][0]["role"].str(), "input");
+    EXPECT_EQ(w["attachments"][0]["name"].str(), "query.sql");
+    EXPECT_EQ(w["attachments"][0]["value"].str(), "select 1;");
+    EXPECT_EQ(w["attachments"][0]["language"].str(), "sql");
+}
+
+TEST_F(RaindropTest, FullQueueIsNeverThrown) {
+    server.set_hang(true);
+    raindrop::Config cfg = config();
+    cfg.max_queue_items = 2;
+    cfg.shutdown_timeout = 300ms;
+    raindrop::Client client(cfg);
+    auto f = client.wrap("f", [](const raindrop::Inputs& in) { return in.at("k"); });
+    for (int i = 0; i < 50; ++i) {
+        EXPECT_EQ(f({{"k", std::to_string(i)}}), std::to_string(i));
+        EXPECT_NO_THROW(client.identify("u" + std::to_string(i)));
+        raindrop::Signal s;
+        s.event_id = "e";
+        s.name = "n";
+        EXPECT_NO_THROW(client.track_signal(s));
+    }
+    EXPECT_GT(client.stats().dropped_queue_full, 0u);
+}
+
+TEST_F(RaindropTest, TooManyOpenCallsIsSwallowedOnGuards) {
+    raindrop::Config cfg = config();
+    cfg.max_open_calls = 1;
+    raindrop::Client client(cfg);
+    const auto before = raindrop::swallowed_errors();
+    raindrop::CallOptions detached;
+    detached.detached = true;
+    raindrop::Call first = client.call("first", std::string("a"), detached);
+    raindrop::Call second = client.call("second", std::string("b"), detached);  // refused by the core
+    EXPECT_NE(first->handle(), 0u);
+    EXPECT_EQ(second->handle(), 0u);
+    EXPECT_GT(raindrop::swallowed_errors(), before);
+    second->set_output("ignored");
+    EXPECT_FALSE(second->end());
+    first->set_output("kept");
+    EXPECT_TRUE(first->end());
+    ASSERT_TRUE(client.flush(10s));
+    ASSERT_TRUE(wait_items("events/track", 1));
+    const auto evs = items(server.requests(), "events/track");
+    ASSERT_EQ(evs.size(), 1u);
+    EXPECT_EQ(evs[0]["ai_data"]["output"].str(), "kept");
+}
+
 TEST(RaindropJson, EscapesAndBuildsValues) {
     using raindrop::Json;
     EXPECT_EQ(Json("a\"b\\c\n\t\x01").dump(), R"("a\"b\\c\n\t\u0001")");

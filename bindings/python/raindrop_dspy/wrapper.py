@@ -34,7 +34,7 @@ from typing import (
     Union,
 )
 
-from . import _ffi
+from . import _capture, _ffi
 from ._capture import ACTIVE, Frame, install_hooks
 from ._client import NativeClient, event_id_buffer, result_struct
 
@@ -393,23 +393,24 @@ class RaindropDSPy:
         return module
 
     def _make_sync(self, orig: Callable[..., Any]) -> Callable[..., Any]:
+        # Closure cells hold only picklable things (cloudpickle pickles this
+        # function by value): the bound methods reduce to a detached client,
+        # and the ContextVar is reached through its (importable) module.
         begin = self._begin
         end = self._end
-        set_active = ACTIVE.set
-        reset_active = ACTIVE.reset
 
         def forward(module: Any, *args: Any, **kwargs: Any) -> Any:
             frame = begin(module, args, kwargs)
             if frame is None:
                 return orig(module, *args, **kwargs)
-            token = set_active(frame)
+            token = _capture.ACTIVE.set(frame)
             try:
                 result = orig(module, *args, **kwargs)
             except BaseException as exc:
-                reset_active(token)
+                _capture.ACTIVE.reset(token)
                 end(frame, module, kwargs, None, exc)
                 raise
-            reset_active(token)
+            _capture.ACTIVE.reset(token)
             end(frame, module, kwargs, result, None)
             return result
 
@@ -418,23 +419,24 @@ class RaindropDSPy:
         return forward
 
     def _make_async(self, orig: Callable[..., Any]) -> Callable[..., Any]:
+        # Closure cells hold only picklable things (cloudpickle pickles this
+        # function by value): the bound methods reduce to a detached client,
+        # and the ContextVar is reached through its (importable) module.
         begin = self._begin
         end = self._end
-        set_active = ACTIVE.set
-        reset_active = ACTIVE.reset
 
         async def aforward(module: Any, *args: Any, **kwargs: Any) -> Any:
             frame = begin(module, args, kwargs)
             if frame is None:
                 return await orig(module, *args, **kwargs)
-            token = set_active(frame)
+            token = _capture.ACTIVE.set(frame)
             try:
                 result = await orig(module, *args, **kwargs)
             except BaseException as exc:
-                reset_active(token)
+                _capture.ACTIVE.reset(token)
                 end(frame, module, kwargs, None, exc)
                 raise
-            reset_active(token)
+            _capture.ACTIVE.reset(token)
             end(frame, module, kwargs, result, None)
             return result
 

@@ -150,6 +150,8 @@ inline std::atomic<std::int64_t>& last_log_ms() noexcept {
 inline void swallow(rd_result r, const rd_error& e, const char* where) noexcept {
     if (static_cast<int>(r) == 0) return;
     swallowed_counter().fetch_add(1, std::memory_order_relaxed);
+    // The core itself warns about a full queue (rate-limited): counted here, not logged twice.
+    if (static_cast<int>(r) == static_cast<int>(Code::queue_full)) return;
     using namespace std::chrono;
     const std::int64_t now = duration_cast<milliseconds>(steady_clock::now().time_since_epoch()).count();
     std::int64_t last = last_log_ms().load(std::memory_order_relaxed);

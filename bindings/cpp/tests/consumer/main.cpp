@@ -25,6 +25,6 @@ int main(int argc, char** argv) {
         std::cerr << "consumer: event not written:\n" << all;
         return 5;
     }
-    std::cout << "consumer (find_package): ok, core " << raindrop::core_version() << "\n";
+    std::cout << "consumer (" << (argc > 2 ? argv[2] : "find_package") << "): ok, core " << raindrop::core_version() << "\n";
     return 0;
 }
