@@ -112,3 +112,9 @@ func cCodes() map[Code]int {
 		CodeInternal:          int(C.RD_ERR_INTERNAL),
 	}
 }
+
+// rawHandle is a client handle as a plain integer (for tests, which cannot use
+// cgo types directly).
+type rawHandle = uint64
+
+func toHandle(h rawHandle) C.rd_client { return C.rd_client(h) }

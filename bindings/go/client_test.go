@@ -7,6 +7,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -201,5 +202,28 @@ func TestFileSink(t *testing.T) {
 	}
 	if len(routes) != 1 || !strings.HasSuffix(routes[0], "events/track") {
 		t.Errorf("routes = %v", routes)
+	}
+}
+
+func TestFinalizerShutsDownUnclosedClient(t *testing.T) {
+	capt := newCapture(t)
+	h := func() rawHandle {
+		cl, err := New(Config{APIKey: "k", Endpoint: capt.srv.URL + "/v1/"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rawHandle(cl.h)
+	}()
+	probe := &Client{h: toHandle(h)} // same handle, no finalizer of its own
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		runtime.GC()
+		if _, err := probe.Stats(); errors.Is(err, ErrInvalidHandle) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("unreachable client was not shut down by its finalizer")
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log"
 	"strings"
 	"sync"
 	"testing"
@@ -353,3 +354,85 @@ func BenchmarkWrapTopLevel(b *testing.B) {
 		}
 	}
 }
+
+func TestWrapNestedFanOut(t *testing.T) {
+	capt := newCapture(t)
+	cl := newTestClient(t, capt)
+	inner := cl.Wrap("inner", ModuleFunc(func(ctx context.Context, in map[string]any) (map[string]any, error) {
+		Report(ctx, Usage{PromptTokens: 1, CompletionTokens: 2})
+		return map[string]any{"i": in["i"]}, nil
+	}))
+	outer := cl.Wrap("outer", ModuleFunc(func(ctx context.Context, in map[string]any) (map[string]any, error) {
+		var wg sync.WaitGroup
+		for i := 0; i < 8; i++ {
+			wg.Add(1)
+			go func(i int) {
+				defer wg.Done()
+				_, _ = inner.Process(ctx, map[string]any{"i": i})
+			}(i)
+		}
+		wg.Wait()
+		return map[string]any{"done": true}, nil
+	}))
+	if _, err := outer.Process(context.Background(), map[string]any{}); err != nil {
+		t.Fatal(err)
+	}
+	flush(t, cl)
+	evs := capt.events(t)
+	if len(evs) != 1 {
+		t.Fatalf("want 1 event, got %d", len(evs))
+	}
+	p := asMap(evs[0]["properties"])
+	if p["ai.usage.prompt_tokens"] != 8.0 || p["ai.usage.completion_tokens"] != 16.0 {
+		t.Errorf("fan-out usage: %v", p)
+	}
+	if n := len(capt.spans(t)); n != 9 {
+		t.Errorf("want 9 spans, got %d", n)
+	}
+}
+
+func TestQueueFullNeverFailsWrappedCalls(t *testing.T) {
+	capt := newCapture(t)
+	var logBuf strings.Builder
+	var logMu sync.Mutex
+	cl := newTestClient(t, capt, func(c *Config) {
+		c.MaxQueueItems = 2
+		c.TracingEnabled = Bool(false)
+		c.Logger = log.New(writerFunc(func(p []byte) (int, error) {
+			logMu.Lock()
+			defer logMu.Unlock()
+			return logBuf.Write(p)
+		}), "", 0)
+	})
+	capt.hangAll()
+	m := cl.Wrap("m", echoModule())
+	for i := 0; i < 50; i++ {
+		if _, err := m.Process(context.Background(), map[string]any{"question": i}); err != nil {
+			t.Fatalf("wrapped call failed on a full queue: %v", err)
+		}
+	}
+	var sawQueueFull bool
+	for i := 0; i < 50; i++ {
+		if _, err := cl.TrackAI(AIEvent{Input: "x"}); errors.Is(err, ErrQueueFull) {
+			sawQueueFull = true
+		}
+	}
+	if !sawQueueFull {
+		t.Error("TrackAI never returned ErrQueueFull with a 2-item queue and a hanging server")
+	}
+	st, err := cl.Stats()
+	if err != nil || st.DroppedQueueFull == 0 {
+		t.Errorf("stats: %+v %v", st, err)
+	}
+	logMu.Lock()
+	n := strings.Count(logBuf.String(), "queue full")
+	logMu.Unlock()
+	if n != 1 {
+		t.Errorf("queue-full warning logged %d times, want once", n)
+	}
+	capt.release()
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }

@@ -85,3 +85,49 @@ func TestStandaloneToolSpan(t *testing.T) {
 		t.Error("a standalone span must not send an event")
 	}
 }
+
+func TestWrapAndSpanInsideSpan(t *testing.T) {
+	capt := newCapture(t)
+	cl := newTestClient(t, capt)
+	inner := cl.Wrap("inner", echoModule())
+	outer := cl.Wrap("outer", ModuleFunc(func(ctx context.Context, in map[string]any) (map[string]any, error) {
+		tctx, tool := StartSpan(ctx, KindTool, "tool", in)
+		out, err := inner.Process(tctx, map[string]any{"question": "from tool"})
+		_, lm := StartSpan(tctx, KindLM, "lm-in-tool", "p")
+		_ = lm.End(SpanResult{Output: "o", Model: "m-in-tool", PromptTokens: 2, CompletionTokens: 3})
+		_ = tool.End(SpanResult{Output: out})
+		return out, err
+	}))
+	if _, err := outer.Process(context.Background(), map[string]any{"question": "q"}); err != nil {
+		t.Fatal(err)
+	}
+	flush(t, cl)
+	evs := capt.events(t)
+	if len(evs) != 1 {
+		t.Fatalf("want 1 event, got %d", len(evs))
+	}
+	if path(evs[0], "properties", "ai.usage.prompt_tokens") != 2.0 {
+		t.Errorf("usage through a tool span: %v", evs[0]["properties"])
+	}
+	spans := capt.spans(t)
+	ids := map[string]string{} // name -> spanId
+	for _, s := range spans {
+		ids[str(s["name"])] = str(s["spanId"])
+	}
+	for _, s := range spans {
+		name, parent := str(s["name"]), str(s["parentSpanId"])
+		switch name {
+		case "inner", "lm-in-tool":
+			if parent != ids["tool"] {
+				t.Errorf("%s: parent %q, want the tool span %q", name, parent, ids["tool"])
+			}
+		case "tool":
+			if parent != ids["outer"] {
+				t.Errorf("tool: parent %q, want outer %q", parent, ids["outer"])
+			}
+		}
+	}
+	if len(spans) != 4 {
+		t.Errorf("want 4 spans, got %d", len(spans))
+	}
+}
