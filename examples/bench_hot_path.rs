@@ -6,9 +6,11 @@
 //!     cargo run --release --example bench_hot_path [-- SAMPLES_PER_THREAD]
 //!
 //! A benchmark, not a test: it prints a table and asserts nothing about time.
-//! Each thread makes one call every PACE_US (spinning with yield in between), which leaves the
-//! sender thread and the sink CPU on this small machine and keeps the healthy sink's queue from
-//! filling; every sample is one call timed with `Instant::now()` (~25 ns of that is the clock).
+//! Each thread makes one call every PACE_US (spinning in between), which leaves the sender
+//! thread and the sink CPU on this small machine and keeps the healthy sink's queue from filling;
+//! every sample is one call timed with `Instant::now()` (~25 ns of that is the clock).
+//! Environment: BENCH_ONLY=substring runs only the scenarios whose name contains it;
+//! BENCH_NOPACE=1 makes the calls back to back.
 
 mod bench_sink;
 
@@ -91,6 +93,9 @@ fn call(client: rd_client, op: Op, p: &Payload) -> rd_result {
 
 /// Runs `threads` callers of `samples` timed calls each (after WARMUP untimed ones).
 fn run(name: &str, config: &str, threads: usize, samples: usize, op: Op, pace: bool) -> Row {
+    if std::env::var("BENCH_ONLY").is_ok_and(|only| !name.contains(&only)) {
+        return Row { name: String::new(), samples: Vec::new(), codes: [0; 3] };
+    }
     let client = new_client(config);
     let handles: Vec<_> = (0..threads)
         .map(|_| {
@@ -102,11 +107,12 @@ fn run(name: &str, config: &str, threads: usize, samples: usize, op: Op, pace: b
                 let mut times = Vec::with_capacity(samples);
                 let mut codes = [0u64; 3];
                 let mut next = Instant::now();
+                let pace = pace && std::env::var_os("BENCH_NOPACE").is_none();
                 for _ in 0..samples {
                     if pace {
                         next += Duration::from_micros(PACE_US);
                         while Instant::now() < next {
-                            std::thread::yield_now();
+                            std::hint::spin_loop();
                         }
                     }
                     let t = Instant::now();
@@ -146,6 +152,9 @@ fn print_header() {
 }
 
 fn print_row(r: &Row) {
+    if r.name.is_empty() {
+        return;
+    }
     let s = &r.samples;
     let mean = if s.is_empty() { 0 } else { s.iter().sum::<u64>() / s.len() as u64 };
     println!(

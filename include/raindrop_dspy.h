@@ -287,8 +287,8 @@ rd_result rd_wrap_end(rd_client client,
                       const rd_call_result *result,
                       rd_error *err_out);
 
-// Begins a span inside a call: a sub-module (RD_SPAN_MODULE), an LM call (RD_SPAN_LM) or a tool
-// call (RD_SPAN_TOOL). `parent` is a call or span of this client, or 0 for a standalone span
+// Begins a span inside a call: `kind` is one of `rd_span_kind`, a sub-module (RD_SPAN_MODULE),
+// an LM call (RD_SPAN_LM) or a tool call (RD_SPAN_TOOL). `parent` is a call or span of this client, or 0 for a standalone span
 // with a trace of its own. `name` is required; `input` optional (for LM spans a JSON array of
 // `{role, content}` messages becomes the prompt messages). All strings are borrowed for the
 // duration of the call. On success `*span_out` holds the span handle; end it with
@@ -297,7 +297,7 @@ rd_result rd_wrap_end(rd_client client,
 // RD_ERR_INVALID_ARGUMENT (kind), RD_ERR_TOO_MANY_OPEN_CALLS.
 rd_result rd_span_begin(rd_client client,
                         rd_call parent,
-                        rd_span_kind kind,
+                        int32_t kind,
                         const char *name,
                         size_t name_len,
                         const char *input,

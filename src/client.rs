@@ -239,6 +239,9 @@ impl Client {
     /// Waits until everything queued before the call reached a final state, or the timeout.
     pub fn flush(&self, timeout: Option<Duration>) -> Result<(), Error> {
         let Some(queue) = &self.queue else { return Ok(()) };
+        if self.shared.stats.outstanding() == 0 {
+            return Ok(()); // nothing queued is waiting for a final state
+        }
         let deadline = self.deadline(timeout, self.shared.config.flush_timeout);
         let ack = Arc::new(Ack::default());
         if queue.push_marker(Item::Flush(ack.clone()), deadline) && ack.wait_until(deadline) {

@@ -108,6 +108,25 @@ pub fn is_valid_project_slug(slug: &str) -> bool {
         && bytes[bytes.len() - 1] != b'-'
 }
 
+/// Reads the JSON object key by key, so an error names the key without echoing its value
+/// (which might be a secret in the wrong place).
+fn read_raw(text: &str) -> Result<RawConfig, Error> {
+    let object: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_str(text).map_err(|e| Error::config(format!("not a valid JSON object ({e})")))?;
+    for (key, value) in &object {
+        let single = serde_json::Value::Object([(key.clone(), value.clone())].into_iter().collect());
+        if let Err(error) = serde_json::from_value::<RawConfig>(single) {
+            let unknown = error.to_string().starts_with("unknown field");
+            return Err(Error::config(if unknown {
+                format!("unknown key {key:?}")
+            } else {
+                format!("key {key:?} has a value of the wrong type")
+            }));
+        }
+    }
+    serde_json::from_value(serde_json::Value::Object(object)).map_err(|e| Error::config(e.to_string()))
+}
+
 fn millis(value: Option<u64>, default: u64) -> Duration {
     Duration::from_millis(value.unwrap_or(default))
 }
@@ -128,7 +147,7 @@ pub fn parse(json: Option<&str>, env: impl Fn(&str) -> Option<String>) -> Result
             if crate::json_bound::leading_byte(text) != Some(b'{') {
                 return Err(Error::config("must be a JSON object"));
             }
-            serde_json::from_str(text).map_err(|e| Error::config(e.to_string()))?
+            read_raw(text)?
         }
     };
     // Explicit argument, then the environment, then the default (contract §3).

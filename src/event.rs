@@ -150,9 +150,10 @@ impl Event {
         item.insert("properties".into(), Value::Object(properties));
         if let Some(attachments) = self.attachments_json.as_deref() {
             let mut value: Value = serde_json::from_str(attachments).unwrap_or(Value::Null);
-            if let Some(budget) = budget {
-                let mut remaining = budget / 2;
-                prune(&mut value, max_chars, &mut remaining);
+            if budget.is_some() {
+                // Attachments stay whole objects (the backend checks their shape): only their
+                // texts get shorter.
+                cap_strings(&mut value, max_chars);
             }
             if !value.is_null() {
                 item.insert("attachments".into(), value);
@@ -212,6 +213,16 @@ pub fn prune(value: &mut Value, max_chars: usize, budget: &mut usize) {
             }
         }
         _ => *budget = budget.saturating_sub(8),
+    }
+}
+
+/// Caps every string in `value` (at most a few levels deep here) at `max_chars`.
+fn cap_strings(value: &mut Value, max_chars: usize) {
+    match value {
+        Value::String(text) => *text = text::cap(text, max_chars).into_owned(),
+        Value::Array(items) => items.iter_mut().for_each(|item| cap_strings(item, max_chars)),
+        Value::Object(map) => map.values_mut().for_each(|item| cap_strings(item, max_chars)),
+        _ => {}
     }
 }
 

@@ -451,8 +451,8 @@ pub unsafe extern "C" fn rd_wrap_end(client: rd_client, call: rd_call, result: *
     })
 }
 
-/// Begins a span inside a call: a sub-module (RD_SPAN_MODULE), an LM call (RD_SPAN_LM) or a tool
-/// call (RD_SPAN_TOOL). `parent` is a call or span of this client, or 0 for a standalone span
+/// Begins a span inside a call: `kind` is one of `rd_span_kind`, a sub-module (RD_SPAN_MODULE),
+/// an LM call (RD_SPAN_LM) or a tool call (RD_SPAN_TOOL). `parent` is a call or span of this client, or 0 for a standalone span
 /// with a trace of its own. `name` is required; `input` optional (for LM spans a JSON array of
 /// `{role, content}` messages becomes the prompt messages). All strings are borrowed for the
 /// duration of the call. On success `*span_out` holds the span handle; end it with
@@ -463,7 +463,7 @@ pub unsafe extern "C" fn rd_wrap_end(client: rd_client, call: rd_call, result: *
 pub unsafe extern "C" fn rd_span_begin(
     client: rd_client,
     parent: rd_call,
-    kind: rd_span_kind,
+    kind: i32,
     name: *const c_char,
     name_len: usize,
     input: *const c_char,
@@ -471,11 +471,10 @@ pub unsafe extern "C" fn rd_span_begin(
     span_out: *mut rd_call,
     err_out: *mut rd_error,
 ) -> rd_result {
-    // Read the enum as an integer: a C caller may pass any value.
-    let raw_kind = *(std::ptr::addr_of!(kind).cast::<i32>());
     boundary(err_out, || {
         let client = self::client(client)?;
-        let kind = match raw_kind {
+        // An integer, not the enum type, in the signature: a C caller may pass any value.
+        let kind = match kind {
             0 => SpanKind::Module,
             1 => SpanKind::Lm,
             2 => SpanKind::Tool,

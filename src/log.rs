@@ -28,7 +28,7 @@ impl Logger {
 
     pub fn debug(&self, message: impl FnOnce() -> String) {
         if self.debug {
-            eprintln!("[raindrop_dspy] DEBUG {}", self.scrub(&message()));
+            write_line("DEBUG", &self.scrub(&message()));
         }
     }
 
@@ -45,8 +45,15 @@ impl Logger {
             }
             last.insert(kind, now);
         }
-        eprintln!("[raindrop_dspy] WARNING {}", self.scrub(&message()));
+        write_line("WARNING", &self.scrub(&message()));
     }
+}
+
+/// One write per line, so lines never interleave with other output on stderr.
+fn write_line(level: &str, message: &str) {
+    use std::io::Write;
+    let line = format!("[raindrop_dspy] {level} {message}\n");
+    let _ = std::io::stderr().lock().write_all(line.as_bytes());
 }
 
 /// `https://user:pass@host/x` → `https://***@host/x`, for log lines and error messages.

@@ -96,12 +96,12 @@ impl Queue {
             Stats::add(&stats.dropped_queue_full, 1);
             return Err(Error::queue_full());
         }
+        // Counted before the send, so `queued` never lags behind what the sender finished.
+        Stats::add(&stats.queued, 1);
         match self.sender.try_send(item) {
-            Ok(()) => {
-                Stats::add(&stats.queued, 1);
-                Ok(())
-            }
+            Ok(()) => Ok(()),
             Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
+                stats.queued.fetch_sub(1, Ordering::Relaxed);
                 self.bytes.fetch_sub(size, Ordering::Relaxed);
                 Stats::add(&stats.dropped_queue_full, 1);
                 Err(Error::queue_full())

@@ -41,6 +41,16 @@ impl Stats {
         counter.fetch_add(n as u64, Relaxed);
     }
 
+    /// Items accepted onto the queue that have not reached a final state (delivered or dropped).
+    pub fn outstanding(&self) -> u64 {
+        let finished = self.delivered.load(Relaxed)
+            + self.dropped_rejected.load(Relaxed)
+            + self.dropped_retry_budget.load(Relaxed)
+            + self.dropped_shutdown.load(Relaxed)
+            + self.dropped_invalid.load(Relaxed);
+        self.queued.load(Relaxed).saturating_sub(finished)
+    }
+
     pub fn snapshot(&self, queue_depth: usize) -> Snapshot {
         Snapshot {
             queued: self.queued.load(Relaxed),

@@ -330,7 +330,7 @@ fn span_bad_input() {
     let (call, _) = c.wrap_begin(0, Some("m"), Some(b"in"), None).unwrap();
     let mut e = new_err();
     let (n, nl) = cstr("lm");
-    let r = unsafe { rd_span_begin(c.h, call, SPAN_LM, n, nl, ptr::null(), 0, ptr::null_mut(), &mut e) };
+    let r = unsafe { rd_span_begin(c.h, call, SPAN_LM as i32, n, nl, ptr::null(), 0, ptr::null_mut(), &mut e) };
     assert_err(check(r, &e), ERR_NULL_ARGUMENT, "span_out");
     let span = c.span_begin(call, SPAN_LM, "lm", None).unwrap();
     assert_err(c.span_end(span, Some(&CallRes::new().properties("]"))), ERR_INVALID_JSON, "properties");

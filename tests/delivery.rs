@@ -415,6 +415,26 @@ fn retried_statuses_408_429_5xx() {
 }
 
 #[test]
+fn backoff_exponential_and_capped() {
+    let sink = Sink::start();
+    for _ in 0..4 {
+        sink.script(EVENTS, Reply::status(503, "x"));
+    }
+    // initial 100 ms doubling, capped at 400 ms, "with jitter": waits never shorter than half.
+    let c = client(&sink, json!({"retry_initial_backoff_ms": 100, "retry_max_backoff_ms": 400}));
+    c.track_ai(&Ev::ai("q", "a")).unwrap();
+    c.flush(10000).unwrap();
+    let at: Vec<Instant> = sink.attempts_on(EVENTS).iter().map(|a| a.at).collect();
+    assert_eq!(at.len(), 5);
+    let gaps: Vec<Duration> = at.windows(2).map(|w| w[1] - w[0]).collect();
+    for (gap, min_ms) in gaps.iter().zip([50u64, 100, 200, 200]) {
+        assert!(*gap >= Duration::from_millis(min_ms - 5), "gaps grow exponentially: {gaps:?}");
+    }
+    assert!(gaps[3] < Duration::from_millis(1500), "capped near 400 ms: {gaps:?}");
+    assert_eq!(sink.events().len(), 1);
+}
+
+#[test]
 fn reconnect_identical_body_after_reset() {
     let sink = Sink::start();
     sink.script(EVENTS, Reply::Reset);

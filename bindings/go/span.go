@@ -78,7 +78,7 @@ func (c *Client) startSpan(ctx context.Context, parent *node, kind SpanKind, nam
 	var e C.rd_error
 	np, nn := strArg(name)
 	ip, il := optArg(in)
-	rc := C.rd_span_begin(c.h, ph, C.rd_span_kind(kind), np, nn, ip, il, &h, &e)
+	rc := C.rd_span_begin(c.h, ph, C.int32_t(kind), np, nn, ip, il, &h, &e)
 	runtime.KeepAlive(c)
 	runtime.KeepAlive(name)
 	runtime.KeepAlive(in)

@@ -53,7 +53,7 @@ class OfflineEngine:
         text = request.messages[-1].text or ""
         topic, answer = next((v for k, v in self.ANSWERS.items() if k in text.lower()),
                              ("other", "Let me connect you with a human agent."))
-        if "[[ ## topic ## ]]" in text:  # second step: write the reply
+        if "[[ ## topic ## ]]\n" in text:  # topic is an input: second step, write the reply
             fields = {"reasoning": f"The customer asks about {topic}.", "reply": answer}
             finish, completion = "stop", 42
         else:  # first step: classify
@@ -89,6 +89,10 @@ class SupportAgent(dspy.Module):
     def forward(self, question: str) -> dspy.Prediction:
         topic = self.classify(question=question).topic
         return self.respond(question=question, topic=topic)
+
+    async def aforward(self, question: str) -> dspy.Prediction:  # used by `await agent.acall(...)`
+        topic = (await self.classify.acall(question=question)).topic
+        return await self.respond.acall(question=question, topic=topic)
 
 
 def pretty(path: str) -> None:
@@ -128,9 +132,13 @@ def main() -> int:
         print(f"Q: {question}\nA: {result.reply}\n   event_id={raindrop.last_event_id}")
 
     # async entry point (acall -> aforward) works the same
-    result = asyncio.run(agent.acall(question="Write me an essay about refund policies"))
-    print(f"Q (async): essay\nA: {result.reply}\n   event_id={raindrop.last_event_id}")
-    refund_event = raindrop.last_event_id
+    # (last_event_id is per thread and per asyncio task: read it inside the task)
+    async def ask(question: str):
+        result = await agent.acall(question=question)
+        return result, raindrop.last_event_id
+
+    result, refund_event = asyncio.run(ask("Write me an essay about refund policies"))
+    print(f"Q (async): essay\nA: {result.reply}\n   event_id={refund_event}  (finish reason: length)")
 
     # an error is recorded (error.type / error.message) and re-raised unchanged
     try:

@@ -417,7 +417,7 @@ impl Client {
         let (i, il) = input.map(|s| (s.as_ptr() as *const c_char, s.len())).unwrap_or((ptr::null(), 0));
         let mut span: rd_call = 0;
         let mut e = new_err();
-        let r = unsafe { rd_span_begin(self.h, parent, kind, name.as_ptr() as *const c_char, name.len(), i, il, &mut span, &mut e) };
+        let r = unsafe { rd_span_begin(self.h, parent, kind as i32, name.as_ptr() as *const c_char, name.len(), i, il, &mut span, &mut e) };
         check(r, &e)?;
         Ok(span)
     }

@@ -358,6 +358,7 @@ fn interruptible_sleep(sh: &Shared, d: Duration) -> bool {
 }
 
 fn serve_connection(stream: TcpStream, sh: Arc<Shared>) {
+    let _ = stream.set_nodelay(true);
     let mut writer = match stream.try_clone() {
         Ok(w) => w,
         Err(_) => return,
@@ -428,9 +429,10 @@ fn serve_connection(stream: TcpStream, sh: Arc<Shared>) {
                         st.attempts[idx].answered = Some(status);
                     }
                     sh.changed.notify_all();
-                    let ok = writer.write_all(head.as_bytes()).is_ok()
-                        && writer.write_all(&body).is_ok()
-                        && writer.flush().is_ok();
+                    // One write for head + body: two small writes would meet Nagle + delayed ACK.
+                    let mut out = head.into_bytes();
+                    out.extend_from_slice(&body);
+                    let ok = writer.write_all(&out).is_ok() && writer.flush().is_ok();
                     if !ok {
                         return;
                     }

@@ -25,20 +25,13 @@ from typing import Any, Callable, List, Optional
 
 logger = logging.getLogger("raindrop_dspy")
 
-__all__ = ["Frame", "ACTIVE", "install_hooks"]
+__all__ = ["Frame", "ACTIVE", "install_hooks", "HANDLE", "CLIENT", "PARENT", "EVENT_ID", "ENTRIES"]
 
 
-class Frame:
-    """One wrapped call in progress."""
-
-    __slots__ = ("handle", "client", "entries", "parent", "event_id")
-
-    def __init__(self, handle: int, client: Any, parent: "Optional[Frame]", event_id: Optional[str]) -> None:
-        self.handle = handle
-        self.client = client  # the NativeClient that owns `handle`
-        self.entries: List[dict] = []
-        self.parent = parent
-        self.event_id = event_id
+# A wrapped call in progress is a plain list (cheaper to create than an object):
+#   [native call handle, NativeClient, parent frame or None, event id bytes, LM history entries]
+HANDLE, CLIENT, PARENT, EVENT_ID, ENTRIES = range(5)
+Frame = list
 
 
 ACTIVE: "ContextVar[Optional[Frame]]" = ContextVar("raindrop_dspy_active_call", default=None)
@@ -53,7 +46,7 @@ def _make_record_history(original: Callable[..., Any]) -> Callable[..., Any]:
     def record_history(client: Any, entry: Any) -> Any:
         frame = get()
         if frame is not None:
-            frame.entries.append(entry)
+            frame[4].append(entry)  # ENTRIES
         return original(client, entry)
 
     record_history.__raindrop_dspy_hook__ = True  # type: ignore[attr-defined]

@@ -41,20 +41,32 @@ def _blen(value: Optional[bytes]) -> int:
     return len(value) if value is not None else 0
 
 
-def event_id_buffer() -> Any:
-    """A per-thread buffer for the event id the core writes back."""
-    buf = getattr(_tls, "eid", None)
-    if buf is None:
-        buf = _tls.eid = ctypes.create_string_buffer(_ffi.RD_EVENT_ID_BUF_LEN)
-    return buf
+class ThreadBuffers:
+    """Caller-owned memory the hot path hands to the core, one set per thread.
+
+    Each is filled and consumed within one synchronous stretch of Python code
+    (no ``await`` in between), so sharing it between asyncio tasks of the same
+    thread is safe. Addresses are computed once, so the hot-path prototypes can
+    take plain ``c_void_p`` integers.
+    """
+
+    __slots__ = ("eid", "eid_addr", "call", "call_addr", "res", "res_addr")
+
+    def __init__(self) -> None:
+        self.eid = ctypes.create_string_buffer(_ffi.RD_EVENT_ID_BUF_LEN)
+        self.eid_addr = ctypes.addressof(self.eid)
+        self.call = _ffi.rd_call(0)
+        self.call_addr = ctypes.addressof(self.call)
+        self.res = _ffi.rd_call_result()
+        self.res_addr = ctypes.addressof(self.res)
 
 
-def result_struct() -> Any:
-    """A per-thread, reusable ``rd_call_result`` (filled and used synchronously)."""
-    r = getattr(_tls, "res", None)
-    if r is None:
-        r = _tls.res = _ffi.rd_call_result()
-    return r
+def thread_buffers() -> ThreadBuffers:
+    try:
+        return _tls.b  # type: ignore[no-any-return]
+    except AttributeError:
+        b = _tls.b = ThreadBuffers()
+        return b
 
 
 class NativeClient(Managed):

@@ -36,6 +36,7 @@ from ctypes import (
     c_int64,
     c_size_t,
     c_uint64,
+    c_void_p,
 )
 from typing import Any, List, Optional
 
@@ -288,6 +289,18 @@ def load() -> Lib:
         fn.restype = restype
         fn.argtypes = argtypes
         setattr(lib, name, fn)
+    # Hot-path variants: the same two functions, but the caller-owned out-parameters
+    # and the result struct are passed as addresses (c_void_p ints prepared once per
+    # thread), which ctypes converts much faster than POINTER(...) arguments.
+    if "rd_wrap_begin" not in lib.missing and "rd_wrap_end" not in lib.missing:
+        fb = fast["rd_wrap_begin"]  # item access: a new function object, own argtypes
+        fb.restype = rd_result
+        fb.argtypes = [rd_client, rd_call, *_STR, *_STR, *_STR, c_void_p, c_void_p, c_size_t, c_void_p]
+        fe = fast["rd_wrap_end"]
+        fe.restype = rd_result
+        fe.argtypes = [rd_client, rd_call, c_void_p, c_void_p]
+        lib.hot_wrap_begin = fb
+        lib.hot_wrap_end = fe
     required = ("rd_new", "rd_wrap_begin", "rd_wrap_end", "rd_flush", "rd_shutdown")
     absent = [n for n in required if n in lib.missing]
     if absent:
@@ -299,6 +312,29 @@ def load() -> Lib:
         lib.version = "unknown"
     _LIB = lib
     return lib
+
+
+# Layout of the first 12 fields of rd_call_result (output .. error_message_len), for
+# filling it with one struct.pack_into call on the hot path.
+CALL_RESULT_HEAD = "<QQQQqqQQQQQQ"
+
+
+def bytes_data_offset() -> int:
+    """Offset of a bytes object's data from id(obj) on this interpreter, or 0 if
+    it cannot be established (then the binding fills structs field by field)."""
+    try:
+        if sys.implementation.name != "cpython":
+            return 0
+        probe = b"raindrop-dspy-probe"
+        off = ctypes.cast(ctypes.c_char_p(probe), c_void_p).value - id(probe)  # type: ignore[operator]
+        other = b"second-probe-value!"
+        if ctypes.cast(ctypes.c_char_p(other), c_void_p).value - id(other) != off:  # type: ignore[operator]
+            return 0
+        if ctypes.string_at(id(probe) + off, len(probe)) != probe:
+            return 0
+        return off
+    except Exception:
+        return 0
 
 
 def last_error_message(lib: Lib) -> str:

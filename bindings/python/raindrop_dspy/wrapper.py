@@ -16,6 +16,7 @@ import inspect
 import json
 import logging
 import os
+import struct
 import types
 import warnings
 from contextvars import ContextVar
@@ -36,7 +37,7 @@ from typing import (
 
 from . import _capture, _ffi
 from ._capture import ACTIVE, Frame, install_hooks
-from ._client import NativeClient, event_id_buffer, result_struct
+from ._client import NativeClient, thread_buffers
 
 logger = logging.getLogger("raindrop_dspy")
 
@@ -55,6 +56,9 @@ _UNKNOWN = _ffi.RD_TOKENS_UNKNOWN
 _EID_LEN = _ffi.RD_EVENT_ID_BUF_LEN
 
 _name_cache: Dict[type, bytes] = {}
+# Fill the head of rd_call_result with one pack_into (addresses of live bytes objects).
+_BYTES_OFF = _ffi.bytes_data_offset()
+_pack_head = struct.Struct(_ffi.CALL_RESULT_HEAD).pack_into
 
 
 def _library_version() -> str:
@@ -112,6 +116,9 @@ def _output_text(result: Any) -> Optional[str]:
         return None
     store = getattr(result, "_store", None)
     if type(store) is dict:
+        if len(store) == 1:
+            for v in store.values():
+                return None if v is None else (v if type(v) is str else str(v))
         values: Iterable[Any] = store.values()
     else:
         to_dict = getattr(result, "toDict", None)
@@ -123,7 +130,10 @@ def _output_text(result: Any) -> Optional[str]:
                 if val is not None:
                     return val if type(val) is str else str(val)
             return result if type(result) is str else str(result)
-    parts = [v if type(v) is str else str(v) for v in values if v is not None]
+    parts = []
+    for v in values:
+        if v is not None:
+            parts.append(v if type(v) is str else str(v))
     if not parts:
         return None
     return parts[0] if len(parts) == 1 else "\n".join(parts)
@@ -180,15 +190,26 @@ def _summarize(entries: List[dict]) -> Tuple[Optional[str], int, int, Optional[s
     pt = ct = _UNKNOWN
     for e in entries:
         try:
-            p, c = _usage_numbers(e.get("usage"))
-            if p is None and c is None and "usage" not in e:
-                resp = e.get("response")
-                p, c = _usage_numbers(getattr(resp, "usage", None))
-            if p is not None:
+            u = e.get("usage")
+            if type(u) is dict:
+                p = u.get("prompt_tokens")
+                c = u.get("completion_tokens")
+                if p is None and c is None and u:
+                    p, c = _usage_numbers(u)
+            elif u is None and "usage" not in e:
+                p, c = _usage_numbers(getattr(e.get("response"), "usage", None))
+            else:
+                p, c = _usage_numbers(u)
+            if type(p) is int:
                 pt = p if pt < 0 else pt + p
-            if c is not None:
+            if type(c) is int:
                 ct = c if ct < 0 else ct + c
-            f = _finish_reason(e.get("response"))
+            resp = e.get("response")
+            f = getattr(resp, "finish_reason", None)  # lm15 Response
+            if f is None:
+                f = _finish_reason(resp)  # LiteLLM choices[0], tuples (n > 1), dicts
+            elif type(f) is not str:
+                f = str(getattr(f, "value", f))
             if f is not None:
                 fr = f
             m = e.get("model") or e.get("response_model")
@@ -291,7 +312,7 @@ class RaindropDSPy:
         self._event_id = event_id
         self._tools = tools
         self._debug = debug
-        self._last_event_id: "ContextVar[Optional[str]]" = ContextVar("raindrop_dspy_last_event_id", default=None)
+        self._last_event_id: "ContextVar[Optional[bytes]]" = ContextVar("raindrop_dspy_last_event_id", default=None)
         self._native: Optional[NativeClient] = None
         if client is not None:
             logger.info("raindrop_dspy: client= is ignored: the native core sends the events itself")
@@ -343,7 +364,8 @@ class RaindropDSPy:
         Set when the call begins, so it is also readable inside the call; a
         nested wrapped call reports the id of the top-level event it belongs to.
         """
-        return self._last_event_id.get()
+        eid = self._last_event_id.get()
+        return None if eid is None else eid.decode("utf-8", "replace")
 
     @property
     def enabled(self) -> bool:
@@ -454,7 +476,7 @@ class RaindropDSPy:
             if not h:
                 return None
             parent = ACTIVE.get()
-            parent_handle = parent.handle if parent is not None and parent.client is nc else 0
+            parent_handle = parent[0] if parent is not None and parent[1] is nc else 0
             cls = type(module)
             name = _name_cache.get(cls)
             if name is None:
@@ -467,27 +489,27 @@ class RaindropDSPy:
                 val = src() if callable(src) else src
                 if val:
                     eid = str(val).encode("utf-8", "surrogatepass")
-            buf = event_id_buffer()
-            out = _ffi.rd_call(0)
-            rc = nc.lib.rd_wrap_begin(
+            tb = thread_buffers()
+            lib = nc.lib
+            rc = lib.hot_wrap_begin(
                 h, parent_handle, name, len(name),
                 inp, len(inp) if inp is not None else 0,
                 eid, len(eid) if eid is not None else 0,
-                out, buf, _EID_LEN, None,
+                tb.call_addr, tb.eid_addr, _EID_LEN, None,
             )
             if rc != _RD_OK:
                 if parent_handle and rc == _ffi.RD_ERR_INVALID_HANDLE:
                     # The parent already ended (e.g. a straggler thread): go top-level.
-                    rc = nc.lib.rd_wrap_begin(
+                    rc = lib.hot_wrap_begin(
                         h, 0, name, len(name), inp, len(inp) if inp is not None else 0,
-                        eid, len(eid) if eid is not None else 0, out, buf, _EID_LEN, None,
+                        eid, len(eid) if eid is not None else 0, tb.call_addr, tb.eid_addr, _EID_LEN, None,
                     )
                 if rc != _RD_OK:
                     nc.report(rc, "rd_wrap_begin")
                     return None
-            event_id = buf.value.decode("utf-8", "replace")
+            event_id = tb.eid.value  # bytes; decoded only when last_event_id is read
             self._last_event_id.set(event_id)
-            return Frame(out.value, nc, parent, event_id)
+            return [tb.call.value, nc, parent, event_id, []]  # see _capture.Frame
         except Exception:
             logger.debug("raindrop_dspy: rd_wrap_begin failed", exc_info=True)
             return None
@@ -496,53 +518,61 @@ class RaindropDSPy:
              exc: Optional[BaseException]) -> None:
         """rd_wrap_end; never raises."""
         try:
-            nc = frame.client
-            entries = frame.entries
-            parent = frame.parent
+            nc = frame[1]
+            entries = frame[4]
+            parent = frame[2]
             if entries:
                 if parent is not None:
-                    parent.entries.extend(entries)
+                    parent[4].extend(entries)
                 model, pt, ct, fr = _summarize(entries)
             else:
                 model, pt, ct, fr = None, _UNKNOWN, _UNKNOWN, None
             if model is None:
                 model = _fallback_model(module, kwargs)
-            r = result_struct()
+            mb = None if model is None else model.encode("utf-8", "surrogatepass")
+            fb = None if fr is None else fr.encode()
             if exc is None:
                 if pt < 0 and ct < 0 and not entries:
                     pt, ct = _fallback_usage(result)
                 text = _output_text(result)
                 ob = None if text is None else text.encode("utf-8", "surrogatepass")
-                r.output = ob
-                r.output_len = len(ob) if ob is not None else 0
-                r.error_type = None
-                r.error_type_len = 0
-                r.error_message = None
-                r.error_message_len = 0
+                et = em = None
             else:
+                ob = None
                 et = type(exc).__name__.encode()
                 try:
                     em = str(exc).encode("utf-8", "surrogatepass")
                 except Exception:
-                    em = b""
-                r.output = None
-                r.output_len = 0
+                    em = b"<unprintable exception>"
+            tb = thread_buffers()
+            if _BYTES_OFF:
+                _pack_head(
+                    tb.res, 0,
+                    0 if ob is None else id(ob) + _BYTES_OFF, 0 if ob is None else len(ob),
+                    0 if mb is None else id(mb) + _BYTES_OFF, 0 if mb is None else len(mb),
+                    pt, ct,
+                    0 if fb is None else id(fb) + _BYTES_OFF, 0 if fb is None else len(fb),
+                    0 if et is None else id(et) + _BYTES_OFF, 0 if et is None else len(et),
+                    0 if em is None else id(em) + _BYTES_OFF, 0 if em is None else len(em),
+                )
+            else:
+                r = tb.res
+                r.output = ob
+                r.output_len = 0 if ob is None else len(ob)
+                r.model = mb
+                r.model_len = 0 if mb is None else len(mb)
+                r.prompt_tokens = pt
+                r.completion_tokens = ct
+                r.finish_reason = fb
+                r.finish_reason_len = 0 if fb is None else len(fb)
                 r.error_type = et
-                r.error_type_len = len(et)
+                r.error_type_len = 0 if et is None else len(et)
                 r.error_message = em
-                r.error_message_len = len(em)
-            mb = None if model is None else model.encode("utf-8", "surrogatepass")
-            r.model = mb
-            r.model_len = len(mb) if mb is not None else 0
-            r.prompt_tokens = pt
-            r.completion_tokens = ct
-            fb = None if fr is None else fr.encode()
-            r.finish_reason = fb
-            r.finish_reason_len = len(fb) if fb is not None else 0
+                r.error_message_len = 0 if em is None else len(em)
             h = nc._handle
             if not h:
                 return  # shut down (or forked) since the call began
-            rc = nc.lib.rd_wrap_end(h, frame.handle, r, None)
+            rc = nc.lib.hot_wrap_end(h, frame[0], tb.res_addr, None)
             if rc != _RD_OK:
                 nc.report(rc, "rd_wrap_end")
         except Exception:

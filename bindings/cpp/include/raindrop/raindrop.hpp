@@ -976,7 +976,7 @@ inline Call begin_call(rd_client client, SpanKind kind, std::string_view name,
             call->event_id_ = buf;
         }
     } else {
-        r = rd_span_begin(client, parent, static_cast<rd_span_kind>(static_cast<int>(kind)),
+        r = rd_span_begin(client, parent, static_cast<int32_t>(kind),
                           name.data(), name.size(), in, in_len, &h, &e);
     }
     if (static_cast<int>(r) == 0) {
