@@ -4,6 +4,9 @@
 use crate::error::Error;
 use crate::json_bound::{self, Bounds};
 use crate::text;
+use serde::ser::{SerializeMap, Serializer};
+use serde::Serialize;
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 /// When an event or signal happened: captured at call time, or given by the caller.
@@ -85,23 +88,44 @@ impl Event {
     }
 
     /// Serialises the event as one `events/track` array item of at most `max_bytes`.
-    pub fn to_json(&self, context: &Value, max_chars: usize, max_bytes: usize) -> Vec<u8> {
-        let full = self.to_value(context, max_chars, None);
-        let bytes = serde_json::to_vec(&full).unwrap_or_default();
+    pub fn to_json(&self, context: &RawValue, max_chars: usize, max_bytes: usize) -> Vec<u8> {
+        let bytes = self.serialize_borrowed(context);
         if bytes.len() <= max_bytes {
             return bytes;
         }
         // Too big: cut every text further until it fits (contract §4).
+        let context: Value = serde_json::from_str(context.get()).unwrap_or(Value::Null);
         let mut limit = max_chars.min(max_bytes / 2);
         loop {
             limit /= 2;
             let budget = max_bytes / 2;
-            let value = self.to_value(context, limit.max(16), Some(budget));
+            let value = self.to_value(&context, limit.max(16), Some(budget));
             let bytes = serde_json::to_vec(&value).unwrap_or_default();
             if bytes.len() <= max_bytes || limit <= 16 {
                 return bytes;
             }
         }
+    }
+
+    /// The common case: write straight from the event's fields (already capped on the hot
+    /// path), without building a JSON tree.
+    fn serialize_borrowed(&self, context: &RawValue) -> Vec<u8> {
+        let user_properties = self.properties_json.as_deref().map(|json| parse_object(Some(json)));
+        let out = EventOut {
+            event_id: &self.event_id,
+            user_id: &self.user_id,
+            event: &self.event,
+            timestamp: self.timestamp.to_text(),
+            ai_data: self.ai.as_ref().map(|ai| AiOut {
+                model: non_empty(&ai.model),
+                input: non_empty(&ai.input),
+                output: non_empty(&ai.output),
+                convo_id: non_empty(&ai.convo_id),
+            }),
+            properties: PropertiesOut { user: user_properties.as_ref(), builtins: &self.builtins, context },
+            attachments: self.attachments_json.as_deref().and_then(|json| serde_json::from_str::<&RawValue>(json).ok()),
+        };
+        serde_json::to_vec(&out).unwrap_or_default()
     }
 
     fn to_value(&self, context: &Value, max_chars: usize, budget: Option<usize>) -> Value {
@@ -161,6 +185,85 @@ impl Event {
         }
         Value::Object(item)
     }
+}
+
+#[derive(Serialize)]
+struct EventOut<'a> {
+    event_id: &'a str,
+    user_id: &'a str,
+    event: &'a str,
+    timestamp: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ai_data: Option<AiOut<'a>>,
+    properties: PropertiesOut<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    attachments: Option<&'a RawValue>,
+}
+
+#[derive(Serialize)]
+struct AiOut<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    model: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    input: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    output: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    convo_id: Option<&'a str>,
+}
+
+/// The caller's properties, then the library's own (which win over a caller key of the same
+/// name), then `$context`.
+struct PropertiesOut<'a> {
+    user: Option<&'a Map<String, Value>>,
+    builtins: &'a Builtins,
+    context: &'a RawValue,
+}
+
+impl Builtins {
+    fn texts(&self) -> [(&'static str, Option<&str>); 4] {
+        [
+            ("dspy.finish_reason", self.finish_reason.as_deref()),
+            ("dspy.module", self.module.as_deref()),
+            ("error.type", self.error_type.as_deref()),
+            ("error.message", self.error_message.as_deref()),
+        ]
+    }
+    fn tokens(&self) -> [(&'static str, Option<i64>); 2] {
+        [("ai.usage.prompt_tokens", self.prompt_tokens), ("ai.usage.completion_tokens", self.completion_tokens)]
+    }
+    fn sets(&self, key: &str) -> bool {
+        key == "$context"
+            || self.texts().iter().any(|(k, v)| *k == key && v.is_some())
+            || self.tokens().iter().any(|(k, v)| *k == key && v.is_some())
+    }
+}
+
+impl Serialize for PropertiesOut<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(None)?;
+        for (key, value) in self.user.into_iter().flatten() {
+            if !self.builtins.sets(key) {
+                map.serialize_entry(key, value)?;
+            }
+        }
+        for (key, tokens) in self.builtins.tokens() {
+            if let Some(tokens) = tokens {
+                map.serialize_entry(key, &tokens)?;
+            }
+        }
+        for (key, text) in self.builtins.texts() {
+            if let Some(text) = text {
+                map.serialize_entry(key, text)?;
+            }
+        }
+        map.serialize_entry("$context", self.context)?;
+        map.end()
+    }
+}
+
+fn non_empty(field: &Option<String>) -> Option<&str> {
+    field.as_deref().filter(|text| !text.is_empty())
 }
 
 /// Parses a bounded JSON object (already checked on the hot path).
@@ -278,7 +381,8 @@ mod tests {
     fn oversized_event_is_shrunk_not_dropped() {
         let wide: Map<String, Value> = (0..20_000).map(|i| (format!("key{i}"), Value::String("v".repeat(100)))).collect();
         let props = serde_json::to_string(&wide).unwrap();
-        let bytes = event(Some(props)).to_json(&Value::Null, 1_000_000, 1 << 20);
+        let context = RawValue::from_string("null".into()).unwrap();
+        let bytes = event(Some(props)).to_json(&context, 1_000_000, 1 << 20);
         assert!(bytes.len() <= 1 << 20, "{}", bytes.len());
         let value: Value = serde_json::from_slice(&bytes).unwrap();
         assert!(value["ai_data"]["input"].as_str().unwrap().ends_with(text::TRUNCATION_MARKER));

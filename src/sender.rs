@@ -105,7 +105,8 @@ pub struct Sender {
     shared: Arc<Shared>,
     queue: QueueReceiver,
     transport: Transport,
-    context: Value,
+    /// `$context`, serialised once.
+    context: Box<serde_json::value::RawValue>,
     traces_prefix: String,
     batches: [Batch; 4],
     random: AtomicU64,
@@ -124,6 +125,7 @@ impl Sender {
             "library": {"name": config.library_name, "version": config.library_version},
             "metadata": {"language": config.language, "core": "raindrop-dspy", "coreVersion": env!("CARGO_PKG_VERSION")},
         });
+        let context = serde_json::value::to_raw_value(&context).unwrap_or_else(|_| Default::default());
         let traces_prefix = span::envelope_prefix(&config.service_name, &config.library_name, &config.library_version);
         Sender {
             transport: Transport::new(config),

@@ -670,7 +670,8 @@ fn hot_path_sustained_track_ai_against_slow_sink() {
 fn queue_full_drops_new_item_and_counts() {
     let sink = Sink::start();
     sink.set_fallback(EVENTS, Reply::Hang);
-    let c = client(&sink, json!({"max_queue_items": 5, "request_timeout_ms": 20000}));
+    // One event per batch: the first one hangs in flight, so the sender stops taking items.
+    let c = client(&sink, json!({"max_queue_items": 5, "max_batch_events": 1, "request_timeout_ms": 20000}));
     let mut full = 0u64;
     for _ in 0..30 {
         match c.track_ai(&Ev::ai("q", "a")) {

@@ -25,6 +25,8 @@ if [ ! -x "$VENV/bin/python" ]; then
   "$PYBIN" -m venv "$VENV"
 fi
 PY="$VENV/bin/python"
+# a venv made by `uv venv` has no pip
+"$PY" -m pip --version >/dev/null 2>&1 || "$PY" -m ensurepip >/dev/null
 
 # Test dependencies (skipped when already satisfied).
 if ! "$PY" - <<'PYCHECK' 2>/dev/null

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib.util
 import json
 import os
 import sys
@@ -25,9 +26,7 @@ import tempfile
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
 
-try:
-    import raindrop_dspy  # noqa: F401
-except ImportError:  # running from a source checkout without installing
+if importlib.util.find_spec("raindrop_dspy") is None:  # a source checkout, not installed
     sys.path.insert(0, os.path.join(ROOT, "bindings", "python"))
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")

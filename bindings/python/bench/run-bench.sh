@@ -14,7 +14,7 @@ ROOT="$(cd "$HERE/../../.." && pwd)"
 OURS="${RD_VENV:-$ROOT/.venv-py}"
 OFFICIAL="${RD_OFFICIAL_VENV:-$ROOT/.venv-official}"
 PYBIN="${PYTHON:-$(command -v python3.11 || command -v python3)}"
-OUT="${BENCH_OUT:-$HERE/results.jsonl}"
+OUT="${BENCH_OUT:-$HERE/results.txt}"
 
 if [ ! -x "$OURS/bin/python" ] || ! "$OURS/bin/python" -c "import raindrop_dspy, dspy" 2>/dev/null; then
   echo "== $OURS lacks raindrop_dspy: running run-tests.sh setup" >&2
@@ -39,16 +39,21 @@ echo "== loopback sink: $URL" >&2
 KEYARG=(--endpoint "$URL")
 [ -n "${NO_KEY:-}" ] && KEYARG=(--no-key)
 : >"$OUT"
-for round in 1 2; do
+py_of() { if [ "$1" = native ]; then echo "$OURS/bin/python"; else echo "$OFFICIAL/bin/python"; fi; }
+echo "== load average: $(cut -d' ' -f1-3 /proc/loadavg), $(nproc) CPU(s)" | tee -a "$OUT" >&2
+for round in 1 2 3; do
   for side in native official; do
-    if [ "$side" = native ]; then PY="$OURS/bin/python"; else PY="$OFFICIAL/bin/python"; fi
-    echo "== round $round: $side" >&2
-    "$PY" "$HERE/bench_overhead.py" --label "$side" "${KEYARG[@]}" | tee -a "$OUT"
+    echo "== round $round: $side, dspy.Predict" >&2
+    "$(py_of $side)" "$HERE/bench_overhead.py" --label "$side" "${KEYARG[@]}" | tee -a "$OUT"
   done
 done
 for side in native official; do
-  if [ "$side" = native ]; then PY="$OURS/bin/python"; else PY="$OFFICIAL/bin/python"; fi
-  echo "== import time: $side" >&2
-  "$PY" "$HERE/bench_overhead.py" --label "$side" --import-time | tee -a "$OUT"
+  echo "== $side, trivial module (wrapper cost alone)" >&2
+  "$(py_of $side)" "$HERE/bench_overhead.py" --label "$side" --trivial --block-size 500 "${KEYARG[@]}" | tee -a "$OUT"
 done
+for side in native official; do
+  echo "== import time: $side" >&2
+  "$(py_of $side)" "$HERE/bench_overhead.py" --label "$side" --import-time --endpoint "$URL" | tee -a "$OUT"
+done
+echo "== load average: $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$OUT" >&2
 echo "== results in $OUT" >&2

@@ -21,7 +21,7 @@ from __future__ import annotations
 import functools
 import logging
 from contextvars import ContextVar
-from typing import Any, Callable, List, Optional
+from typing import Any, Callable, Optional
 
 logger = logging.getLogger("raindrop_dspy")
 

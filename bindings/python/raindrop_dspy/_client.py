@@ -16,7 +16,7 @@ import os
 import threading
 import time
 import weakref
-from typing import Any, Dict, Mapping, Optional, Tuple
+from typing import Any, Dict, Mapping, Optional
 
 from . import _ffi
 from ._managed import Managed
@@ -232,7 +232,7 @@ class NativeClient(Managed):
         rc = self.lib.rd_get_stats(h, ctypes.byref(st), None)
         if rc != _ffi.RD_OK:
             return {}
-        return {name: int(getattr(st, name)) for name, _t in _ffi.rd_stats._fields_}
+        return {f[0]: int(getattr(st, f[0])) for f in _ffi.rd_stats._fields_}
 
     def _report_err(self, rc: int, err: Any, what: str) -> None:
         if rc == _ffi.RD_ERR_QUEUE_FULL:
@@ -243,10 +243,6 @@ class NativeClient(Managed):
         except Exception:
             msg = ""
         logger.warning("raindrop_dspy: %s failed: %s %s", what, _ffi.RESULT_NAMES.get(rc, rc), msg)
-
-
-def split_result(rc: int) -> Tuple[bool, int]:
-    return rc == _ffi.RD_OK, rc
 
 
 # -- process-wide hooks -------------------------------------------------------

@@ -206,6 +206,8 @@ class Lib:
     path: str
     version: str
     missing: List[str]
+    hot_wrap_begin: Any
+    hot_wrap_end: Any
 
     def __getattr__(self, name: str) -> Any:  # only reached for absent symbols
         raise AttributeError(

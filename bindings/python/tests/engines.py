@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import threading
-from typing import Callable, Dict, Optional
+from typing import Callable, Dict
 
 import dspy
 from dspy.lm15 import Message, Response, TextPart, Usage

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import inspect
-import json
 import logging
 import os
 import subprocess
@@ -16,7 +15,7 @@ import pytest
 
 import raindrop_dspy
 from raindrop_dspy import RaindropDSPy, create_raindrop_dspy
-from raindrop_dspy import _client, _ffi
+from raindrop_dspy import _ffi
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
