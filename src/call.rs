@@ -4,6 +4,7 @@
 use crate::error::{rd_result, Error};
 use crate::registry::Registry;
 use crate::span::SpanKind;
+use crate::text::Text;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -25,7 +26,7 @@ pub struct OpenCall {
     /// Nested under another call (a task rather than a workflow, for module spans).
     pub nested: bool,
     pub name: String,
-    pub input: Option<String>,
+    pub input: Option<Text>,
     pub start_nanos: u64,
     pub trace_id: [u8; 16],
     pub span_id: [u8; 8],
@@ -48,7 +49,7 @@ pub struct Begin<'a> {
     pub kind: SpanKind,
     pub sends_event_if_top_level: bool,
     pub name: String,
-    pub input: Option<String>,
+    pub input: Option<Text>,
     pub event_id: Option<&'a str>,
 }
 

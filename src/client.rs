@@ -12,6 +12,7 @@ use crate::sender::{Control, Sender, Shared};
 use crate::signal::Signal;
 use crate::span::{Span, SpanDetail, SpanKind};
 use crate::stats::{Snapshot, Stats};
+use crate::text::Text;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -19,7 +20,7 @@ use std::time::{Duration, Instant};
 /// How a call ended (every field optional).
 #[derive(Default, Debug)]
 pub struct CallResult {
-    pub output: Option<String>,
+    pub output: Option<Text>,
     pub model: Option<String>,
     pub prompt_tokens: Option<i64>,
     pub completion_tokens: Option<i64>,
@@ -109,11 +110,11 @@ impl Client {
         Ok((handle, event_id))
     }
 
-    pub fn wrap_begin(&self, parent: u64, module: String, input: Option<String>, event_id: Option<&str>) -> Result<(u64, Arc<str>), Error> {
+    pub fn wrap_begin(&self, parent: u64, module: String, input: Option<Text>, event_id: Option<&str>) -> Result<(u64, Arc<str>), Error> {
         self.begin(Begin { parent, kind: SpanKind::Module, sends_event_if_top_level: true, name: module, input, event_id })
     }
 
-    pub fn span_begin(&self, parent: u64, kind: SpanKind, name: String, input: Option<String>) -> Result<(u64, Arc<str>), Error> {
+    pub fn span_begin(&self, parent: u64, kind: SpanKind, name: String, input: Option<Text>) -> Result<(u64, Arc<str>), Error> {
         self.begin(Begin { parent, kind, sends_event_if_top_level: false, name, input, event_id: None })
     }
 
@@ -152,7 +153,7 @@ impl Client {
         // An errored call with no input still lands: its error is its content (contract §5).
         if failed && call.input.as_deref().is_none_or(str::is_empty) && output.as_deref().is_none_or(str::is_empty) {
             let kind = result.error_type.as_deref().unwrap_or("Error");
-            output = Some(format!("{kind}: {}", result.error_message.as_deref().unwrap_or("")));
+            output = Some(format!("{kind}: {}", result.error_message.as_deref().unwrap_or("")).into());
         }
         Event {
             event_id: call.event_id.to_string(),

@@ -3,7 +3,7 @@
 
 use crate::error::Error;
 use crate::json_bound::{self, Bounds};
-use crate::text;
+use crate::text::{self, Text};
 use serde::ser::{SerializeMap, Serializer};
 use serde::Serialize;
 use serde_json::value::RawValue;
@@ -42,8 +42,8 @@ impl Timestamp {
 #[derive(Clone, Debug, Default)]
 pub struct AiData {
     pub model: Option<String>,
-    pub input: Option<String>,
-    pub output: Option<String>,
+    pub input: Option<Text>,
+    pub output: Option<Text>,
     pub convo_id: Option<String>,
 }
 
@@ -76,7 +76,7 @@ impl Event {
     /// Rough size for the queue's byte bound.
     pub fn approx_bytes(&self) -> usize {
         let ai = self.ai.as_ref().map_or(0, |ai| {
-            [&ai.model, &ai.input, &ai.output, &ai.convo_id].iter().map(|f| f.as_ref().map_or(0, String::len)).sum()
+            [ai.model.as_deref(), ai.input.as_deref(), ai.output.as_deref(), ai.convo_id.as_deref()].iter().map(|f| f.map_or(0, str::len)).sum()
         });
         256 + self.event_id.len()
             + self.user_id.len()
@@ -137,8 +137,8 @@ impl Event {
         item.insert("timestamp".into(), Value::String(self.timestamp.to_text()));
         if let Some(ai) = &self.ai {
             let mut ai_data = Map::new();
-            for (key, field) in [("model", &ai.model), ("input", &ai.input), ("output", &ai.output), ("convo_id", &ai.convo_id)] {
-                if let Some(text) = field.as_deref().filter(|t| !t.is_empty()) {
+            for (key, field) in [("model", ai.model.as_deref()), ("input", ai.input.as_deref()), ("output", ai.output.as_deref()), ("convo_id", ai.convo_id.as_deref())] {
+                if let Some(text) = field.filter(|t| !t.is_empty()) {
                     ai_data.insert(key.into(), cap(text));
                 }
             }
@@ -262,8 +262,8 @@ impl Serialize for PropertiesOut<'_> {
     }
 }
 
-fn non_empty(field: &Option<String>) -> Option<&str> {
-    field.as_deref().filter(|text| !text.is_empty())
+fn non_empty<T: AsRef<str>>(field: &Option<T>) -> Option<&str> {
+    field.as_ref().map(AsRef::as_ref).filter(|text| !text.is_empty())
 }
 
 /// Parses a bounded JSON object (already checked on the hot path).
@@ -370,7 +370,7 @@ mod tests {
             user_id: "u".into(),
             event: "ai_generation".into(),
             timestamp: Timestamp::UnixNanos(0),
-            ai: Some(AiData { input: Some("x".repeat(900_000)), output: Some("y".repeat(900_000)), ..Default::default() }),
+            ai: Some(AiData { input: Some("x".repeat(900_000).into()), output: Some("y".repeat(900_000).into()), ..Default::default() }),
             properties_json: properties,
             builtins: Builtins { prompt_tokens: Some(3), ..Default::default() },
             attachments_json: None,

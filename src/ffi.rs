@@ -16,7 +16,7 @@ use crate::identify::Identify;
 use crate::registry::Registry;
 use crate::signal::{parse_sentiment, Signal, SignalType};
 use crate::span::SpanKind;
-use crate::text;
+use crate::text::{self, Text};
 use std::borrow::Cow;
 use std::cell::RefCell;
 use std::ffi::{c_char, CStr};
@@ -267,6 +267,11 @@ unsafe fn capped(ptr: *const c_char, len: usize, max_chars: usize) -> Option<Str
     optional(ptr, len).map(|t| text::cap(&t, max_chars).into_owned())
 }
 
+/// Like `capped`, as shared text (an event and its span keep one copy).
+unsafe fn capped_text(ptr: *const c_char, len: usize, max_chars: usize) -> Option<Text> {
+    optional(ptr, len).map(|t| Text::from(text::cap(&t, max_chars).as_ref()))
+}
+
 /// A required struct argument. Safety: `ptr` is NULL or points to a valid `T`.
 unsafe fn required_struct<'a, T>(ptr: *const T, name: &str) -> Result<&'a T, Error> {
     ptr.as_ref().ok_or_else(|| Error::null(name))
@@ -404,7 +409,7 @@ pub unsafe extern "C" fn rd_wrap_begin(
         let out = call_out.as_mut().ok_or_else(|| Error::null("call_out"))?;
         check_event_id_buffer(event_id_out, event_id_out_len)?;
         let given_id = event_id_argument(event_id, event_id_len, "event_id")?;
-        let (handle, id) = client.wrap_begin(parent, text::cap(&name, 1024).into_owned(), capped(input, input_len, max_chars), given_id.as_deref())?;
+        let (handle, id) = client.wrap_begin(parent, text::cap(&name, 1024).into_owned(), capped_text(input, input_len, max_chars), given_id.as_deref())?;
         *out = handle;
         write_event_id(event_id_out, &id);
         Ok(())
@@ -417,7 +422,7 @@ unsafe fn call_result(result: *const rd_call_result, max_chars: usize) -> Result
     let Some(r) = result.as_ref() else { return Ok(CallResult::default()) };
     let tokens = |n: i64| (n >= 0).then_some(n);
     Ok(CallResult {
-        output: capped(r.output, r.output_len, max_chars),
+        output: capped_text(r.output, r.output_len, max_chars),
         model: capped(r.model, r.model_len, 1024),
         prompt_tokens: tokens(r.prompt_tokens),
         completion_tokens: tokens(r.completion_tokens),
@@ -483,7 +488,7 @@ pub unsafe extern "C" fn rd_span_begin(
         let name = required(name, name_len, "name")?;
         let out = span_out.as_mut().ok_or_else(|| Error::null("span_out"))?;
         let max_chars = client.config().max_text_field_chars;
-        let (handle, _) = client.span_begin(parent, kind, text::cap(&name, 1024).into_owned(), capped(input, input_len, max_chars))?;
+        let (handle, _) = client.span_begin(parent, kind, text::cap(&name, 1024).into_owned(), capped_text(input, input_len, max_chars))?;
         *out = handle;
         Ok(())
     })
@@ -519,8 +524,8 @@ unsafe fn event_args(client: &Client, event: &rd_event, with_ai: bool) -> Result
         timestamp: timestamp_argument(event.timestamp, event.timestamp_len, "event.timestamp")?,
         ai: with_ai.then(|| AiData {
             model: capped(event.model, event.model_len, 1024),
-            input: capped(event.input, event.input_len, max_chars),
-            output: capped(event.output, event.output_len, max_chars),
+            input: capped_text(event.input, event.input_len, max_chars),
+            output: capped_text(event.output, event.output_len, max_chars),
             convo_id: capped(event.convo_id, event.convo_id_len, 1024).filter(|c| !c.is_empty()),
         }),
         properties_json: object_argument(event.properties_json, event.properties_json_len, "event.properties_json", max_chars)?,

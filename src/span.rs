@@ -1,7 +1,7 @@
 //! Spans and their OTLP/HTTP JSON encoding (`ExportTraceServiceRequest`), with the attributes
 //! Raindrop needs to keep a span and link it to its event (raindrop-wire.md §3).
 
-use crate::text;
+use crate::text::{self, Text};
 use serde_json::{json, Map, Value};
 use std::sync::Arc;
 
@@ -44,8 +44,8 @@ pub struct SpanDetail {
     pub event_id: Arc<str>,
     pub user_id: Option<String>,
     pub convo_id: Option<String>,
-    pub input: Option<String>,
-    pub output: Option<String>,
+    pub input: Option<Text>,
+    pub output: Option<Text>,
     pub model: Option<String>,
     pub prompt_tokens: Option<i64>,
     pub completion_tokens: Option<i64>,
@@ -93,8 +93,8 @@ fn any_value(value: &AttrValue, max_chars: usize) -> Value {
 impl Span {
     pub fn approx_bytes(&self) -> usize {
         let d = &self.detail;
-        let text = |t: &Option<String>| t.as_ref().map_or(0, String::len);
-        1024 + self.name.len() + text(&d.input) + text(&d.output) + text(&d.error_message) + text(&d.properties_json)
+        let len = |t: Option<&str>| t.map_or(0, str::len);
+        1024 + self.name.len() + len(d.input.as_deref()) + len(d.output.as_deref()) + len(d.error_message.as_deref()) + len(d.properties_json.as_deref())
     }
 
     /// The span's attributes (raindrop-wire.md §3.3–3.4): the kind markers Raindrop needs to keep

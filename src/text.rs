@@ -2,6 +2,9 @@
 
 use std::borrow::Cow;
 
+/// Text shared without copying: a call's event and its span hold the same input and output.
+pub type Text = std::sync::Arc<str>;
+
 pub const TRUNCATION_MARKER: &str = "...[truncated by raindrop]";
 const MARKER_CHARS: usize = 26;
 

@@ -49,7 +49,7 @@ for round in 1 2 3; do
 done
 for side in native official; do
   echo "== $side, trivial module (wrapper cost alone)" >&2
-  "$(py_of $side)" "$HERE/bench_overhead.py" --label "$side" --trivial --block-size 500 "${KEYARG[@]}" | tee -a "$OUT"
+  "$(py_of $side)" "$HERE/bench_overhead.py" --label "$side" --trivial --blocks 40 --block-size 100 "${KEYARG[@]}" | tee -a "$OUT"
 done
 for side in native official; do
   echo "== import time: $side" >&2

@@ -220,19 +220,22 @@ def _summarize(entries: List[dict]) -> Tuple[Optional[str], int, int, Optional[s
     return model, pt, ct, fr
 
 
+_settings: Any = None
+
+
 def _fallback_model(module: Any, kwargs: Dict[str, Any]) -> Optional[str]:
     """Model when no LM call was seen: per-call lm=, the module's lm, settings.lm."""
+    global _settings
     try:
         lm = kwargs.get("lm")
         if lm is None:
-            try:
-                lm = object.__getattribute__(module, "lm")
-            except AttributeError:
-                lm = None
+            lm = object.__getattribute__(module, "__dict__").get("lm")
         if lm is None:
-            import dspy
+            if _settings is None:
+                from dspy.dsp.utils.settings import settings
 
-            lm = dspy.settings.lm
+                _settings = settings
+            lm = _settings.lm
         m = getattr(lm, "model", None)
         return None if m is None else str(m)
     except Exception:
@@ -253,7 +256,8 @@ def _fallback_usage(result: Any) -> Tuple[int, int]:
                 if c is not None:
                     ct = c if ct < 0 else ct + c
             return pt, ct
-        u = getattr(result, "usage", None)
+        store = getattr(result, "_store", None)
+        u = store.get("usage") if type(store) is dict else getattr(result, "usage", None)
         if u is not None and not callable(u):
             p, c = _usage_numbers(u)
             return (_UNKNOWN if p is None else p), (_UNKNOWN if c is None else c)
