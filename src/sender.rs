@@ -195,7 +195,9 @@ impl Sender {
             Item::Identify(identify) => (Route::Identify, fit(identify.to_json(max_chars), max_chars, max_bytes - 2)),
             Item::Span(span) => {
                 let room = max_bytes - self.traces_prefix.len() - span::ENVELOPE_SUFFIX.len();
-                (Route::Traces, span.to_json(max_chars, room))
+                // A separate collector endpoint speaks standard OTLP/JSON (hex ids).
+                let ids = if self.config().traces_endpoint.is_some() { span::IdEncoding::Hex } else { span::IdEncoding::Base64 };
+                (Route::Traces, span.to_json(ids, max_chars, room))
             }
         };
         let wrapper = self.wrapper_bytes(route);

@@ -56,6 +56,24 @@ pub struct SpanDetail {
     pub properties_json: Option<String>,
 }
 
+/// How trace and span ids are written. Raindrop's `traces` route takes base64 (what its SDKs
+/// send, verified against the live backend); the OTLP/JSON specification, and so any
+/// OpenTelemetry Collector, takes lowercase hex.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IdEncoding {
+    Base64,
+    Hex,
+}
+
+impl IdEncoding {
+    fn encode(self, bytes: &[u8]) -> String {
+        match self {
+            IdEncoding::Base64 => base64(bytes),
+            IdEncoding::Hex => bytes.iter().map(|b| format!("{b:02x}")).collect(),
+        }
+    }
+}
+
 const BASE64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 /// Standard base64 with padding, as OTLP/JSON bytes fields and Raindrop expect.
@@ -189,10 +207,10 @@ impl Span {
     }
 
     /// One OTLP span object, within `max_bytes` (long attribute values are cut further if needed).
-    pub fn to_json(&self, max_chars: usize, max_bytes: usize) -> Vec<u8> {
+    pub fn to_json(&self, ids: IdEncoding, max_chars: usize, max_bytes: usize) -> Vec<u8> {
         let mut limit = max_chars;
         loop {
-            let bytes = serde_json::to_vec(&self.to_value(limit)).unwrap_or_default();
+            let bytes = serde_json::to_vec(&self.to_value(ids, limit)).unwrap_or_default();
             if bytes.len() <= max_bytes || limit <= 16 {
                 return bytes;
             }
@@ -200,12 +218,12 @@ impl Span {
         }
     }
 
-    fn to_value(&self, max_chars: usize) -> Value {
+    fn to_value(&self, ids: IdEncoding, max_chars: usize) -> Value {
         let mut span = Map::new();
-        span.insert("traceId".into(), base64(&self.trace_id).into());
-        span.insert("spanId".into(), base64(&self.span_id).into());
+        span.insert("traceId".into(), ids.encode(&self.trace_id).into());
+        span.insert("spanId".into(), ids.encode(&self.span_id).into());
         if let Some(parent) = &self.parent_span_id {
-            span.insert("parentSpanId".into(), base64(parent).into());
+            span.insert("parentSpanId".into(), ids.encode(parent).into());
         }
         span.insert("name".into(), text::cap(&self.name, max_chars).into_owned().into());
         span.insert("kind".into(), 1.into()); // SPAN_KIND_INTERNAL
@@ -295,5 +313,6 @@ mod tests {
         assert_eq!(base64(b"fo"), "Zm8=");
         assert_eq!(base64(b"foo"), "Zm9v");
         assert_eq!(base64(&[0xff; 8]), "//////////8=");
+        assert_eq!(IdEncoding::Hex.encode(&[0x0a, 0xff]), "0aff");
     }
 }

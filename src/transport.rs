@@ -96,15 +96,17 @@ impl Transport {
                 }
             }
             Transport::Http { agent, base, traces_url, authorization, project_id } => {
-                let url = match (route, traces_url.as_ref()) {
-                    (Route::Traces, Some(url)) => url.clone(),
-                    _ => format!("{base}{}", route.path()),
+                // A separate traces endpoint is someone else's collector: it never gets the
+                // Raindrop key or project.
+                let (url, raindrop) = match (route, traces_url.as_ref()) {
+                    (Route::Traces, Some(url)) => (url.clone(), false),
+                    _ => (format!("{base}{}", route.path()), true),
                 };
                 let mut request = agent.post(&url).header("Content-Type", "application/json");
-                if let Some(value) = authorization {
+                if let (Some(value), true) = (authorization.as_ref(), raindrop) {
                     request = request.header("Authorization", value.as_str());
                 }
-                if let Some(slug) = project_id {
+                if let (Some(slug), true) = (project_id.as_ref(), raindrop) {
                     request = request.header("X-Raindrop-Project-Id", slug.as_str());
                 }
                 let request = request.config().timeout_global(Some(timeout)).build();
