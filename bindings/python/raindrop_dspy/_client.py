@@ -149,7 +149,9 @@ class NativeClient(Managed):
                     )
                 return
             msg = _ffi.last_error_message(self.lib)
-            logger.warning("raindrop_dspy: %s failed: %s %s", what, _ffi.RESULT_NAMES.get(rc, rc), msg)
+            # A call that raced with shutdown() (or began before a fork) is expected to miss.
+            level = logging.DEBUG if rc == _ffi.RD_ERR_INVALID_HANDLE and (self._shut or self._stale) else logging.WARNING
+            logger.log(level, "raindrop_dspy: %s failed: %s %s", what, _ffi.RESULT_NAMES.get(rc, rc), msg)
         except Exception:  # pragma: no cover - logging must never fail the caller
             pass
 
