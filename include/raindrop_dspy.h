@@ -314,6 +314,26 @@ rd_result rd_span_end(rd_client client,
                       const rd_call_result *result,
                       rd_error *err_out);
 
+// Records, in one call, a span that already happened: the binding measured its start and end
+// (nanoseconds since the Unix epoch; an end before the start is clamped to the start).
+// `parent`, `kind`, `name` and `input` as `rd_span_begin`, `result` as `rd_span_end` (may be
+// NULL). An LM span's model, tokens and finish reason roll up to the top-level call. All
+// pointers are borrowed for the duration of the call. Never blocks on I/O. Thread-safe.
+// Errors: RD_ERR_INVALID_HANDLE (client, parent), RD_ERR_NULL_ARGUMENT (name),
+// RD_ERR_INVALID_ARGUMENT (kind), RD_ERR_INVALID_JSON, RD_ERR_INVALID_TIMESTAMP,
+// RD_ERR_QUEUE_FULL.
+rd_result rd_span_record(rd_client client,
+                         rd_call parent,
+                         int32_t kind,
+                         const char *name,
+                         size_t name_len,
+                         const char *input,
+                         size_t input_len,
+                         uint64_t start_unix_nanos,
+                         uint64_t end_unix_nanos,
+                         const rd_call_result *result,
+                         rd_error *err_out);
+
 // Enqueues one complete AI event (`ai_data` with input, output, model, convo_id; at least one
 // of input / output). `event` and its strings are borrowed for the duration of the call. On
 // success the event id is written NUL-terminated to `event_id_out` when non-NULL

@@ -37,6 +37,14 @@ pub struct OpenCall {
     pub rollup: Rollup,
 }
 
+/// What an ending LM call reports, for the roll-up.
+pub struct LmResult<'a> {
+    pub model: Option<&'a str>,
+    pub prompt_tokens: i64,
+    pub completion_tokens: i64,
+    pub finish_reason: Option<&'a str>,
+}
+
 pub struct Calls {
     table: Mutex<Registry<OpenCall>>,
     max_open: usize,
@@ -62,11 +70,8 @@ impl Calls {
         self.table.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Opens a call; returns its handle, its event id and how many forgotten calls expired.
-    pub fn begin(&self, begin: Begin<'_>) -> Result<(u64, Arc<str>, usize), Error> {
-        let start_nanos = crate::time::unix_nanos();
-        let span_id = crate::ids::span_id();
-        let mut table = self.lock();
+    /// A new call placed under its parent (sharing its trace and event id), not yet stored.
+    fn place(table: &Registry<OpenCall>, begin: Begin<'_>, start_nanos: u64) -> Result<OpenCall, Error> {
         let (trace_id, parent_span_id, root, event_id, nested) = if begin.parent == 0 {
             let event_id: Arc<str> = match begin.event_id {
                 Some(id) => Arc::from(id),
@@ -79,6 +84,27 @@ impl Calls {
             let root = if parent.root == 0 { begin.parent } else { parent.root };
             (parent.trace_id, Some(parent.span_id), root, parent.event_id.clone(), true)
         };
+        Ok(OpenCall {
+            kind: begin.kind,
+            sends_event: begin.parent == 0 && begin.sends_event_if_top_level,
+            nested,
+            name: begin.name,
+            input: begin.input,
+            start_nanos,
+            trace_id,
+            span_id: crate::ids::span_id(),
+            parent_span_id,
+            root,
+            event_id,
+            rollup: Rollup::default(),
+        })
+    }
+
+    /// Opens a call; returns its handle, its event id and how many forgotten calls expired.
+    pub fn begin(&self, begin: Begin<'_>) -> Result<(u64, Arc<str>, usize), Error> {
+        let start_nanos = crate::time::unix_nanos();
+        let mut table = self.lock();
+        let call = Self::place(&table, begin, start_nanos)?;
         let mut expired = 0;
         if table.len() >= self.max_open {
             let ttl_nanos = self.ttl.as_nanos() as u64;
@@ -90,42 +116,43 @@ impl Calls {
                 ));
             }
         }
-        let call = OpenCall {
-            kind: begin.kind,
-            sends_event: begin.parent == 0 && begin.sends_event_if_top_level,
-            nested,
-            name: begin.name,
-            input: begin.input,
-            start_nanos,
-            trace_id,
-            span_id,
-            parent_span_id,
-            root,
-            event_id: event_id.clone(),
-            rollup: Rollup::default(),
-        };
+        let event_id = call.event_id.clone();
         Ok((table.insert(call), event_id, expired))
     }
 
     /// Closes a call. An LM call's usage, model and finish reason roll up to its top-level call.
-    pub fn end(&self, handle: u64, lm: Option<(Option<&str>, i64, i64, Option<&str>)>) -> Result<OpenCall, Error> {
+    pub fn end(&self, handle: u64, lm: LmResult<'_>) -> Result<OpenCall, Error> {
         let mut table = self.lock();
         let call = table.remove(handle).ok_or_else(|| Error::handle("call"))?;
-        if let (Some((model, prompt, completion, finish)), true) = (lm, call.kind == SpanKind::Lm) {
-            if let Some(root) = table.get_mut(call.root) {
-                let rollup = &mut root.rollup;
-                rollup.lm_calls += 1;
-                rollup.prompt_tokens += prompt.max(0);
-                rollup.completion_tokens += completion.max(0);
-                if rollup.model.is_none() {
-                    rollup.model = model.map(str::to_owned);
-                }
-                if let Some(finish) = finish {
-                    rollup.finish_reason = Some(finish.to_owned());
-                }
+        Self::roll_up(&mut table, &call, lm);
+        Ok(call)
+    }
+
+    /// A call that already happened (start given), placed and closed at once: one FFI call for
+    /// an LM or tool span whose times the binding measured itself.
+    pub fn record(&self, begin: Begin<'_>, start_nanos: u64, lm: LmResult<'_>) -> Result<OpenCall, Error> {
+        let mut table = self.lock();
+        let call = Self::place(&table, begin, start_nanos)?;
+        Self::roll_up(&mut table, &call, lm);
+        Ok(call)
+    }
+
+    fn roll_up(table: &mut Registry<OpenCall>, call: &OpenCall, lm: LmResult<'_>) {
+        if call.kind != SpanKind::Lm {
+            return;
+        }
+        if let Some(root) = table.get_mut(call.root) {
+            let rollup = &mut root.rollup;
+            rollup.lm_calls += 1;
+            rollup.prompt_tokens += lm.prompt_tokens.max(0);
+            rollup.completion_tokens += lm.completion_tokens.max(0);
+            if rollup.model.is_none() {
+                rollup.model = lm.model.map(str::to_owned);
+            }
+            if let Some(finish) = lm.finish_reason {
+                rollup.finish_reason = Some(finish.to_owned());
             }
         }
-        Ok(call)
     }
 
     /// The expiry sweep, also run from time to time so forgotten calls never pile up.

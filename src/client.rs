@@ -1,7 +1,7 @@
 //! A client: the configuration, the open calls, the queue and the sender thread, and every
 //! operation of the C ABI in safe Rust.
 
-use crate::call::{Begin, Calls, OpenCall};
+use crate::call::{Begin, Calls, LmResult, OpenCall};
 use crate::config::Config;
 use crate::error::{rd_result, Error};
 use crate::event::{AiData, Builtins, Event, Timestamp};
@@ -33,6 +33,15 @@ pub struct CallResult {
     pub event_name: Option<String>,
     pub timestamp: Option<Timestamp>,
     pub attachments_json: Option<String>,
+}
+
+fn lm_result(result: &CallResult) -> LmResult<'_> {
+    LmResult {
+        model: result.model.as_deref(),
+        prompt_tokens: result.prompt_tokens.unwrap_or(0),
+        completion_tokens: result.completion_tokens.unwrap_or(0),
+        finish_reason: result.finish_reason.as_deref(),
+    }
 }
 
 /// A one-shot event (`rd_track_ai` / `rd_track`).
@@ -121,9 +130,18 @@ impl Client {
     /// Ends a call or span: a top-level wrapped call becomes an event; any call becomes a span
     /// when tracing is on (tool spans also when `bypass_otel_for_tools`).
     pub fn end(&self, handle: u64, result: CallResult) -> Result<(), Error> {
-        let lm = (result.model.as_deref(), result.prompt_tokens.unwrap_or(0), result.completion_tokens.unwrap_or(0), result.finish_reason.as_deref());
-        let call = self.calls.end(handle, Some(lm))?;
-        let end_nanos = crate::time::unix_nanos();
+        let call = self.calls.end(handle, lm_result(&result))?;
+        self.finish(call, result, crate::time::unix_nanos())
+    }
+
+    /// Records a span that already happened (`rd_span_record`), under `parent` or standalone.
+    pub fn record_span(&self, parent: u64, kind: SpanKind, name: String, input: Option<Text>, start_nanos: u64, end_nanos: u64, result: CallResult) -> Result<(), Error> {
+        let begin = Begin { parent, kind, sends_event_if_top_level: false, name, input, event_id: None };
+        let call = self.calls.record(begin, start_nanos, lm_result(&result))?;
+        self.finish(call, result, end_nanos.max(start_nanos))
+    }
+
+    fn finish(&self, call: OpenCall, result: CallResult, end_nanos: u64) -> Result<(), Error> {
         let config = &self.shared.config;
         let traced = config.tracing_enabled || (call.kind == SpanKind::Tool && config.bypass_otel_for_tools);
         let span = traced.then(|| self.span_of(&call, &result, end_nanos));

@@ -479,12 +479,7 @@ pub unsafe extern "C" fn rd_span_begin(
     boundary(err_out, || {
         let client = self::client(client)?;
         // An integer, not the enum type, in the signature: a C caller may pass any value.
-        let kind = match kind {
-            0 => SpanKind::Module,
-            1 => SpanKind::Lm,
-            2 => SpanKind::Tool,
-            other => return Err(Error::invalid("kind", format!("unknown span kind {other}"))),
-        };
+        let kind = span_kind(kind)?;
         let name = required(name, name_len, "name")?;
         let out = span_out.as_mut().ok_or_else(|| Error::null("span_out"))?;
         let max_chars = client.config().max_text_field_chars;
@@ -501,6 +496,48 @@ pub unsafe extern "C" fn rd_span_begin(
 #[no_mangle]
 pub unsafe extern "C" fn rd_span_end(client: rd_client, span: rd_call, result: *const rd_call_result, err_out: *mut rd_error) -> rd_result {
     rd_wrap_end(client, span, result, err_out)
+}
+
+/// Records, in one call, a span that already happened: the binding measured its start and end
+/// (nanoseconds since the Unix epoch; an end before the start is clamped to the start).
+/// `parent`, `kind`, `name` and `input` as `rd_span_begin`, `result` as `rd_span_end` (may be
+/// NULL). An LM span's model, tokens and finish reason roll up to the top-level call. All
+/// pointers are borrowed for the duration of the call. Never blocks on I/O. Thread-safe.
+/// Errors: RD_ERR_INVALID_HANDLE (client, parent), RD_ERR_NULL_ARGUMENT (name),
+/// RD_ERR_INVALID_ARGUMENT (kind), RD_ERR_INVALID_JSON, RD_ERR_INVALID_TIMESTAMP,
+/// RD_ERR_QUEUE_FULL.
+#[no_mangle]
+pub unsafe extern "C" fn rd_span_record(
+    client: rd_client,
+    parent: rd_call,
+    kind: i32,
+    name: *const c_char,
+    name_len: usize,
+    input: *const c_char,
+    input_len: usize,
+    start_unix_nanos: u64,
+    end_unix_nanos: u64,
+    result: *const rd_call_result,
+    err_out: *mut rd_error,
+) -> rd_result {
+    boundary(err_out, || {
+        let client = self::client(client)?;
+        let kind = span_kind(kind)?;
+        let name = required(name, name_len, "name")?;
+        let max_chars = client.config().max_text_field_chars;
+        let input = capped_text(input, input_len, max_chars);
+        let result = call_result(result, max_chars)?;
+        client.record_span(parent, kind, text::cap(&name, 1024).into_owned(), input, start_unix_nanos, end_unix_nanos, result)
+    })
+}
+
+fn span_kind(kind: i32) -> Result<SpanKind, Error> {
+    match kind {
+        0 => Ok(SpanKind::Module),
+        1 => Ok(SpanKind::Lm),
+        2 => Ok(SpanKind::Tool),
+        other => Err(Error::invalid("kind", format!("unknown span kind {other}"))),
+    }
 }
 
 unsafe fn event_args(client: &Client, event: &rd_event, with_ai: bool) -> Result<EventArgs, Error> {

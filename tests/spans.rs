@@ -326,3 +326,33 @@ fn tracing_off_and_no_bypass_sends_no_spans() {
     c.flush(5000).unwrap();
     assert_eq!(sink.count_on(TRACES), 0);
 }
+
+#[test]
+fn recorded_spans_keep_their_times_and_roll_up() {
+    let sink = Sink::start();
+    let c = client(&sink, json!({"tracing_enabled": true}));
+    let (top, event_id) = c.wrap_begin(0, Some("Program"), Some(b"q"), None).unwrap();
+    let (start, end) = (1_700_000_000_000_000_000u64, 1_700_000_000_250_000_000u64);
+    c.span_record(top, SPAN_LM, "dummy", Some(b"prompt"), start, end, Some(&CallRes::new().model("dummy").tokens(4, 6).finish_reason("stop").output("r"))).unwrap();
+    // An end before the start is clamped, never a negative duration.
+    c.span_record(top, SPAN_TOOL, "search", Some(b"{\"q\":1}"), end, start, Some(&CallRes::new().output("found"))).unwrap();
+    assert_err(c.span_record(top, SPAN_TOOL, "x", None, 0, 0, Some(&CallRes::new().properties("[1]"))), ERR_INVALID_JSON, "properties_json");
+    assert_err(c.span_record(12345, SPAN_TOOL, "x", None, 0, 0, None), ERR_INVALID_HANDLE, "parent");
+    c.wrap_end(top, Some(&CallRes::new().output("a").tokens(-1, -1))).unwrap();
+    c.flush(5000).unwrap();
+    let it = the_event(&sink);
+    assert_eq!(int_prop(&it, "ai.usage.prompt_tokens"), Some(4));
+    assert_eq!(int_prop(&it, "ai.usage.completion_tokens"), Some(6));
+    let spans = all_spans(&sink);
+    assert_eq!(spans.len(), 3, "{spans:?}");
+    let lm = spans.iter().find(|s| s["name"] == "dummy").expect("lm span");
+    assert_eq!(lm["startTimeUnixNano"], start.to_string());
+    assert_eq!(lm["endTimeUnixNano"], end.to_string());
+    assert_eq!(attr(lm, "traceloop.association.properties.event_id"), Some(&json!(event_id)));
+    let root = spans.iter().find(|s| s["name"] == "Program").expect("root span");
+    assert_eq!(lm["parentSpanId"], root["spanId"]);
+    assert_eq!(lm["traceId"], root["traceId"]);
+    let tool = spans.iter().find(|s| s["name"] == "search").expect("tool span");
+    assert_eq!(tool["startTimeUnixNano"], tool["endTimeUnixNano"]);
+    assert_eq!(attr(tool, "traceloop.span.kind"), Some(&json!("tool")));
+}

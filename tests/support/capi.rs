@@ -421,6 +421,15 @@ impl Client {
         check(r, &e)?;
         Ok(span)
     }
+    /// rd_span_record: a span that already happened, with the caller's start and end times.
+    pub fn span_record(&self, parent: u64, kind: rd_span_kind, name: &str, input: Option<&[u8]>, start_ns: u64, end_ns: u64, res: Option<&CallRes>) -> Result<(), CallError> {
+        let (i, il) = input.map(|s| (s.as_ptr() as *const c_char, s.len())).unwrap_or((ptr::null(), 0));
+        let c = res.map(|r| r.to_c());
+        let p = c.as_ref().map(|c| c as *const rd_call_result).unwrap_or(ptr::null());
+        let mut e = new_err();
+        let r = unsafe { rd_span_record(self.h, parent, kind as i32, name.as_ptr() as *const c_char, name.len(), i, il, start_ns, end_ns, p, &mut e) };
+        check(r, &e)
+    }
     pub fn span_end(&self, span: u64, res: Option<&CallRes>) -> Result<(), CallError> {
         let c = res.map(|r| r.to_c());
         let p = c.as_ref().map(|c| c as *const rd_call_result).unwrap_or(ptr::null());
