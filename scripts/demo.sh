@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# The main job: an offline demo. Until the Python binding lands it runs the C quick start
-# against the file:// sink and shows what would be sent.
+# The main job: an offline demo. Installs the Python binding into a venv (.venv-py, built from
+# this checkout), then runs a real DSPy program wrapped with RaindropDSPy against an offline LM;
+# every request that would be sent is written to a file:// sink and shown.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-make -s demo-c
+RD_SETUP_ONLY=1 bash bindings/python/run-tests.sh
+exec "${RD_VENV:-$PWD/.venv-py}/bin/python" examples/python/demo.py "$@"
