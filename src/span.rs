@@ -190,7 +190,11 @@ impl Span {
             put("error.type", text(kind));
         }
         if let Some(json) = &d.properties_json {
-            attributes_from_object(crate::event::parse_object(Some(json)), &mut attributes);
+            // The caller's attributes win over ours of the same key: OTLP keys must be unique.
+            let mut extra = Vec::new();
+            attributes_from_object(crate::event::parse_object(Some(json)), &mut extra);
+            attributes.retain(|(key, _)| !extra.iter().any(|(k, _)| k == key));
+            attributes.extend(extra);
         }
         attributes
     }

@@ -356,3 +356,39 @@ fn recorded_spans_keep_their_times_and_roll_up() {
     assert_eq!(tool["startTimeUnixNano"], tool["endTimeUnixNano"]);
     assert_eq!(attr(tool, "traceloop.span.kind"), Some(&json!("tool")));
 }
+
+#[test]
+fn tracing_off_tool_span_under_a_call_stands_alone_linked_to_the_event() {
+    let sink = Sink::start();
+    let c = client(&sink, json!({"tracing_enabled": false, "bypass_otel_for_tools": true}));
+    let (top, event_id) = c.wrap_begin(0, Some("Agent"), Some(b"q"), None).unwrap();
+    let tool = c.span_begin(top, SPAN_TOOL, "get_weather", Some(b"{\"city\":\"Paris\"}")).unwrap();
+    c.span_end(tool, Some(&CallRes::new().output("sunny"))).unwrap();
+    c.wrap_end(top, Some(&CallRes::new().output("a"))).unwrap();
+    c.flush(5000).unwrap();
+    let spans = all_spans(&sink);
+    assert_eq!(spans.len(), 1, "only the tool span: {spans:?}");
+    // Its parent (the call's span) is never exported, so it must not point at it.
+    assert!(spans[0].get("parentSpanId").is_none(), "{}", spans[0]);
+    assert_eq!(attr(&spans[0], "traceloop.association.properties.event_id"), Some(&json!(event_id)));
+}
+
+#[test]
+fn caller_span_attributes_replace_ours_without_duplicate_keys() {
+    let sink = Sink::start();
+    let c = client(&sink, json!({}));
+    let (top, _) = c.wrap_begin(0, Some("P"), None, None).unwrap();
+    let props = r#"{"gen_ai.response.model": "gpt-4o-mini-2024-07-18", "custom": 1}"#;
+    c.span_record(top, SPAN_LM, "lm", None, 1, 2, Some(&CallRes::new().model("openai/gpt-4o-mini").properties(props))).unwrap();
+    c.wrap_end(top, None).unwrap();
+    c.flush(5000).unwrap();
+    let spans = all_spans(&sink);
+    let lm = spans.iter().find(|s| s["name"] == "lm").unwrap();
+    let keys: Vec<&str> = lm["attributes"].as_array().unwrap().iter().filter_map(|a| a["key"].as_str()).collect();
+    let mut unique = keys.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(keys.len(), unique.len(), "duplicate keys in {keys:?}");
+    assert_eq!(attr(lm, "gen_ai.response.model"), Some(&json!("gpt-4o-mini-2024-07-18")));
+    assert_eq!(attr(lm, "gen_ai.request.model"), Some(&json!("openai/gpt-4o-mini")));
+}

@@ -3,7 +3,8 @@
 #
 # Needs only Python 3.11 (python3.11 or python3), cargo and network access to
 # PyPI. Creates (once) a venv, installs the test dependencies (pytest,
-# dspy==3.4.1) with uv when it can (pip's resolver is slow on dspy), then
+# dspy==3.4.1, opentelemetry-proto to check trace payloads) with uv when it
+# can (pip's resolver is slow on dspy), then
 # `pip install ./bindings/python`, which builds the Rust core with
 # setuptools-rust and puts the shared library inside the package, and runs the
 # tests against that installed package. Idempotent: reruns reuse the venv and
@@ -33,13 +34,14 @@ if ! "$PY" - <<'PYCHECK' 2>/dev/null
 import importlib.metadata as m
 assert m.version("dspy") == "3.4.1"
 import pytest, setuptools_rust  # noqa: F401
+import opentelemetry.proto.collector.trace.v1.trace_service_pb2  # noqa: F401
 PYCHECK
 then
   echo "== installing test dependencies" >&2
   if "$PY" -m pip install -q --disable-pip-version-check uv >/dev/null 2>&1; then
-    "$PY" -m uv pip install -q -p "$PY" "dspy==3.4.1" "pytest>=7" "setuptools>=68" "setuptools-rust>=1.9" wheel
+    "$PY" -m uv pip install -q -p "$PY" "dspy==3.4.1" "pytest>=7" "setuptools>=68" "setuptools-rust>=1.9" wheel opentelemetry-proto
   else
-    "$PY" -m pip install -q --disable-pip-version-check "dspy==3.4.1" "pytest>=7" "setuptools>=68" "setuptools-rust>=1.9" wheel
+    "$PY" -m pip install -q --disable-pip-version-check "dspy==3.4.1" "pytest>=7" "setuptools>=68" "setuptools-rust>=1.9" wheel opentelemetry-proto
   fi
 fi
 

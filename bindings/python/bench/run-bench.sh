@@ -15,12 +15,13 @@ OURS="${RD_VENV:-$ROOT/.venv-py}"
 OFFICIAL="${RD_OFFICIAL_VENV:-$ROOT/.venv-official}"
 PYBIN="${PYTHON:-$(command -v python3.11 || command -v python3)}"
 OUT="${BENCH_OUT:-$HERE/results.txt}"
+[ -n "${TRACING_ONLY:-}" ] && OUT="${BENCH_OUT:-$HERE/results-tracing.txt}"
 
 if [ ! -x "$OURS/bin/python" ] || ! "$OURS/bin/python" -c "import raindrop_dspy, dspy" 2>/dev/null; then
   echo "== $OURS lacks raindrop_dspy: running run-tests.sh setup" >&2
   RD_SETUP_ONLY=1 bash "$HERE/../run-tests.sh"
 fi
-if ! "$OFFICIAL/bin/python" -c "import raindrop_dspy, dspy" 2>/dev/null; then
+if [ -z "${TRACING_ONLY:-}" ] && ! "$OFFICIAL/bin/python" -c "import raindrop_dspy, dspy" 2>/dev/null; then
   echo "== creating $OFFICIAL with dspy==3.4.1 raindrop-dspy==0.0.11" >&2
   "$PYBIN" -m venv "$OFFICIAL"
   "$OFFICIAL/bin/python" -m pip install -q uv
@@ -41,6 +42,7 @@ KEYARG=(--endpoint "$URL")
 : >"$OUT"
 py_of() { if [ "$1" = native ]; then echo "$OURS/bin/python"; else echo "$OFFICIAL/bin/python"; fi; }
 echo "== load average: $(cut -d' ' -f1-3 /proc/loadavg), $(nproc) CPU(s)" | tee -a "$OUT" >&2
+if [ -z "${TRACING_ONLY:-}" ]; then
 for round in 1 2 3; do
   for side in native official; do
     echo "== round $round: $side, dspy.Predict" >&2
@@ -54,6 +56,16 @@ done
 for side in native official; do
   echo "== import time: $side" >&2
   "$(py_of $side)" "$HERE/bench_overhead.py" --label "$side" --import-time --endpoint "$URL" | tee -a "$OUT"
+done
+fi
+# Tracing (this package only): plain vs wrapped with tracing_enabled=False vs tracing on,
+# alternating blocks in one process; tracing_cost_us = median of (on - off) per wrapped call.
+for round in 1 2; do
+  for module in predict cot; do
+    echo "== round $round: tracing on vs off, $module" >&2
+    "$OURS/bin/python" "$HERE/bench_overhead.py" --label native --tracing-compare --module "$module" \
+      --blocks 60 --block-size 30 "${KEYARG[@]}" | tee -a "$OUT"
+  done
 done
 echo "== load average: $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$OUT" >&2
 echo "== results in $OUT" >&2

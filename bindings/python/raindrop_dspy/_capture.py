@@ -30,6 +30,9 @@ __all__ = ["Frame", "ACTIVE", "install_hooks", "HANDLE", "CLIENT", "PARENT", "EV
 
 # A wrapped call in progress is a plain list (cheaper to create than an object):
 #   [native call handle, NativeClient, parent frame or None, event id bytes, LM history entries]
+# With tracing on, _trace pushes scopes of the same shape: a sub-module span (its span
+# handle, sharing the enclosing call's entries list) and an LM call (the enclosing
+# handle, its own entries list, merged into the enclosing one when the LM call ends).
 HANDLE, CLIENT, PARENT, EVENT_ID, ENTRIES = range(5)
 Frame = list
 

@@ -50,7 +50,7 @@ class ThreadBuffers:
     take plain ``c_void_p`` integers.
     """
 
-    __slots__ = ("eid", "eid_addr", "call", "call_addr", "res", "res_addr")
+    __slots__ = ("eid", "eid_addr", "call", "call_addr", "res", "res_addr", "sres", "sres_addr")
 
     def __init__(self) -> None:
         self.eid = ctypes.create_string_buffer(_ffi.RD_EVENT_ID_BUF_LEN)
@@ -59,6 +59,10 @@ class ThreadBuffers:
         self.call_addr = ctypes.addressof(self.call)
         self.res = _ffi.rd_call_result()
         self.res_addr = ctypes.addressof(self.res)
+        # Spans (traces) get their own result struct: they also set properties_json,
+        # which must never leak into a later rd_wrap_end.
+        self.sres = _ffi.rd_call_result()
+        self.sres_addr = ctypes.addressof(self.sres)
 
 
 def thread_buffers() -> ThreadBuffers:
@@ -72,6 +76,9 @@ def thread_buffers() -> ThreadBuffers:
 class NativeClient(Managed):
     """One ``rd_client``. Recreated lazily in a forked child."""
 
+    tracing = False  # module / LM spans (tracing_enabled)
+    tool_spans = False  # tool spans (tracing_enabled or bypass_otel_for_tools)
+
     def __init__(self, config: Mapping[str, Any]) -> None:
         self.lib = _ffi.load()
         self._config_json = json.dumps({k: v for k, v in config.items() if v is not None}).encode()
@@ -80,6 +87,9 @@ class NativeClient(Managed):
         self._queue_full_last = 0.0
         self._queue_full_count = 0
         self._stale = False
+        # Which spans the binding creates (the core would drop the others anyway).
+        self.tracing = bool(config.get("tracing_enabled", True))
+        self.tool_spans = self.tracing or bool(config.get("bypass_otel_for_tools", True))
         h = self._create()
         if not h:
             raise ValueError("the native core rejected the configuration: " + self._last_message)

@@ -186,6 +186,11 @@ PROTOTYPES = {
         False,
     ),
     "rd_span_end": (rd_result, [rd_client, rd_call, POINTER(rd_call_result), _ERR], False),
+    "rd_span_record": (
+        rd_result,
+        [rd_client, rd_call, rd_span_kind, *_STR, *_STR, c_uint64, c_uint64, POINTER(rd_call_result), _ERR],
+        False,
+    ),
     "rd_track_ai": (rd_result, [rd_client, POINTER(rd_event), c_char_p, c_size_t, _ERR], False),
     "rd_track": (rd_result, [rd_client, POINTER(rd_event), c_char_p, c_size_t, _ERR], False),
     "rd_identify": (rd_result, [rd_client, *_STR, *_STR, _ERR], False),
@@ -208,6 +213,8 @@ class Lib:
     missing: List[str]
     hot_wrap_begin: Any
     hot_wrap_end: Any
+    hot_span_begin: Any
+    hot_span_record: Any
 
     def __getattr__(self, name: str) -> Any:  # only reached for absent symbols
         raise AttributeError(
@@ -303,6 +310,19 @@ def load() -> Lib:
         fe.argtypes = [rd_client, rd_call, c_void_p, c_void_p]
         lib.hot_wrap_begin = fb
         lib.hot_wrap_end = fe
+    # Span variants (traces), same idea; None when the library predates them.
+    lib.hot_span_begin = None
+    lib.hot_span_record = None
+    if "rd_span_begin" not in lib.missing:
+        sb = fast["rd_span_begin"]
+        sb.restype = rd_result
+        sb.argtypes = [rd_client, rd_call, rd_span_kind, *_STR, *_STR, c_void_p, c_void_p]
+        lib.hot_span_begin = sb
+    if "rd_span_record" not in lib.missing:
+        sr = fast["rd_span_record"]
+        sr.restype = rd_result
+        sr.argtypes = [rd_client, rd_call, rd_span_kind, *_STR, *_STR, c_uint64, c_uint64, c_void_p, c_void_p]
+        lib.hot_span_record = sr
     required = ("rd_new", "rd_wrap_begin", "rd_wrap_end", "rd_flush", "rd_shutdown")
     absent = [n for n in required if n in lib.missing]
     if absent:
@@ -319,6 +339,8 @@ def load() -> Lib:
 # Layout of the first 12 fields of rd_call_result (output .. error_message_len), for
 # filling it with one struct.pack_into call on the hot path.
 CALL_RESULT_HEAD = "<QQQQqqQQQQQQ"
+# The same plus properties_json / properties_json_len (span results).
+CALL_RESULT_HEAD_PROPS = "<QQQQqqQQQQQQQQ"
 
 
 def bytes_data_offset() -> int:

@@ -7,7 +7,9 @@ one child span (a wrapped module called inside another wrapped call):
 
 Per call the binding makes exactly two foreign calls. LM calls made inside the
 wrapped call are collected through a cheap hook on DSPy's LM history (see
-:mod:`raindrop_dspy._capture`), not through DSPy callbacks.
+:mod:`raindrop_dspy._capture`), not through DSPy callbacks. With tracing on,
+sub-modules, LM calls and tools inside the call also become spans of its trace
+(see :mod:`raindrop_dspy._trace`): one or two more foreign calls each.
 """
 
 from __future__ import annotations
@@ -349,6 +351,13 @@ class RaindropDSPy:
                 warnings.warn(f"[raindrop-dspy] could not start the native client ({exc}); telemetry "
                               "shipping is disabled", RuntimeWarning, stacklevel=2)
         install_hooks()
+        try:
+            from . import _trace
+
+            _trace.install()
+        except Exception:
+            logger.warning("raindrop_dspy: could not install the span hooks; traces will only "
+                           "hold the wrapped calls", exc_info=True)
 
     # -- pickling / copying: a wrapped module may be deep-copied or cloudpickled
     def __deepcopy__(self, memo: Dict[int, Any]) -> "RaindropDSPy":
