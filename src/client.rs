@@ -195,15 +195,11 @@ impl Client {
     fn span_of(&self, call: &OpenCall, result: &CallResult, end_nanos: u64) -> Span {
         let config = &self.shared.config;
         // With tracing off only tool spans go out (bypass_otel_for_tools): their parents are never
-        // exported, so they stand alone in a trace of their own, still linked to the event.
-        let (trace_id, parent_span_id) = if config.tracing_enabled {
-            (call.trace_id, call.parent_span_id)
-        } else {
-            (crate::ids::trace_id(), None)
-        };
+        // exported, so they stand alone (no parent), grouped by the call's trace and event id.
+        let parent_span_id = if config.tracing_enabled { call.parent_span_id } else { None };
         // Only copies here: the attributes are built on the sender thread.
         Span {
-            trace_id,
+            trace_id: call.trace_id,
             span_id: call.span_id,
             parent_span_id,
             name: call.name.clone(),
