@@ -5,7 +5,7 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: all build demo demo-c test test-rust check-header test-c test-driver test-python test-go test-cpp bench
+.PHONY: all build demo demo-c test test-rust check-header test-c test-python test-go test-cpp test-otelcol
 
 all: build
 
@@ -20,7 +20,7 @@ demo-c: build
 	   -Wl,-rpath,$(CURDIR)/target/release -o target/quickstart
 	./target/quickstart target/quickstart-events.jsonl
 
-test: build check-header test-rust test-c test-python test-go test-cpp
+test: build check-header test-rust test-c test-python test-go test-cpp test-otelcol
 	@echo "make test: all suites passed"
 
 # The checked-in header must equal a fresh generation, compile alone as C and C++, and every
@@ -46,3 +46,8 @@ test-go: build
 
 test-cpp: build
 	bash bindings/cpp/run-tests.sh
+
+# End to end: our traces into a real OpenTelemetry Collector (built from the Go module proxy;
+# the binary is cached under target/otelcol).
+test-otelcol: build
+	RD_E2E_SKIP_CARGO=1 bash tests/otelcol/run-e2e.sh

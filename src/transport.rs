@@ -26,88 +26,79 @@ impl Route {
     }
 }
 
-pub enum Transport {
-    Http { agent: ureq::Agent, base: String, traces_url: Option<String>, authorization: Option<String>, project_id: Option<String> },
+/// Where requests go: the Raindrop API (or a file), and optionally a separate OTLP collector
+/// for the `traces` route.
+pub struct Transport {
+    main: Destination,
+    traces: Option<Destination>,
+}
+
+enum Destination {
+    /// `url` + the route path, or exactly `url` when `full_url` (a collector endpoint).
+    Http { agent: ureq::Agent, url: String, full_url: bool, headers: Vec<(&'static str, String)> },
     File { path: String, file: Option<File> },
 }
 
 impl Transport {
     pub fn new(config: &Config) -> Self {
-        match &config.sink {
-            Sink::File(path) => Transport::File { path: path.clone(), file: None },
+        let agent = || -> ureq::Agent {
+            ureq::Agent::config_builder()
+                .http_status_as_error(false)
+                .max_redirects(0)
+                .timeout_connect(Some(config.connect_timeout))
+                .timeout_global(Some(config.request_timeout))
+                .user_agent(format!("raindrop-dspy/{}", env!("CARGO_PKG_VERSION")))
+                .build()
+                .into()
+        };
+        let main = match &config.sink {
+            Sink::File(path) => Destination::File { path: path.clone(), file: None },
             Sink::Http(base) => {
-                let agent: ureq::Agent = ureq::Agent::config_builder()
-                    .http_status_as_error(false)
-                    .max_redirects(0)
-                    .timeout_connect(Some(config.connect_timeout))
-                    .timeout_global(Some(config.request_timeout))
-                    .user_agent(format!("raindrop-dspy/{}", env!("CARGO_PKG_VERSION")))
-                    .build()
-                    .into();
-                Transport::Http {
-                    agent,
-                    base: base.clone(),
-                    traces_url: config.traces_endpoint.clone(),
-                    authorization: config.api_key.as_ref().map(|key| format!("Bearer {key}")),
-                    project_id: config.project_id.clone(),
+                let mut headers = Vec::new();
+                if let Some(key) = &config.api_key {
+                    headers.push(("Authorization", format!("Bearer {key}")));
                 }
+                if let Some(slug) = &config.project_id {
+                    headers.push(("X-Raindrop-Project-Id", slug.clone()));
+                }
+                Destination::Http { agent: agent(), url: base.clone(), full_url: false, headers }
             }
+        };
+        // A separate traces endpoint is someone else's collector: it never gets the Raindrop key
+        // or project.
+        let traces = config.traces_endpoint.as_ref().map(|url| Destination::Http { agent: agent(), url: url.clone(), full_url: true, headers: Vec::new() });
+        Transport { main, traces }
+    }
+
+    fn destination(&mut self, route: Route) -> &mut Destination {
+        match (route, self.traces.as_mut()) {
+            (Route::Traces, Some(traces)) => traces,
+            _ => &mut self.main,
         }
     }
 
     /// Where a route goes, without credentials, for log lines.
     pub fn describe(&self, route: Route) -> String {
-        match self {
-            Transport::File { path, .. } => format!("file://{path} ({})", route.path()),
-            Transport::Http { base, traces_url, .. } => {
-                let url = match (route, traces_url) {
-                    (Route::Traces, Some(url)) => url.clone(),
-                    _ => format!("{base}{}", route.path()),
-                };
-                crate::log::redact_url(&url)
-            }
+        let destination = match (route, self.traces.as_ref()) {
+            (Route::Traces, Some(traces)) => traces,
+            _ => &self.main,
+        };
+        match destination {
+            Destination::File { path, .. } => format!("file://{path} ({})", route.path()),
+            Destination::Http { url, full_url: true, .. } => crate::log::redact_url(url),
+            Destination::Http { url, .. } => crate::log::redact_url(&format!("{url}{}", route.path())),
         }
     }
 
     /// One attempt, bounded by `timeout`.
     pub fn post(&mut self, route: Route, body: &[u8], timeout: Duration) -> Outcome {
-        match self {
-            Transport::File { path, file } => {
-                let written = (|| -> std::io::Result<()> {
-                    if file.is_none() {
-                        *file = Some(OpenOptions::new().create(true).append(true).open(&*path)?);
-                    }
-                    let mut line = Vec::with_capacity(body.len() + 40);
-                    line.extend_from_slice(br#"{"route":""#);
-                    line.extend_from_slice(route.path().as_bytes());
-                    line.extend_from_slice(br#"","body":"#);
-                    line.extend_from_slice(body);
-                    line.extend_from_slice(b"}\n");
-                    let f = file.as_mut().ok_or_else(|| std::io::Error::other("file not open"))?;
-                    f.write_all(&line)?;
-                    f.flush()
-                })();
-                match written {
-                    Ok(()) => Outcome::Delivered(200),
-                    Err(error) => {
-                        *file = None;
-                        Outcome::Retry { status: None, retry_after: None, why: format!("writing {path}: {error}") }
-                    }
-                }
-            }
-            Transport::Http { agent, base, traces_url, authorization, project_id } => {
-                // A separate traces endpoint is someone else's collector: it never gets the
-                // Raindrop key or project.
-                let (url, raindrop) = match (route, traces_url.as_ref()) {
-                    (Route::Traces, Some(url)) => (url.clone(), false),
-                    _ => (format!("{base}{}", route.path()), true),
-                };
+        match self.destination(route) {
+            Destination::File { path, file } => write_line(path, file, route, body),
+            Destination::Http { agent, url, full_url, headers } => {
+                let url = if *full_url { url.clone() } else { format!("{url}{}", route.path()) };
                 let mut request = agent.post(&url).header("Content-Type", "application/json");
-                if let (Some(value), true) = (authorization.as_ref(), raindrop) {
-                    request = request.header("Authorization", value.as_str());
-                }
-                if let (Some(slug), true) = (project_id.as_ref(), raindrop) {
-                    request = request.header("X-Raindrop-Project-Id", slug.as_str());
+                for (name, value) in headers.iter() {
+                    request = request.header(*name, value.as_str());
                 }
                 let request = request.config().timeout_global(Some(timeout)).build();
                 match request.send(body) {
@@ -127,6 +118,31 @@ impl Transport {
                     Err(error) => Outcome::Retry { status: None, retry_after: None, why: crate::log::redact_url(&error.to_string()) },
                 }
             }
+        }
+    }
+}
+
+/// The `file://` sink: one JSON line `{"route": ..., "body": ...}` per request.
+fn write_line(path: &str, file: &mut Option<File>, route: Route, body: &[u8]) -> Outcome {
+    let written = (|| -> std::io::Result<()> {
+        if file.is_none() {
+            *file = Some(OpenOptions::new().create(true).append(true).open(path)?);
+        }
+        let mut line = Vec::with_capacity(body.len() + 40);
+        line.extend_from_slice(br#"{"route":""#);
+        line.extend_from_slice(route.path().as_bytes());
+        line.extend_from_slice(br#"","body":"#);
+        line.extend_from_slice(body);
+        line.extend_from_slice(b"}\n");
+        let f = file.as_mut().ok_or_else(|| std::io::Error::other("file not open"))?;
+        f.write_all(&line)?;
+        f.flush()
+    })();
+    match written {
+        Ok(()) => Outcome::Delivered(200),
+        Err(error) => {
+            *file = None;
+            Outcome::Retry { status: None, retry_after: None, why: format!("writing {path}: {error}") }
         }
     }
 }

@@ -79,6 +79,7 @@ fi
 # ---- 3. start it on a free loopback port
 free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 spans="$work/collector-spans.jsonl"
+headers="$work/collector-headers.jsonl"
 log="$work/collector.log"
 started=""
 for attempt in 1 2 3; do
@@ -89,9 +90,11 @@ receivers:
     protocols:
       http:
         endpoint: 127.0.0.1:$port
+        include_metadata: true
 exporters:
   jsonl:
     path: $spans
+    headers_path: $headers
 service:
   telemetry:
     metrics:
@@ -151,5 +154,5 @@ fi
 
 # ---- 7. check
 echo "== checks"
-python3 "$here/check_e2e.py" "$spans" "$work/result.json" "$events_file" "$events_mode" \
+python3 "$here/check_e2e.py" "$spans" "$headers" "$work/result.json" "$events_file" "$events_mode" \
   || { echo "   collector log: $log"; exit 1; }

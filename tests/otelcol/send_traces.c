@@ -1,9 +1,13 @@
+//go:build ignore
+
+// (The line above keeps this C file out of the Go collector module that shares the folder.)
 /* Drives raindrop-dspy for the OpenTelemetry Collector end-to-end test (run-e2e.sh).
  *
  *   send_traces TRACES_URL EVENTS_ENDPOINT RESULT_JSON [API_KEY]
  *
  * Makes one client whose spans go to TRACES_URL (config `traces_endpoint`, standard OTLP/JSON)
- * and whose events go to EVENTS_ENDPOINT (normally a file:// path), then:
+ * and whose events go to EVENTS_ENDPOINT (normally a file:// path; with API_KEY, an HTTP sink, and
+ * the client also gets project_id "e2e-project": neither may reach the collector), then:
  *   call 1 (ok):     qa.Pipeline -> qa.Retrieve (module span) -> search_docs (tool span)
  *                                -> qa.ChainOfThought (nested wrapped call) -> LM span
  *   call 2 (failed): qa.Pipeline -> qa.Summarize (module span), the call ends with an error
@@ -46,11 +50,11 @@ int main(int argc, char **argv) {
 
     char config[2048];
     snprintf(config, sizeof config,
-             "{\"endpoint\": \"%s\", \"traces_endpoint\": \"%s\", %s%s%s"
+             "{\"endpoint\": \"%s\", \"traces_endpoint\": \"%s\", %s%s%s%s"
              "\"user_id\": \"e2e-user\", \"convo_id\": \"e2e-convo\", \"tracing_enabled\": true, "
              "\"request_timeout_ms\": 5000, \"connect_timeout_ms\": 2000, \"retry_budget_ms\": 5000}",
              events_endpoint, traces_url, api_key ? "\"api_key\": \"" : "", api_key ? api_key : "",
-             api_key ? "\", " : "");
+             api_key ? "\", " : "", api_key ? "\"project_id\": \"e2e-project\", " : "");
 
     rd_error err;
     rd_client client;
