@@ -11,7 +11,7 @@ use crate::queue::{Ack, Item, Queue};
 use crate::sender::{Control, Sender, Shared};
 use crate::signal::Signal;
 use crate::span::{Span, SpanDetail, SpanKind};
-use crate::stats::{Snapshot, Stats};
+use crate::stats::{rd_stats, Stats};
 use crate::text::Text;
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -135,6 +135,7 @@ impl Client {
     }
 
     /// Records a span that already happened (`rd_span_record`), under `parent` or standalone.
+    #[allow(clippy::too_many_arguments)] // mirrors the C function's parameters one to one
     pub fn record_span(&self, parent: u64, kind: SpanKind, name: String, input: Option<Text>, start_nanos: u64, end_nanos: u64, result: CallResult) -> Result<(), Error> {
         let begin = Begin { parent, kind, sends_event_if_top_level: false, name, input, event_id: None };
         let call = self.calls.record(begin, start_nanos, lm_result(&result))?;
@@ -290,7 +291,7 @@ impl Client {
         Err(Error::new(rd_result::RD_ERR_TIMEOUT, "shutdown deadline reached: undelivered items were dropped"))
     }
 
-    pub fn stats(&self) -> Snapshot {
+    pub fn stats(&self) -> rd_stats {
         self.shared.stats.snapshot(self.queue.as_ref().map_or(0, Queue::depth))
     }
 

@@ -8,6 +8,10 @@
 //! - `err_out` may be NULL; when the call fails it receives the code and a message naming the
 //!   argument at fault. Outputs (`*_out`) are written only on success.
 //! - Every function is safe to call from any thread at the same time.
+//!
+//! Safety, for every `unsafe extern "C"` function here: each pointer argument is NULL or valid
+//! for the length given with it (structs: for their size) for the duration of the call.
+#![allow(clippy::missing_safety_doc)] // stated once above, and in the header's preamble
 
 use crate::client::{CallResult, Client, EventArgs};
 use crate::error::{copy_message, rd_result, Error, RD_ERROR_MESSAGE_LEN};
@@ -16,6 +20,7 @@ use crate::identify::Identify;
 use crate::registry::Registry;
 use crate::signal::{parse_sentiment, Signal, SignalType};
 use crate::span::SpanKind;
+use crate::stats::rd_stats;
 use crate::text::{self, Text};
 use std::borrow::Cow;
 use std::cell::RefCell;
@@ -176,40 +181,6 @@ pub struct rd_signal {
     /// "POSITIVE" or "NEGATIVE".
     pub sentiment: *const c_char,
     pub sentiment_len: usize,
-}
-
-/// Delivery statistics of one client (`rd_get_stats`). Counts are items (events, signals,
-/// identifies, spans) unless named otherwise.
-#[repr(C)]
-#[derive(Default)]
-#[allow(non_camel_case_types)]
-pub struct rd_stats {
-    /// Accepted onto the queue.
-    pub queued: u64,
-    /// Delivered (2xx, or written to the file sink).
-    pub delivered: u64,
-    /// Dropped because the queue was full.
-    pub dropped_queue_full: u64,
-    /// Dropped because the sink answered a non-retryable 4xx.
-    pub dropped_rejected: u64,
-    /// Dropped because retries ran past the retry budget.
-    pub dropped_retry_budget: u64,
-    /// Dropped because the shutdown deadline came first.
-    pub dropped_shutdown: u64,
-    /// Dropped because they could not be serialised (should stay 0).
-    pub dropped_invalid: u64,
-    /// Calls begun and never ended, forgotten after `open_call_ttl_ms`.
-    pub calls_expired: u64,
-    /// Retried attempts.
-    pub retries: u64,
-    /// HTTP requests (or file writes) attempted.
-    pub requests: u64,
-    /// Body bytes delivered.
-    pub bytes_sent: u64,
-    /// Items waiting in the queue now.
-    pub queue_depth: u64,
-    /// Status of the last HTTP answer; 0 before any.
-    pub last_http_status: i32,
 }
 
 static CLIENTS: RwLock<Registry<Arc<Client>>> = RwLock::new(Registry::new());
@@ -681,22 +652,7 @@ pub unsafe extern "C" fn rd_get_stats(client: rd_client, stats_out: *mut rd_stat
     boundary(err_out, || {
         let client = self::client(client)?;
         let out = stats_out.as_mut().ok_or_else(|| Error::null("stats_out"))?;
-        let s = client.stats();
-        *out = rd_stats {
-            queued: s.queued,
-            delivered: s.delivered,
-            dropped_queue_full: s.dropped_queue_full,
-            dropped_rejected: s.dropped_rejected,
-            dropped_retry_budget: s.dropped_retry_budget,
-            dropped_shutdown: s.dropped_shutdown,
-            dropped_invalid: s.dropped_invalid,
-            calls_expired: s.calls_expired,
-            retries: s.retries,
-            requests: s.requests,
-            bytes_sent: s.bytes_sent,
-            queue_depth: s.queue_depth,
-            last_http_status: s.last_http_status,
-        };
+        *out = client.stats();
         Ok(())
     })
 }

@@ -26,6 +26,7 @@ mod time;
 mod transport;
 
 pub use error::{rd_result, RD_ERROR_MESSAGE_LEN};
+pub use stats::rd_stats;
 pub use ffi::*;
 pub use text::TRUNCATION_MARKER;
 // The hot path allocates a few small strings per call that the sender thread frees; mimalloc

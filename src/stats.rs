@@ -18,21 +18,37 @@ pub struct Stats {
     pub last_http_status: AtomicI32,
 }
 
-/// A consistent-enough copy of the counters (each read on its own).
+/// Delivery statistics of one client (`rd_get_stats`). Counts are items (events, signals,
+/// identifies, spans) unless named otherwise.
+#[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Snapshot {
+#[allow(non_camel_case_types)]
+pub struct rd_stats {
+    /// Accepted onto the queue.
     pub queued: u64,
+    /// Delivered (2xx, or written to the file sink).
     pub delivered: u64,
+    /// Dropped because the queue was full.
     pub dropped_queue_full: u64,
+    /// Dropped because the sink answered a non-retryable 4xx.
     pub dropped_rejected: u64,
+    /// Dropped because retries ran past the retry budget.
     pub dropped_retry_budget: u64,
+    /// Dropped because the shutdown deadline came first.
     pub dropped_shutdown: u64,
+    /// Dropped because they could not be serialised (should stay 0).
     pub dropped_invalid: u64,
+    /// Calls begun and never ended, forgotten after `open_call_ttl_ms`.
     pub calls_expired: u64,
+    /// Retried attempts.
     pub retries: u64,
+    /// HTTP requests (or file writes) attempted.
     pub requests: u64,
+    /// Body bytes delivered.
     pub bytes_sent: u64,
+    /// Items waiting in the queue now.
     pub queue_depth: u64,
+    /// Status of the last HTTP answer; 0 before any.
     pub last_http_status: i32,
 }
 
@@ -51,8 +67,8 @@ impl Stats {
         self.queued.load(Relaxed).saturating_sub(finished)
     }
 
-    pub fn snapshot(&self, queue_depth: usize) -> Snapshot {
-        Snapshot {
+    pub fn snapshot(&self, queue_depth: usize) -> rd_stats {
+        rd_stats {
             queued: self.queued.load(Relaxed),
             delivered: self.delivered.load(Relaxed),
             dropped_queue_full: self.dropped_queue_full.load(Relaxed),
