@@ -267,7 +267,9 @@ impl Client {
         }
         let deadline = self.deadline(timeout, self.shared.config.flush_timeout);
         let ack = Arc::new(Ack::default());
-        if queue.push_marker(Item::Flush(ack.clone()), deadline) && ack.wait_until(deadline) {
+        let pushed = queue.push_marker(Item::Flush(ack.clone()), deadline);
+        self.shared.control.wake();
+        if pushed && ack.wait_until(deadline) {
             return Ok(());
         }
         Err(Error::new(rd_result::RD_ERR_TIMEOUT, "flush timed out before the queue drained (delivery goes on in the background)"))
@@ -279,7 +281,9 @@ impl Client {
         let deadline = self.deadline(timeout, self.shared.config.shutdown_timeout);
         let control = &self.shared.control;
         control.begin_shutdown(deadline);
-        let drained = queue.push_marker(Item::Shutdown, deadline) && control.wait_finished(deadline);
+        let pushed = queue.push_marker(Item::Shutdown, deadline);
+        control.wake();
+        let drained = pushed && control.wait_finished(deadline);
         if drained {
             if let Some(thread) = self.sender.lock().unwrap_or_else(|p| p.into_inner()).take() {
                 let _ = thread.join();
