@@ -92,9 +92,11 @@ typedef uint64_t rd_call;
 typedef struct {
   // Output text (event `ai_data.output`, span output).
   const char *output;
+  // Length of `output` in bytes.
   size_t output_len;
   // Model name.
   const char *model;
+  // Length of `model` in bytes.
   size_t model_len;
   // Prompt tokens; negative = unknown (then summed from LM spans under the call).
   int64_t prompt_tokens;
@@ -102,31 +104,40 @@ typedef struct {
   int64_t completion_tokens;
   // Finish reason (`stop`, `length`, ...).
   const char *finish_reason;
+  // Length of `finish_reason` in bytes.
   size_t finish_reason_len;
   // Exception / error type; setting it (or error_message) marks the call failed.
   const char *error_type;
+  // Length of `error_type` in bytes.
   size_t error_type_len;
   // Error message.
   const char *error_message;
+  // Length of `error_message` in bytes.
   size_t error_message_len;
   // A JSON object merged into the event's properties (span attributes for spans).
   const char *properties_json;
+  // Length of `properties_json` in bytes.
   size_t properties_json_len;
   // Overrides the client's user id for this event.
   const char *user_id;
+  // Length of `user_id` in bytes.
   size_t user_id_len;
   // Overrides the client's convo id for this event.
   const char *convo_id;
+  // Length of `convo_id` in bytes.
   size_t convo_id_len;
   // Overrides the client's event name for this event.
   const char *event_name;
+  // Length of `event_name` in bytes.
   size_t event_name_len;
   // RFC 3339 timestamp of the event; default: when the call began.
   const char *timestamp;
+  // Length of `timestamp` in bytes.
   size_t timestamp_len;
   // A JSON array of attachments (`type` text/code/image/iframe, `value`, optional `role`,
   // `name`, `language`, `attachment_id`).
   const char *attachments_json;
+  // Length of `attachments_json` in bytes.
   size_t attachments_json_len;
 } rd_call_result;
 
@@ -134,30 +145,43 @@ typedef struct {
 typedef struct {
   // Event id (at most 256 bytes); default: a new UUID v4.
   const char *event_id;
+  // Length of `event_id` in bytes.
   size_t event_id_len;
   // Default: the client's user_id, then "unknown".
   const char *user_id;
+  // Length of `user_id` in bytes.
   size_t user_id_len;
   // Event name; default: the client's event_name ("ai_generation").
   const char *event;
+  // Length of `event` in bytes.
   size_t event_len;
   // RFC 3339; default: now.
   const char *timestamp;
+  // Length of `timestamp` in bytes.
   size_t timestamp_len;
   // AI fields (`rd_track_ai` only; `rd_track` rejects them).
   const char *input;
+  // Length of `input` in bytes.
   size_t input_len;
+  // Output text (AI field).
   const char *output;
+  // Length of `output` in bytes.
   size_t output_len;
+  // Model name (AI field).
   const char *model;
+  // Length of `model` in bytes.
   size_t model_len;
+  // Conversation id (AI field); default: the client's convo_id.
   const char *convo_id;
+  // Length of `convo_id` in bytes.
   size_t convo_id_len;
   // A JSON object of properties (nested values kept).
   const char *properties_json;
+  // Length of `properties_json` in bytes.
   size_t properties_json_len;
   // A JSON array of attachments.
   const char *attachments_json;
+  // Length of `attachments_json` in bytes.
   size_t attachments_json_len;
 } rd_event;
 
@@ -165,29 +189,39 @@ typedef struct {
 typedef struct {
   // Required: the event the signal is about.
   const char *event_id;
+  // Length of `event_id` in bytes.
   size_t event_id_len;
   // Required: e.g. "thumbs_up".
   const char *name;
+  // Length of `name` in bytes.
   size_t name_len;
   // "default" (when NULL), "feedback" or "edit".
   const char *signal_type;
+  // Length of `signal_type` in bytes.
   size_t signal_type_len;
   // RFC 3339; default: now.
   const char *timestamp;
+  // Length of `timestamp` in bytes.
   size_t timestamp_len;
   // A JSON object of properties.
   const char *properties_json;
+  // Length of `properties_json` in bytes.
   size_t properties_json_len;
+  // The id of an attachment of the event that the signal is about.
   const char *attachment_id;
+  // Length of `attachment_id` in bytes.
   size_t attachment_id_len;
   // Required for "feedback"; sent as properties.comment.
   const char *comment;
+  // Length of `comment` in bytes.
   size_t comment_len;
   // Required for "edit"; sent as properties.after.
   const char *after;
+  // Length of `after` in bytes.
   size_t after_len;
   // "POSITIVE" or "NEGATIVE".
   const char *sentiment;
+  // Length of `sentiment` in bytes.
   size_t sentiment_len;
 } rd_signal;
 

@@ -80,9 +80,11 @@ pub enum rd_span_kind {
 pub struct rd_call_result {
     /// Output text (event `ai_data.output`, span output).
     pub output: *const c_char,
+    /// Length of `output` in bytes.
     pub output_len: usize,
     /// Model name.
     pub model: *const c_char,
+    /// Length of `model` in bytes.
     pub model_len: usize,
     /// Prompt tokens; negative = unknown (then summed from LM spans under the call).
     pub prompt_tokens: i64,
@@ -90,31 +92,40 @@ pub struct rd_call_result {
     pub completion_tokens: i64,
     /// Finish reason (`stop`, `length`, ...).
     pub finish_reason: *const c_char,
+    /// Length of `finish_reason` in bytes.
     pub finish_reason_len: usize,
     /// Exception / error type; setting it (or error_message) marks the call failed.
     pub error_type: *const c_char,
+    /// Length of `error_type` in bytes.
     pub error_type_len: usize,
     /// Error message.
     pub error_message: *const c_char,
+    /// Length of `error_message` in bytes.
     pub error_message_len: usize,
     /// A JSON object merged into the event's properties (span attributes for spans).
     pub properties_json: *const c_char,
+    /// Length of `properties_json` in bytes.
     pub properties_json_len: usize,
     /// Overrides the client's user id for this event.
     pub user_id: *const c_char,
+    /// Length of `user_id` in bytes.
     pub user_id_len: usize,
     /// Overrides the client's convo id for this event.
     pub convo_id: *const c_char,
+    /// Length of `convo_id` in bytes.
     pub convo_id_len: usize,
     /// Overrides the client's event name for this event.
     pub event_name: *const c_char,
+    /// Length of `event_name` in bytes.
     pub event_name_len: usize,
     /// RFC 3339 timestamp of the event; default: when the call began.
     pub timestamp: *const c_char,
+    /// Length of `timestamp` in bytes.
     pub timestamp_len: usize,
     /// A JSON array of attachments (`type` text/code/image/iframe, `value`, optional `role`,
     /// `name`, `language`, `attachment_id`).
     pub attachments_json: *const c_char,
+    /// Length of `attachments_json` in bytes.
     pub attachments_json_len: usize,
 }
 
@@ -124,30 +135,43 @@ pub struct rd_call_result {
 pub struct rd_event {
     /// Event id (at most 256 bytes); default: a new UUID v4.
     pub event_id: *const c_char,
+    /// Length of `event_id` in bytes.
     pub event_id_len: usize,
     /// Default: the client's user_id, then "unknown".
     pub user_id: *const c_char,
+    /// Length of `user_id` in bytes.
     pub user_id_len: usize,
     /// Event name; default: the client's event_name ("ai_generation").
     pub event: *const c_char,
+    /// Length of `event` in bytes.
     pub event_len: usize,
     /// RFC 3339; default: now.
     pub timestamp: *const c_char,
+    /// Length of `timestamp` in bytes.
     pub timestamp_len: usize,
     /// AI fields (`rd_track_ai` only; `rd_track` rejects them).
     pub input: *const c_char,
+    /// Length of `input` in bytes.
     pub input_len: usize,
+    /// Output text (AI field).
     pub output: *const c_char,
+    /// Length of `output` in bytes.
     pub output_len: usize,
+    /// Model name (AI field).
     pub model: *const c_char,
+    /// Length of `model` in bytes.
     pub model_len: usize,
+    /// Conversation id (AI field); default: the client's convo_id.
     pub convo_id: *const c_char,
+    /// Length of `convo_id` in bytes.
     pub convo_id_len: usize,
     /// A JSON object of properties (nested values kept).
     pub properties_json: *const c_char,
+    /// Length of `properties_json` in bytes.
     pub properties_json_len: usize,
     /// A JSON array of attachments.
     pub attachments_json: *const c_char,
+    /// Length of `attachments_json` in bytes.
     pub attachments_json_len: usize,
 }
 
@@ -157,29 +181,39 @@ pub struct rd_event {
 pub struct rd_signal {
     /// Required: the event the signal is about.
     pub event_id: *const c_char,
+    /// Length of `event_id` in bytes.
     pub event_id_len: usize,
     /// Required: e.g. "thumbs_up".
     pub name: *const c_char,
+    /// Length of `name` in bytes.
     pub name_len: usize,
     /// "default" (when NULL), "feedback" or "edit".
     pub signal_type: *const c_char,
+    /// Length of `signal_type` in bytes.
     pub signal_type_len: usize,
     /// RFC 3339; default: now.
     pub timestamp: *const c_char,
+    /// Length of `timestamp` in bytes.
     pub timestamp_len: usize,
     /// A JSON object of properties.
     pub properties_json: *const c_char,
+    /// Length of `properties_json` in bytes.
     pub properties_json_len: usize,
+    /// The id of an attachment of the event that the signal is about.
     pub attachment_id: *const c_char,
+    /// Length of `attachment_id` in bytes.
     pub attachment_id_len: usize,
     /// Required for "feedback"; sent as properties.comment.
     pub comment: *const c_char,
+    /// Length of `comment` in bytes.
     pub comment_len: usize,
     /// Required for "edit"; sent as properties.after.
     pub after: *const c_char,
+    /// Length of `after` in bytes.
     pub after_len: usize,
     /// "POSITIVE" or "NEGATIVE".
     pub sentiment: *const c_char,
+    /// Length of `sentiment` in bytes.
     pub sentiment_len: usize,
 }
 
