@@ -369,6 +369,9 @@ impl Sender {
                         stats.last_http_status.store(i32::from(status), Ordering::Relaxed);
                     }
                     logger.debug(|| format!("batch of {count} to {} failed: {why} (attempt {})", self.transport.describe(route), retry + 1));
+                    if status.is_none() {
+                        logger.warn("transport", || format!("cannot deliver to {}: {why}; retrying", self.transport.describe(route)));
+                    }
                     let random = self.random.fetch_add(0x9e37_79b9_7f4a_7c15, Ordering::Relaxed);
                     let delay = backoff.delay(retry, retry_after, crate::ids::next_u64() ^ random);
                     if first_attempt.elapsed() + delay > config.retry_budget {
