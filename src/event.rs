@@ -47,6 +47,14 @@ pub struct AiData {
     pub convo_id: Option<String>,
 }
 
+impl AiData {
+    /// The backend rejects an `ai_data` with neither input nor output, and with it the whole
+    /// batch; such an event (a call that took and returned nothing) goes as a plain event.
+    fn has_content(&self) -> bool {
+        non_empty(&self.input).is_some() || non_empty(&self.output).is_some()
+    }
+}
+
 /// The properties this library fills in itself (contract §5).
 #[derive(Clone, Debug, Default)]
 pub struct Builtins {
@@ -116,7 +124,7 @@ impl Event {
             user_id: &self.user_id,
             event: &self.event,
             timestamp: self.timestamp.to_text(),
-            ai_data: self.ai.as_ref().map(|ai| AiOut {
+            ai_data: self.ai.as_ref().filter(|ai| ai.has_content()).map(|ai| AiOut {
                 model: non_empty(&ai.model),
                 input: non_empty(&ai.input),
                 output: non_empty(&ai.output),
@@ -135,7 +143,7 @@ impl Event {
         item.insert("user_id".into(), cap(&self.user_id));
         item.insert("event".into(), cap(&self.event));
         item.insert("timestamp".into(), Value::String(self.timestamp.to_text()));
-        if let Some(ai) = &self.ai {
+        if let Some(ai) = self.ai.as_ref().filter(|ai| ai.has_content()) {
             let mut ai_data = Map::new();
             for (key, field) in [("model", ai.model.as_deref()), ("input", ai.input.as_deref()), ("output", ai.output.as_deref()), ("convo_id", ai.convo_id.as_deref())] {
                 if let Some(text) = field.filter(|t| !t.is_empty()) {
@@ -375,6 +383,16 @@ mod tests {
             builtins: Builtins { prompt_tokens: Some(3), ..Default::default() },
             attachments_json: None,
         }
+    }
+
+    #[test]
+    fn ai_event_without_input_or_output_goes_without_ai_data() {
+        let mut empty = event(None);
+        empty.ai = Some(AiData { model: Some("m".into()), ..Default::default() });
+        let context = RawValue::from_string("null".into()).unwrap();
+        let value: Value = serde_json::from_slice(&empty.to_json(&context, 100, 1 << 20)).unwrap();
+        assert!(value.get("ai_data").is_none(), "{value}");
+        assert_eq!(value["properties"]["ai.usage.prompt_tokens"], 3);
     }
 
     #[test]
