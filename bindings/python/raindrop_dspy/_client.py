@@ -13,6 +13,7 @@ import ctypes
 import json
 import logging
 import os
+import struct
 import threading
 import time
 import weakref
@@ -39,6 +40,54 @@ def _b(value: Optional[str]) -> Optional[bytes]:
 
 def _blen(value: Optional[bytes]) -> int:
     return len(value) if value is not None else 0
+
+
+_BYTES_OFF = _ffi.bytes_data_offset()
+_pack_result = struct.Struct(_ffi.CALL_RESULT_HEAD_PROPS).pack_into
+
+
+def fill_result(res: Any, ob: Optional[bytes], mb: Optional[bytes], pt: int, ct: int, fb: Optional[bytes],
+                et: Optional[bytes], em: Optional[bytes], pb: Optional[bytes]) -> None:
+    """Write the head of an rd_call_result (output .. properties_json; the tail of per-call
+    overrides stays zero). The bytes objects must stay alive until the foreign call returns."""
+    if _BYTES_OFF:
+        # One pack_into with the addresses of the bytes objects' data (CPython layout).
+        off = _BYTES_OFF
+        _pack_result(
+            res, 0,
+            0 if ob is None else id(ob) + off, 0 if ob is None else len(ob),
+            0 if mb is None else id(mb) + off, 0 if mb is None else len(mb),
+            pt, ct,
+            0 if fb is None else id(fb) + off, 0 if fb is None else len(fb),
+            0 if et is None else id(et) + off, 0 if et is None else len(et),
+            0 if em is None else id(em) + off, 0 if em is None else len(em),
+            0 if pb is None else id(pb) + off, 0 if pb is None else len(pb),
+        )
+        return
+    res.output = ob
+    res.output_len = 0 if ob is None else len(ob)
+    res.model = mb
+    res.model_len = 0 if mb is None else len(mb)
+    res.prompt_tokens = pt
+    res.completion_tokens = ct
+    res.finish_reason = fb
+    res.finish_reason_len = 0 if fb is None else len(fb)
+    res.error_type = et
+    res.error_type_len = 0 if et is None else len(et)
+    res.error_message = em
+    res.error_message_len = 0 if em is None else len(em)
+    res.properties_json = pb
+    res.properties_json_len = 0 if pb is None else len(pb)
+
+
+def _set_fields(struct_: Any, fields: Mapping[str, Optional[str]]) -> None:
+    """Sets each present string field and its ``_len`` (ctypes keeps the bytes alive in the
+    structure's ``_objects``)."""
+    for name, value in fields.items():
+        bv = _b(value)
+        if bv is not None:
+            setattr(struct_, name, bv)
+            setattr(struct_, name + "_len", len(bv))
 
 
 class ThreadBuffers:
@@ -184,14 +233,7 @@ class NativeClient(Managed):
         if not h:
             return False
         sig = _ffi.rd_signal()
-        keep = []
-        for name, value in fields.items():
-            bv = _b(value)
-            if bv is None:
-                continue
-            keep.append(bv)
-            setattr(sig, name, bv)
-            setattr(sig, name + "_len", len(bv))
+        _set_fields(sig, fields)
         err = _ffi.rd_error()
         rc = self.lib.rd_track_signal(h, ctypes.byref(sig), ctypes.byref(err))
         if rc != _ffi.RD_OK:
@@ -204,14 +246,7 @@ class NativeClient(Managed):
         if not h:
             return None
         ev = _ffi.rd_event()
-        keep = []
-        for name, value in fields.items():
-            bv = _b(value)
-            if bv is None:
-                continue
-            keep.append(bv)
-            setattr(ev, name, bv)
-            setattr(ev, name + "_len", len(bv))
+        _set_fields(ev, fields)
         err = _ffi.rd_error()
         buf = ctypes.create_string_buffer(_ffi.RD_EVENT_ID_BUF_LEN)
         fn = self.lib.rd_track_ai if ai else self.lib.rd_track

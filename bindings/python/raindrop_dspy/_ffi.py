@@ -336,10 +336,8 @@ def load() -> Lib:
     return lib
 
 
-# Layout of the first 12 fields of rd_call_result (output .. error_message_len), for
-# filling it with one struct.pack_into call on the hot path.
-CALL_RESULT_HEAD = "<QQQQqqQQQQQQ"
-# The same plus properties_json / properties_json_len (span results).
+# Layout of the first 14 fields of rd_call_result (output .. properties_json_len), for
+# filling it with one struct.pack_into call on the hot path (_client.fill_result).
 CALL_RESULT_HEAD_PROPS = "<QQQQqqQQQQQQQQ"
 
 

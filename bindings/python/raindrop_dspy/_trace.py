@@ -36,14 +36,13 @@ from __future__ import annotations
 import functools
 import json
 import logging
-import struct
 import time
 import types
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from . import _ffi
 from ._capture import ACTIVE
-from ._client import thread_buffers
+from ._client import fill_result, thread_buffers
 
 logger = logging.getLogger("raindrop_dspy")
 
@@ -58,8 +57,6 @@ _KIND_TOOL = _ffi.RD_SPAN_TOOL
 _WRAPPED_ATTR = "_raindrop_wrapped"
 _HOOK = "__raindrop_dspy_hook__"
 
-_BYTES_OFF = _ffi.bytes_data_offset()
-_pack = struct.Struct(_ffi.CALL_RESULT_HEAD_PROPS).pack_into
 _time_ns = time.time_ns
 _obj_getattr = object.__getattribute__
 _CoroutineType = types.CoroutineType
@@ -98,38 +95,6 @@ def _error_fields(exc: BaseException) -> Tuple[bytes, bytes]:
     except Exception:
         em = b"<unprintable exception>"
     return et, em
-
-
-def _fill(res: Any, ob: Optional[bytes], mb: Optional[bytes], pt: int, ct: int, fb: Optional[bytes],
-          et: Optional[bytes], em: Optional[bytes], pb: Optional[bytes]) -> None:
-    """Write the head of a span's rd_call_result (the tail stays zero: no overrides)."""
-    if _BYTES_OFF:
-        off = _BYTES_OFF
-        _pack(
-            res, 0,
-            0 if ob is None else id(ob) + off, 0 if ob is None else len(ob),
-            0 if mb is None else id(mb) + off, 0 if mb is None else len(mb),
-            pt, ct,
-            0 if fb is None else id(fb) + off, 0 if fb is None else len(fb),
-            0 if et is None else id(et) + off, 0 if et is None else len(et),
-            0 if em is None else id(em) + off, 0 if em is None else len(em),
-            0 if pb is None else id(pb) + off, 0 if pb is None else len(pb),
-        )
-        return
-    res.output = ob
-    res.output_len = 0 if ob is None else len(ob)
-    res.model = mb
-    res.model_len = 0 if mb is None else len(mb)
-    res.prompt_tokens = pt
-    res.completion_tokens = ct
-    res.finish_reason = fb
-    res.finish_reason_len = 0 if fb is None else len(fb)
-    res.error_type = et
-    res.error_type_len = 0 if et is None else len(et)
-    res.error_message = em
-    res.error_message_len = 0 if em is None else len(em)
-    res.properties_json = pb
-    res.properties_json_len = 0 if pb is None else len(pb)
 
 
 def _report(nc: Any, rc: int, what: str) -> None:
@@ -184,7 +149,7 @@ def _module_end(scope: List[Any], result: Any, exc: Optional[BaseException]) -> 
             ob = None
             et, em = _error_fields(exc)
         tb = thread_buffers()
-        _fill(tb.sres, ob, None, _UNKNOWN, _UNKNOWN, None, et, em, None)
+        fill_result(tb.sres, ob, None, _UNKNOWN, _UNKNOWN, None, et, em, None)
         rc = nc.lib.hot_wrap_end(h, scope[0], tb.sres_addr, None)
         if rc != _RD_OK:
             _report(nc, rc, "rd_span_end")
@@ -379,7 +344,7 @@ def _lm_record(scope: List[Any], lm: Any, args: Tuple[Any, ...], kwargs: Dict[st
         else:
             et, em = _error_fields(exc)
         tb = thread_buffers()
-        _fill(tb.sres, ob, mb, pt, ct, fb, et, em, pb)
+        fill_result(tb.sres, ob, mb, pt, ct, fb, et, em, pb)
         rc = record(h, scope[0], _KIND_LM, name, len(name), inb, 0 if inb is None else len(inb),
                     t0, t1, tb.sres_addr, None)
         if rc != _RD_OK:
@@ -462,7 +427,7 @@ def _tool_record(frame: List[Any], tool: Any, args: Tuple[Any, ...], kwargs: Dic
             ob = None
             et, em = _error_fields(exc)
         tb = thread_buffers()
-        _fill(tb.sres, ob, None, _UNKNOWN, _UNKNOWN, None, et, em, None)
+        fill_result(tb.sres, ob, None, _UNKNOWN, _UNKNOWN, None, et, em, None)
         rc = record(h, frame[0], _KIND_TOOL, name, len(name), inb, 0 if inb is None else len(inb),
                     t0, t1, tb.sres_addr, None)
         if rc != _RD_OK:

@@ -18,7 +18,6 @@ import inspect
 import json
 import logging
 import os
-import struct
 import types
 import warnings
 from contextvars import ContextVar
@@ -39,7 +38,7 @@ from typing import (
 
 from . import _capture, _ffi
 from ._capture import ACTIVE, Frame, install_hooks
-from ._client import NativeClient, thread_buffers
+from ._client import NativeClient, fill_result, thread_buffers
 
 logger = logging.getLogger("raindrop_dspy")
 
@@ -58,9 +57,6 @@ _UNKNOWN = _ffi.RD_TOKENS_UNKNOWN
 _EID_LEN = _ffi.RD_EVENT_ID_BUF_LEN
 
 _name_cache: Dict[type, bytes] = {}
-# Fill the head of rd_call_result with one pack_into (addresses of live bytes objects).
-_BYTES_OFF = _ffi.bytes_data_offset()
-_pack_head = struct.Struct(_ffi.CALL_RESULT_HEAD).pack_into
 
 
 def _library_version() -> str:
@@ -558,30 +554,7 @@ class RaindropDSPy:
                 except Exception:
                     em = b"<unprintable exception>"
             tb = thread_buffers()
-            if _BYTES_OFF:
-                _pack_head(
-                    tb.res, 0,
-                    0 if ob is None else id(ob) + _BYTES_OFF, 0 if ob is None else len(ob),
-                    0 if mb is None else id(mb) + _BYTES_OFF, 0 if mb is None else len(mb),
-                    pt, ct,
-                    0 if fb is None else id(fb) + _BYTES_OFF, 0 if fb is None else len(fb),
-                    0 if et is None else id(et) + _BYTES_OFF, 0 if et is None else len(et),
-                    0 if em is None else id(em) + _BYTES_OFF, 0 if em is None else len(em),
-                )
-            else:
-                r = tb.res
-                r.output = ob
-                r.output_len = 0 if ob is None else len(ob)
-                r.model = mb
-                r.model_len = 0 if mb is None else len(mb)
-                r.prompt_tokens = pt
-                r.completion_tokens = ct
-                r.finish_reason = fb
-                r.finish_reason_len = 0 if fb is None else len(fb)
-                r.error_type = et
-                r.error_type_len = 0 if et is None else len(et)
-                r.error_message = em
-                r.error_message_len = 0 if em is None else len(em)
+            fill_result(tb.res, ob, mb, pt, ct, fb, et, em, None)
             h = nc._handle
             if not h:
                 return  # shut down (or forked) since the call began
