@@ -103,16 +103,9 @@ impl Event {
         }
         // Too big: cut every text further until it fits (contract §4).
         let context: Value = serde_json::from_str(context.get()).unwrap_or(Value::Null);
-        let mut limit = max_chars.min(max_bytes / 2);
-        loop {
-            limit /= 2;
-            let budget = max_bytes / 2;
-            let value = self.to_value(&context, limit.max(16), Some(budget));
-            let bytes = serde_json::to_vec(&value).unwrap_or_default();
-            if bytes.len() <= max_bytes || limit <= 16 {
-                return bytes;
-            }
-        }
+        shrink_to_fit(max_chars, max_bytes, |limit| {
+            serde_json::to_vec(&self.to_value(&context, limit.max(16), Some(max_bytes / 2))).unwrap_or_default()
+        })
     }
 
     /// The common case: write straight from the event's fields (already capped on the hot
@@ -279,6 +272,19 @@ pub fn parse_object(json: Option<&str>) -> Map<String, Value> {
     match json.map(serde_json::from_str::<Value>) {
         Some(Ok(Value::Object(map))) => map,
         _ => Map::new(),
+    }
+}
+
+/// Renders an item with ever shorter text limits (halving from the smaller of `max_chars` and
+/// half the byte budget) until it fits `max_bytes`, or the limit is down to 16 characters.
+pub fn shrink_to_fit(max_chars: usize, max_bytes: usize, mut render: impl FnMut(usize) -> Vec<u8>) -> Vec<u8> {
+    let mut limit = max_chars.min(max_bytes / 2);
+    loop {
+        limit /= 2;
+        let bytes = render(limit);
+        if bytes.len() <= max_bytes || limit <= 16 {
+            return bytes;
+        }
     }
 }
 

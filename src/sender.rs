@@ -10,7 +10,7 @@ use crate::stats::Stats;
 use crate::transport::{Route, Transport};
 use crossbeam_channel::{RecvTimeoutError, TryRecvError};
 use serde_json::{json, Value};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
@@ -125,7 +125,6 @@ pub struct Sender {
     context: Box<serde_json::value::RawValue>,
     traces_prefix: String,
     batches: [Batch; 4],
-    random: AtomicU64,
 }
 
 const SLOT: [Route; 4] = [Route::Events, Route::Signals, Route::Identify, Route::Traces];
@@ -148,7 +147,6 @@ impl Sender {
             context,
             traces_prefix,
             batches: SLOT.map(Batch::new),
-            random: AtomicU64::new(crate::ids::next_u64()),
             shared,
             queue,
         }
@@ -372,8 +370,7 @@ impl Sender {
                     if status.is_none() {
                         logger.warn("transport", || format!("cannot deliver to {}: {why}; retrying", self.transport.describe(route)));
                     }
-                    let random = self.random.fetch_add(0x9e37_79b9_7f4a_7c15, Ordering::Relaxed);
-                    let delay = backoff.delay(retry, retry_after, crate::ids::next_u64() ^ random);
+                    let delay = backoff.delay(retry, retry_after, crate::ids::next_u64());
                     if first_attempt.elapsed() + delay > config.retry_budget {
                         Stats::add(&stats.dropped_retry_budget, count);
                         logger.warn("retry_budget", || format!("gave up on a batch of {count} for {} after {:?}: {why}", route.path(), first_attempt.elapsed()));
@@ -399,14 +396,9 @@ fn fit(bytes: Vec<u8>, max_chars: usize, max_bytes: usize) -> Vec<u8> {
         return bytes;
     }
     let Ok(mut value) = serde_json::from_slice::<Value>(&bytes) else { return bytes };
-    let mut limit = max_chars.min(max_bytes / 2);
-    loop {
-        limit /= 2;
+    crate::event::shrink_to_fit(max_chars, max_bytes, |limit| {
         let mut budget = max_bytes / 2;
         crate::event::prune(&mut value, limit.max(16), &mut budget);
-        let out = serde_json::to_vec(&value).unwrap_or_default();
-        if out.len() <= max_bytes || limit <= 16 {
-            return out;
-        }
-    }
+        serde_json::to_vec(&value).unwrap_or_default()
+    })
 }

@@ -212,14 +212,12 @@ impl Span {
 
     /// One OTLP span object, within `max_bytes` (long attribute values are cut further if needed).
     pub fn to_json(&self, ids: IdEncoding, max_chars: usize, max_bytes: usize) -> Vec<u8> {
-        let mut limit = max_chars;
-        loop {
-            let bytes = serde_json::to_vec(&self.to_value(ids, limit)).unwrap_or_default();
-            if bytes.len() <= max_bytes || limit <= 16 {
-                return bytes;
-            }
-            limit = limit.min(max_bytes / 2) / 2;
+        let render = |limit| serde_json::to_vec(&self.to_value(ids, limit)).unwrap_or_default();
+        let bytes = render(max_chars);
+        if bytes.len() <= max_bytes || max_chars <= 16 {
+            return bytes;
         }
+        crate::event::shrink_to_fit(max_chars, max_bytes, render)
     }
 
     fn to_value(&self, ids: IdEncoding, max_chars: usize) -> Value {
