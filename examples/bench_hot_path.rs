@@ -42,7 +42,12 @@ struct Payload {
 }
 
 fn payload() -> Payload {
-    Payload { module: "qa.ChainOfThought".into(), input: text_of(1024, 1), output: text_of(1024, 7), model: "openai/gpt-4o-mini".into() }
+    Payload {
+        module: "qa.ChainOfThought".into(),
+        input: text_of(1024, 1),
+        output: text_of(1024, 7),
+        model: "openai/gpt-4o-mini".into(),
+    }
 }
 
 /// One call; returns the result code (of rd_wrap_end for Wrap).
@@ -148,7 +153,10 @@ fn print_header() {
         "| {:<66} | {:>7} | {:>8} | {:>8} | {:>8} | {:>9} | {:>9} | {:>7} | {:>9} |",
         "scenario", "samples", "p50 ns", "p99 ns", "p99.9 ns", "max ns", "mean ns", "OK", "QUEUE_FULL"
     );
-    println!("|{:-<68}|{:->9}|{:->10}|{:->10}|{:->10}|{:->11}|{:->11}|{:->9}|{:->11}|", "", "", "", "", "", "", "", "", "");
+    println!(
+        "|{:-<68}|{:->9}|{:->10}|{:->10}|{:->10}|{:->11}|{:->11}|{:->9}|{:->11}|",
+        "", "", "", "", "", "", "", "", ""
+    );
 }
 
 fn print_row(r: &Row) {
@@ -176,7 +184,11 @@ fn print_row(r: &Row) {
 
 fn main() {
     let samples: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(10_000);
-    println!("bench_hot_path: {}; raindrop_dspy {}", machine(), unsafe { std::ffi::CStr::from_ptr(rd_version()) }.to_string_lossy());
+    println!(
+        "bench_hot_path: {}; raindrop_dspy {}",
+        machine(),
+        unsafe { std::ffi::CStr::from_ptr(rd_version()) }.to_string_lossy()
+    );
     println!(
         "{samples} timed calls per thread after {WARMUP} warm-up calls, one call per {PACE_US} us per thread; 1 KB input + 1 KB output; default config (tracing on: a wrapped call queues an event and a span)\n"
     );
@@ -188,7 +200,10 @@ fn main() {
     // per call at most 2 items (event + span) of ~2.5 KB.
     let room = 2 * 2 * (samples + WARMUP) + 1_000;
     let cfg = |endpoint: String, extra: &str| {
-        format!(r#"{{"api_key":"bench-key","endpoint":"{endpoint}","max_queue_items":{room},"max_queue_bytes":{}{extra}}}"#, 1u64 << 31)
+        format!(
+            r#"{{"api_key":"bench-key","endpoint":"{endpoint}","max_queue_items":{room},"max_queue_bytes":{}{extra}}}"#,
+            1u64 << 31
+        )
     };
 
     print_header();
@@ -196,19 +211,47 @@ fn main() {
     for (op, op_name) in [(Op::Wrap, "wrap_begin+wrap_end"), (Op::TrackAi, "rd_track_ai")] {
         for threads in [1, 2] {
             for (sink_name, endpoint) in [("healthy", healthy.endpoint()), ("hanging", hanging.endpoint())] {
-                let row = run(&format!("{op_name}, {threads} thread(s), sink {sink_name}"), &cfg(endpoint, ""), threads, samples, op, true);
+                let row = run(
+                    &format!("{op_name}, {threads} thread(s), sink {sink_name}"),
+                    &cfg(endpoint, ""),
+                    threads,
+                    samples,
+                    op,
+                    true,
+                );
                 print_row(&row);
                 rows.push(row);
             }
         }
     }
     // Tracing off: a wrapped call queues only its event.
-    let row = run("wrap_begin+wrap_end, 1 thread, healthy, tracing off", &cfg(healthy.endpoint(), r#","tracing_enabled":false"#), 1, samples, Op::Wrap, true);
+    let row = run(
+        "wrap_begin+wrap_end, 1 thread, healthy, tracing off",
+        &cfg(healthy.endpoint(), r#","tracing_enabled":false"#),
+        1,
+        samples,
+        Op::Wrap,
+        true,
+    );
     print_row(&row);
     // A sink answering 429 with Retry-After: 1 (the official Rust SDK 0.0.8 blocks ~2 s here).
-    let row = run("rd_track_ai, 1 thread, sink 429 + Retry-After: 1", &cfg(too_many.endpoint(), ""), 1, samples, Op::TrackAi, true);
+    let row = run(
+        "rd_track_ai, 1 thread, sink 429 + Retry-After: 1",
+        &cfg(too_many.endpoint(), ""),
+        1,
+        samples,
+        Op::TrackAi,
+        true,
+    );
     print_row(&row);
-    let row = run("wrap_begin+wrap_end, 1 thread, sink 429 + Retry-After: 1", &cfg(too_many.endpoint(), ""), 1, samples, Op::Wrap, true);
+    let row = run(
+        "wrap_begin+wrap_end, 1 thread, sink 429 + Retry-After: 1",
+        &cfg(too_many.endpoint(), ""),
+        1,
+        samples,
+        Op::Wrap,
+        true,
+    );
     print_row(&row);
 
     // Queue full: a small queue (1,000 items) filled by the warm-up against the hanging sink; every
@@ -216,12 +259,23 @@ fn main() {
     let full_cfg = format!(r#"{{"api_key":"bench-key","endpoint":"{}","max_queue_items":1000}}"#, hanging.endpoint());
     for (op, op_name) in [(Op::Wrap, "wrap_begin+wrap_end"), (Op::TrackAi, "rd_track_ai")] {
         for threads in [1, 2] {
-            let row = run(&format!("{op_name}, {threads} thread(s), QUEUE FULL (hanging, 1000 items)"), &full_cfg, threads, samples, op, false);
+            let row = run(
+                &format!("{op_name}, {threads} thread(s), QUEUE FULL (hanging, 1000 items)"),
+                &full_cfg,
+                threads,
+                samples,
+                op,
+                false,
+            );
             print_row(&row);
         }
     }
     println!();
-    println!("sink requests: healthy {}, 429 {}; hanging connections never answered", healthy.requests(), too_many.requests());
+    println!(
+        "sink requests: healthy {}, 429 {}; hanging connections never answered",
+        healthy.requests(),
+        too_many.requests()
+    );
     healthy.stop();
     hanging.stop();
     too_many.stop();

@@ -13,9 +13,16 @@ use raindrop_dspy::*;
 use std::time::{Duration, Instant};
 
 fn main() {
-    println!("bench_shutdown: {}; raindrop_dspy {}", machine(), unsafe { std::ffi::CStr::from_ptr(rd_version()) }.to_string_lossy());
+    println!(
+        "bench_shutdown: {}; raindrop_dspy {}",
+        machine(),
+        unsafe { std::ffi::CStr::from_ptr(rd_version()) }.to_string_lossy()
+    );
     println!("\nrd_shutdown against a hanging sink (accepts, never answers), 250 events queued, a POST in flight\n");
-    println!("| {:<50} | {:>11} | {:>9} | {:>9} | {:<22} | {:>9} | {:>16} | {:>4} |", "timeout", "deadline ms", "took ms", "over ms", "result", "requests", "queued", "goal");
+    println!(
+        "| {:<50} | {:>11} | {:>9} | {:>9} | {:<22} | {:>9} | {:>16} | {:>4} |",
+        "timeout", "deadline ms", "took ms", "over ms", "result", "requests", "queued", "goal"
+    );
     println!("|{:-<52}|{:->13}|{:->11}|{:->11}|{:-<24}|{:->11}|{:->18}|{:->6}|", "", "", "", "", "", "", "", "");
     let hanging = Sink::start(Mode::Hanging);
     let cases: [(&str, i64, &str, i64); 4] = [
@@ -42,7 +49,8 @@ fn main() {
         // The handle is freed: stats are no longer readable (RD_ERR_INVALID_HANDLE), so report
         // what was known just before, plus the result code.
         let mut after: rd_stats = Default::default();
-        let freed = unsafe { rd_get_stats(client, &mut after, std::ptr::null_mut()) } == rd_result::RD_ERR_INVALID_HANDLE;
+        let freed =
+            unsafe { rd_get_stats(client, &mut after, std::ptr::null_mut()) } == rd_result::RD_ERR_INVALID_HANDLE;
         let over = took - deadline as f64;
         println!(
             "| {:<50} | {:>11} | {:>9.1} | {:>9.1} | {:<22} | {:>9} | {:>16} | {:>4} |",

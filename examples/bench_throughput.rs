@@ -197,15 +197,32 @@ fn memory(name: &str, offers: usize, input_bytes: usize, output_bytes: usize) {
 
 fn main() {
     let events: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(300_000);
-    println!("bench_throughput: {}; raindrop_dspy {}", machine(), unsafe { std::ffi::CStr::from_ptr(rd_version()) }.to_string_lossy());
+    println!(
+        "bench_throughput: {}; raindrop_dspy {}",
+        machine(),
+        unsafe { std::ffi::CStr::from_ptr(rd_version()) }.to_string_lossy()
+    );
     let which = std::env::args().nth(2).unwrap_or_default();
     if which != "throughput" {
         println!("\nMemory (run first, so the peak RSS is this part's): with the sink down (connection refused), default queue bound 10,000 items / 64 MiB\n");
         println!(
             "| {:<34} | {:>9} | {:>8} | {:>8} | {:>8} | {:>8} | {:>8} | {:>9} | {:>11} | {:>6} | {:>6} |",
-            "offered rd_track_ai events", "offers", "HWM0 MiB", "HWM1 MiB", "+MiB", "RSS MiB", "queued", "depth", "dropped_full", "other", "ns/op"
+            "offered rd_track_ai events",
+            "offers",
+            "HWM0 MiB",
+            "HWM1 MiB",
+            "+MiB",
+            "RSS MiB",
+            "queued",
+            "depth",
+            "dropped_full",
+            "other",
+            "ns/op"
         );
-        println!("|{:-<36}|{:->11}|{:->10}|{:->10}|{:->10}|{:->10}|{:->10}|{:->11}|{:->13}|{:->8}|{:->8}|", "", "", "", "", "", "", "", "", "", "", "");
+        println!(
+            "|{:-<36}|{:->11}|{:->10}|{:->10}|{:->10}|{:->10}|{:->10}|{:->11}|{:->13}|{:->8}|{:->8}|",
+            "", "", "", "", "", "", "", "", "", "", ""
+        );
         memory("1 KB input + 1 KB output", 1_000_000, 1024, 1024);
         memory("1 KB input + 64 KB output", 100_000, 1024, 64 * 1024);
     }
@@ -213,9 +230,23 @@ fn main() {
         println!("\nThroughput: sustained delivery to a loopback keep-alive sink (default config: batches of 100, queue 10,000)\n");
         println!(
             "| {:<44} | {:>7} | {:>6} | {:>6} | {:>10} | {:>10} | {:>10} | {:>8} | {:>8} | {:>7} | {:>8} | {:>8} |",
-            "workload", "events", "offer s", "total s", "sink ev/s", "items/s", "spans/s", "requests", "q-full", "MB/s", "sender us/item", "flush"
+            "workload",
+            "events",
+            "offer s",
+            "total s",
+            "sink ev/s",
+            "items/s",
+            "spans/s",
+            "requests",
+            "q-full",
+            "MB/s",
+            "sender us/item",
+            "flush"
         );
-        println!("|{:-<46}|{:->9}|{:->8}|{:->8}|{:->12}|{:->12}|{:->12}|{:->10}|{:->10}|{:->9}|{:->10}|{:->10}|", "", "", "", "", "", "", "", "", "", "", "", "");
+        println!(
+            "|{:-<46}|{:->9}|{:->8}|{:->8}|{:->12}|{:->12}|{:->12}|{:->10}|{:->10}|{:->9}|{:->10}|{:->10}|",
+            "", "", "", "", "", "", "", "", "", "", "", ""
+        );
         sustained("rd_track_ai, 100 B input + 100 B output", Op::TrackAi, events, 100);
         sustained("rd_track_ai, 1 KB input + 1 KB output", Op::TrackAi, events / 3, 1024);
         sustained("wrap begin+end (tracing on), 100 B + 100 B", Op::WrapTraced, events / 3, 100);

@@ -102,21 +102,55 @@ struct Driver {
 
 fn empty_event() -> rd_event {
     rd_event {
-        event_id: ptr::null(), event_id_len: 0, user_id: ptr::null(), user_id_len: 0, event: ptr::null(), event_len: 0,
-        timestamp: ptr::null(), timestamp_len: 0, input: ptr::null(), input_len: 0, output: ptr::null(), output_len: 0,
-        model: ptr::null(), model_len: 0, convo_id: ptr::null(), convo_id_len: 0, properties_json: ptr::null(),
-        properties_json_len: 0, attachments_json: ptr::null(), attachments_json_len: 0,
+        event_id: ptr::null(),
+        event_id_len: 0,
+        user_id: ptr::null(),
+        user_id_len: 0,
+        event: ptr::null(),
+        event_len: 0,
+        timestamp: ptr::null(),
+        timestamp_len: 0,
+        input: ptr::null(),
+        input_len: 0,
+        output: ptr::null(),
+        output_len: 0,
+        model: ptr::null(),
+        model_len: 0,
+        convo_id: ptr::null(),
+        convo_id_len: 0,
+        properties_json: ptr::null(),
+        properties_json_len: 0,
+        attachments_json: ptr::null(),
+        attachments_json_len: 0,
     }
 }
 
 fn empty_result() -> rd_call_result {
     rd_call_result {
-        output: ptr::null(), output_len: 0, model: ptr::null(), model_len: 0, prompt_tokens: RD_TOKENS_UNKNOWN,
-        completion_tokens: RD_TOKENS_UNKNOWN, finish_reason: ptr::null(), finish_reason_len: 0, error_type: ptr::null(),
-        error_type_len: 0, error_message: ptr::null(), error_message_len: 0, properties_json: ptr::null(),
-        properties_json_len: 0, user_id: ptr::null(), user_id_len: 0, convo_id: ptr::null(), convo_id_len: 0,
-        event_name: ptr::null(), event_name_len: 0, timestamp: ptr::null(), timestamp_len: 0,
-        attachments_json: ptr::null(), attachments_json_len: 0,
+        output: ptr::null(),
+        output_len: 0,
+        model: ptr::null(),
+        model_len: 0,
+        prompt_tokens: RD_TOKENS_UNKNOWN,
+        completion_tokens: RD_TOKENS_UNKNOWN,
+        finish_reason: ptr::null(),
+        finish_reason_len: 0,
+        error_type: ptr::null(),
+        error_type_len: 0,
+        error_message: ptr::null(),
+        error_message_len: 0,
+        properties_json: ptr::null(),
+        properties_json_len: 0,
+        user_id: ptr::null(),
+        user_id_len: 0,
+        convo_id: ptr::null(),
+        convo_id_len: 0,
+        event_name: ptr::null(),
+        event_name_len: 0,
+        timestamp: ptr::null(),
+        timestamp_len: 0,
+        attachments_json: ptr::null(),
+        attachments_json_len: 0,
     }
 }
 
@@ -190,7 +224,22 @@ impl Driver {
         let mut call = 0;
         let mut err = new_error();
         // Safety: pointers live in `s` for the call.
-        let code = unsafe { rd_wrap_begin(client, 0, name, name_len, input, input_len, event_id, event_id_len, &mut call, ptr::null_mut(), 0, &mut err) };
+        let code = unsafe {
+            rd_wrap_begin(
+                client,
+                0,
+                name,
+                name_len,
+                input,
+                input_len,
+                event_id,
+                event_id_len,
+                &mut call,
+                ptr::null_mut(),
+                0,
+                &mut err,
+            )
+        };
         check(code, &err, "rd_wrap_begin")?;
         let mut interaction = Interaction { call, fields: Map::new() };
         merge(&mut interaction.fields, args);
@@ -250,9 +299,24 @@ impl Driver {
         let (comment, comment_len) = s.arg(args, "comment")?;
         let (after, after_len) = s.arg(args, "after")?;
         let signal = rd_signal {
-            event_id, event_id_len, name, name_len, signal_type, signal_type_len, timestamp, timestamp_len,
-            properties_json, properties_json_len, attachment_id, attachment_id_len, comment, comment_len, after,
-            after_len, sentiment, sentiment_len,
+            event_id,
+            event_id_len,
+            name,
+            name_len,
+            signal_type,
+            signal_type_len,
+            timestamp,
+            timestamp_len,
+            properties_json,
+            properties_json_len,
+            attachment_id,
+            attachment_id_len,
+            comment,
+            comment_len,
+            after,
+            after_len,
+            sentiment,
+            sentiment_len,
         };
         let mut err = new_error();
         // Safety: signal's pointers live in `s` for the call.

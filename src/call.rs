@@ -112,7 +112,10 @@ impl Calls {
             if table.len() >= self.max_open {
                 return Err(Error::new(
                     rd_result::RD_ERR_TOO_MANY_OPEN_CALLS,
-                    format!("{} calls are begun and not ended (max_open_calls); end them or raise the limit", table.len()),
+                    format!(
+                        "{} calls are begun and not ended (max_open_calls); end them or raise the limit",
+                        table.len()
+                    ),
                 ));
             }
         }

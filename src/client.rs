@@ -73,7 +73,10 @@ impl Client {
         }
         if let Some(slug) = &config.invalid_project_id {
             logger.warn("project_id", || {
-                format!("project_id {:?} is not a valid slug (a-z, 0-9, '-', 1-63 chars); sending without it", crate::text::cap(slug, 80))
+                format!(
+                    "project_id {:?} is not a valid slug (a-z, 0-9, '-', 1-63 chars); sending without it",
+                    crate::text::cap(slug, 80)
+                )
             });
         }
         let calls = Calls::new(config.max_open_calls, config.open_call_ttl);
@@ -119,11 +122,30 @@ impl Client {
         Ok((handle, event_id))
     }
 
-    pub fn wrap_begin(&self, parent: u64, module: String, input: Option<Text>, event_id: Option<&str>) -> Result<(u64, Arc<str>), Error> {
-        self.begin(Begin { parent, kind: SpanKind::Module, sends_event_if_top_level: true, name: module, input, event_id })
+    pub fn wrap_begin(
+        &self,
+        parent: u64,
+        module: String,
+        input: Option<Text>,
+        event_id: Option<&str>,
+    ) -> Result<(u64, Arc<str>), Error> {
+        self.begin(Begin {
+            parent,
+            kind: SpanKind::Module,
+            sends_event_if_top_level: true,
+            name: module,
+            input,
+            event_id,
+        })
     }
 
-    pub fn span_begin(&self, parent: u64, kind: SpanKind, name: String, input: Option<Text>) -> Result<(u64, Arc<str>), Error> {
+    pub fn span_begin(
+        &self,
+        parent: u64,
+        kind: SpanKind,
+        name: String,
+        input: Option<Text>,
+    ) -> Result<(u64, Arc<str>), Error> {
         self.begin(Begin { parent, kind, sends_event_if_top_level: false, name, input, event_id: None })
     }
 
@@ -136,7 +158,16 @@ impl Client {
 
     /// Records a span that already happened (`rd_span_record`), under `parent` or standalone.
     #[allow(clippy::too_many_arguments)] // mirrors the C function's parameters one to one
-    pub fn record_span(&self, parent: u64, kind: SpanKind, name: String, input: Option<Text>, start_nanos: u64, end_nanos: u64, result: CallResult) -> Result<(), Error> {
+    pub fn record_span(
+        &self,
+        parent: u64,
+        kind: SpanKind,
+        name: String,
+        input: Option<Text>,
+        start_nanos: u64,
+        end_nanos: u64,
+        result: CallResult,
+    ) -> Result<(), Error> {
         let begin = Begin { parent, kind, sends_event_if_top_level: false, name, input, event_id: None };
         let call = self.calls.record(begin, start_nanos, lm_result(&result))?;
         self.finish(call, result, end_nanos.max(start_nanos))
@@ -179,7 +210,12 @@ impl Client {
             user_id: result.user_id.or_else(|| config.user_id.clone()).unwrap_or_else(|| "unknown".into()),
             event: result.event_name.unwrap_or_else(|| config.event_name.clone()),
             timestamp: result.timestamp.unwrap_or(Timestamp::UnixNanos(call.start_nanos)),
-            ai: Some(AiData { model, input: call.input, output, convo_id: result.convo_id.or_else(|| config.convo_id.clone()) }),
+            ai: Some(AiData {
+                model,
+                input: call.input,
+                output,
+                convo_id: result.convo_id.or_else(|| config.convo_id.clone()),
+            }),
             properties_json: result.properties_json,
             builtins: Builtins {
                 prompt_tokens,
@@ -272,7 +308,10 @@ impl Client {
         if pushed && ack.wait_until(deadline) {
             return Ok(());
         }
-        Err(Error::new(rd_result::RD_ERR_TIMEOUT, "flush timed out before the queue drained (delivery goes on in the background)"))
+        Err(Error::new(
+            rd_result::RD_ERR_TIMEOUT,
+            "flush timed out before the queue drained (delivery goes on in the background)",
+        ))
     }
 
     /// Drains within the deadline, then stops the sender; what is left is dropped and counted.
@@ -304,4 +343,3 @@ impl Client {
         Stats::add(&self.shared.stats.calls_expired, expired);
     }
 }
-

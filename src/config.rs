@@ -102,10 +102,7 @@ fn non_empty(value: Option<String>) -> Option<String> {
 pub fn is_valid_project_slug(slug: &str) -> bool {
     let bytes = slug.as_bytes();
     let allowed = |b: &u8| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-';
-    (1..=63).contains(&bytes.len())
-        && bytes.iter().all(allowed)
-        && bytes[0] != b'-'
-        && bytes[bytes.len() - 1] != b'-'
+    (1..=63).contains(&bytes.len()) && bytes.iter().all(allowed) && bytes[0] != b'-' && bytes[bytes.len() - 1] != b'-'
 }
 
 /// Reads the JSON object key by key, so an error names the key without echoing its value
@@ -152,7 +149,8 @@ pub fn parse(json: Option<&str>, env: impl Fn(&str) -> Option<String>) -> Result
     };
     // Explicit argument, then the environment, then the default (contract §3).
     let api_key = non_empty(raw.api_key.or_else(|| env("RAINDROP_WRITE_KEY")));
-    let endpoint = non_empty(raw.endpoint.or_else(|| env("RAINDROP_ENDPOINT"))).unwrap_or_else(|| DEFAULT_ENDPOINT.into());
+    let endpoint =
+        non_empty(raw.endpoint.or_else(|| env("RAINDROP_ENDPOINT"))).unwrap_or_else(|| DEFAULT_ENDPOINT.into());
     let sink = if let Some(path) = endpoint.strip_prefix("file://") {
         if path.is_empty() {
             return Err(Error::config("endpoint file:// needs a path"));
@@ -161,7 +159,10 @@ pub fn parse(json: Option<&str>, env: impl Fn(&str) -> Option<String>) -> Result
     } else if endpoint.starts_with("http://") || endpoint.starts_with("https://") {
         Sink::Http(if endpoint.ends_with('/') { endpoint } else { endpoint + "/" })
     } else {
-        return Err(Error::config(format!("endpoint must start with http://, https:// or file://, got {:?}", crate::log::redact_url(&endpoint))));
+        return Err(Error::config(format!(
+            "endpoint must start with http://, https:// or file://, got {:?}",
+            crate::log::redact_url(&endpoint)
+        )));
     };
     let traces_endpoint = non_empty(raw.traces_endpoint);
     if let Some(url) = &traces_endpoint {

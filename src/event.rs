@@ -84,7 +84,10 @@ impl Event {
     /// Rough size for the queue's byte bound.
     pub fn approx_bytes(&self) -> usize {
         let ai = self.ai.as_ref().map_or(0, |ai| {
-            [ai.model.as_deref(), ai.input.as_deref(), ai.output.as_deref(), ai.convo_id.as_deref()].iter().map(|f| f.map_or(0, str::len)).sum()
+            [ai.model.as_deref(), ai.input.as_deref(), ai.output.as_deref(), ai.convo_id.as_deref()]
+                .iter()
+                .map(|f| f.map_or(0, str::len))
+                .sum()
         });
         256 + self.event_id.len()
             + self.user_id.len()
@@ -138,7 +141,12 @@ impl Event {
         item.insert("timestamp".into(), Value::String(self.timestamp.to_text()));
         if let Some(ai) = self.ai.as_ref().filter(|ai| ai.has_content()) {
             let mut ai_data = Map::new();
-            for (key, field) in [("model", ai.model.as_deref()), ("input", ai.input.as_deref()), ("output", ai.output.as_deref()), ("convo_id", ai.convo_id.as_deref())] {
+            for (key, field) in [
+                ("model", ai.model.as_deref()),
+                ("input", ai.input.as_deref()),
+                ("output", ai.output.as_deref()),
+                ("convo_id", ai.convo_id.as_deref()),
+            ] {
                 if let Some(text) = field.filter(|t| !t.is_empty()) {
                     ai_data.insert(key.into(), cap(text));
                 }
@@ -365,7 +373,10 @@ pub fn attachments_argument(argument: &str, json: &str, max_chars: usize) -> Res
     for (index, item) in items.iter().enumerate() {
         let kind = item.get("type").and_then(Value::as_str).unwrap_or("");
         if !ATTACHMENT_TYPES.contains(&kind) {
-            return Err(Error::invalid(argument, format!("item {index}: type must be one of text, code, image, iframe")));
+            return Err(Error::invalid(
+                argument,
+                format!("item {index}: type must be one of text, code, image, iframe"),
+            ));
         }
         if !item.get("value").is_some_and(Value::is_string) {
             return Err(Error::invalid(argument, format!("item {index}: value must be a string")));
@@ -384,7 +395,11 @@ mod tests {
             user_id: "u".into(),
             event: "ai_generation".into(),
             timestamp: Timestamp::UnixNanos(0),
-            ai: Some(AiData { input: Some("x".repeat(900_000).into()), output: Some("y".repeat(900_000).into()), ..Default::default() }),
+            ai: Some(AiData {
+                input: Some("x".repeat(900_000).into()),
+                output: Some("y".repeat(900_000).into()),
+                ..Default::default()
+            }),
             properties_json: properties,
             builtins: Builtins { prompt_tokens: Some(3), ..Default::default() },
             attachments_json: None,
@@ -403,7 +418,8 @@ mod tests {
 
     #[test]
     fn oversized_event_is_shrunk_not_dropped() {
-        let wide: Map<String, Value> = (0..20_000).map(|i| (format!("key{i}"), Value::String("v".repeat(100)))).collect();
+        let wide: Map<String, Value> =
+            (0..20_000).map(|i| (format!("key{i}"), Value::String("v".repeat(100)))).collect();
         let props = serde_json::to_string(&wide).unwrap();
         let context = RawValue::from_string("null".into()).unwrap();
         let bytes = event(Some(props)).to_json(&context, 1_000_000, 1 << 20);

@@ -294,7 +294,9 @@ fn timeout(ms: i64) -> Option<Duration> {
 unsafe fn event_id_argument(ptr: *const c_char, len: usize, name: &str) -> Result<Option<String>, Error> {
     match optional(ptr, len) {
         None => Ok(None),
-        Some(id) if id.trim().is_empty() => Err(Error::invalid(name, "must not be empty (pass NULL for a generated UUID)")),
+        Some(id) if id.trim().is_empty() => {
+            Err(Error::invalid(name, "must not be empty (pass NULL for a generated UUID)"))
+        }
         Some(id) if id.len() > MAX_EVENT_ID_BYTES => Err(Error::invalid(name, "longer than 256 bytes")),
         Some(id) => Ok(Some(id.into_owned())),
     }
@@ -321,11 +323,21 @@ unsafe fn timestamp_argument(ptr: *const c_char, len: usize, name: &str) -> Resu
     optional(ptr, len).map(|t| Timestamp::given(name, &t)).transpose()
 }
 
-unsafe fn object_argument(ptr: *const c_char, len: usize, name: &str, max_chars: usize) -> Result<Option<String>, Error> {
+unsafe fn object_argument(
+    ptr: *const c_char,
+    len: usize,
+    name: &str,
+    max_chars: usize,
+) -> Result<Option<String>, Error> {
     optional(ptr, len).map(|json| event::object_argument(name, &json, max_chars)).transpose()
 }
 
-unsafe fn attachments_argument(ptr: *const c_char, len: usize, name: &str, max_chars: usize) -> Result<Option<String>, Error> {
+unsafe fn attachments_argument(
+    ptr: *const c_char,
+    len: usize,
+    name: &str,
+    max_chars: usize,
+) -> Result<Option<String>, Error> {
     optional(ptr, len).map(|json| event::attachments_argument(name, &json, max_chars)).transpose()
 }
 
@@ -369,7 +381,12 @@ pub unsafe extern "C" fn rd_last_error_message(buf: *mut c_char, buf_len: usize)
 /// new handle; release it with `rd_shutdown`. Thread-safe.
 /// Errors: RD_ERR_NULL_ARGUMENT (client_out), RD_ERR_INVALID_CONFIG, RD_ERR_INTERNAL.
 #[no_mangle]
-pub unsafe extern "C" fn rd_new(config_json: *const c_char, config_json_len: usize, client_out: *mut rd_client, err_out: *mut rd_error) -> rd_result {
+pub unsafe extern "C" fn rd_new(
+    config_json: *const c_char,
+    config_json_len: usize,
+    client_out: *mut rd_client,
+    err_out: *mut rd_error,
+) -> rd_result {
     boundary(err_out, || {
         let out = client_out.as_mut().ok_or_else(|| Error::null("client_out"))?;
         let json = optional(config_json, config_json_len);
@@ -414,7 +431,12 @@ pub unsafe extern "C" fn rd_wrap_begin(
         let out = call_out.as_mut().ok_or_else(|| Error::null("call_out"))?;
         check_event_id_buffer(event_id_out, event_id_out_len)?;
         let given_id = event_id_argument(event_id, event_id_len, "event_id")?;
-        let (handle, id) = client.wrap_begin(parent, text::cap(&name, 1024).into_owned(), capped_text(input, input_len, max_chars), given_id.as_deref())?;
+        let (handle, id) = client.wrap_begin(
+            parent,
+            text::cap(&name, 1024).into_owned(),
+            capped_text(input, input_len, max_chars),
+            given_id.as_deref(),
+        )?;
         *out = handle;
         write_event_id(event_id_out, &id);
         Ok(())
@@ -434,12 +456,22 @@ unsafe fn call_result(result: *const rd_call_result, max_chars: usize) -> Result
         finish_reason: capped(r.finish_reason, r.finish_reason_len, 256),
         error_type: capped(r.error_type, r.error_type_len, 1024),
         error_message: capped(r.error_message, r.error_message_len, max_chars),
-        properties_json: object_argument(r.properties_json, r.properties_json_len, "result.properties_json", max_chars)?,
+        properties_json: object_argument(
+            r.properties_json,
+            r.properties_json_len,
+            "result.properties_json",
+            max_chars,
+        )?,
         user_id: capped(r.user_id, r.user_id_len, 1024).filter(|u| !u.trim().is_empty()),
         convo_id: capped(r.convo_id, r.convo_id_len, 1024).filter(|c| !c.is_empty()),
         event_name: capped(r.event_name, r.event_name_len, 1024).filter(|e| !e.trim().is_empty()),
         timestamp: timestamp_argument(r.timestamp, r.timestamp_len, "result.timestamp")?,
-        attachments_json: attachments_argument(r.attachments_json, r.attachments_json_len, "result.attachments_json", max_chars)?,
+        attachments_json: attachments_argument(
+            r.attachments_json,
+            r.attachments_json_len,
+            "result.attachments_json",
+            max_chars,
+        )?,
     })
 }
 
@@ -453,7 +485,12 @@ unsafe fn call_result(result: *const rd_call_result, max_chars: usize) -> Result
 /// (properties_json, attachments_json), RD_ERR_INVALID_ARGUMENT, RD_ERR_INVALID_TIMESTAMP,
 /// RD_ERR_QUEUE_FULL (the call ended but its event or span was dropped and counted).
 #[no_mangle]
-pub unsafe extern "C" fn rd_wrap_end(client: rd_client, call: rd_call, result: *const rd_call_result, err_out: *mut rd_error) -> rd_result {
+pub unsafe extern "C" fn rd_wrap_end(
+    client: rd_client,
+    call: rd_call,
+    result: *const rd_call_result,
+    err_out: *mut rd_error,
+) -> rd_result {
     boundary(err_out, || {
         let client = self::client(client)?;
         let result = call_result(result, client.config().max_text_field_chars)?;
@@ -488,7 +525,12 @@ pub unsafe extern "C" fn rd_span_begin(
         let name = required(name, name_len, "name")?;
         let out = span_out.as_mut().ok_or_else(|| Error::null("span_out"))?;
         let max_chars = client.config().max_text_field_chars;
-        let (handle, _) = client.span_begin(parent, kind, text::cap(&name, 1024).into_owned(), capped_text(input, input_len, max_chars))?;
+        let (handle, _) = client.span_begin(
+            parent,
+            kind,
+            text::cap(&name, 1024).into_owned(),
+            capped_text(input, input_len, max_chars),
+        )?;
         *out = handle;
         Ok(())
     })
@@ -499,7 +541,12 @@ pub unsafe extern "C" fn rd_span_begin(
 /// tokens and finish reason roll up to its top-level call. Thread-safe.
 /// Errors: as `rd_wrap_end`.
 #[no_mangle]
-pub unsafe extern "C" fn rd_span_end(client: rd_client, span: rd_call, result: *const rd_call_result, err_out: *mut rd_error) -> rd_result {
+pub unsafe extern "C" fn rd_span_end(
+    client: rd_client,
+    span: rd_call,
+    result: *const rd_call_result,
+    err_out: *mut rd_error,
+) -> rd_result {
     rd_wrap_end(client, span, result, err_out)
 }
 
@@ -532,7 +579,15 @@ pub unsafe extern "C" fn rd_span_record(
         let max_chars = client.config().max_text_field_chars;
         let input = capped_text(input, input_len, max_chars);
         let result = call_result(result, max_chars)?;
-        client.record_span(parent, kind, text::cap(&name, 1024).into_owned(), input, start_unix_nanos, end_unix_nanos, result)
+        client.record_span(
+            parent,
+            kind,
+            text::cap(&name, 1024).into_owned(),
+            input,
+            start_unix_nanos,
+            end_unix_nanos,
+            result,
+        )
     })
 }
 
@@ -570,18 +625,39 @@ unsafe fn event_args(client: &Client, event: &rd_event, with_ai: bool) -> Result
             output: capped_text(event.output, event.output_len, max_chars),
             convo_id: capped(event.convo_id, event.convo_id_len, 1024).filter(|c| !c.is_empty()),
         }),
-        properties_json: object_argument(event.properties_json, event.properties_json_len, "event.properties_json", max_chars)?,
-        attachments_json: attachments_argument(event.attachments_json, event.attachments_json_len, "event.attachments_json", max_chars)?,
+        properties_json: object_argument(
+            event.properties_json,
+            event.properties_json_len,
+            "event.properties_json",
+            max_chars,
+        )?,
+        attachments_json: attachments_argument(
+            event.attachments_json,
+            event.attachments_json_len,
+            "event.attachments_json",
+            max_chars,
+        )?,
     })
 }
 
-unsafe fn track_common(client: rd_client, event: *const rd_event, event_id_out: *mut c_char, event_id_out_len: usize, err_out: *mut rd_error, with_ai: bool) -> rd_result {
+unsafe fn track_common(
+    client: rd_client,
+    event: *const rd_event,
+    event_id_out: *mut c_char,
+    event_id_out_len: usize,
+    err_out: *mut rd_error,
+    with_ai: bool,
+) -> rd_result {
     boundary(err_out, || {
         let client = self::client(client)?;
         let event = required_struct(event, "event")?;
         check_event_id_buffer(event_id_out, event_id_out_len)?;
         let args = event_args(&client, event, with_ai)?;
-        if with_ai && args.ai.as_ref().is_some_and(|ai| ai.input.as_deref().is_none_or(str::is_empty) && ai.output.as_deref().is_none_or(str::is_empty)) {
+        if with_ai
+            && args.ai.as_ref().is_some_and(|ai| {
+                ai.input.as_deref().is_none_or(str::is_empty) && ai.output.as_deref().is_none_or(str::is_empty)
+            })
+        {
             return Err(Error::invalid("event", "an AI event needs an input or an output"));
         }
         let id = client.track(args)?;
@@ -597,7 +673,13 @@ unsafe fn track_common(client: rd_client, event: *const rd_event, event_id_out: 
 /// Errors: RD_ERR_INVALID_HANDLE, RD_ERR_NULL_ARGUMENT (event), RD_ERR_INVALID_ARGUMENT,
 /// RD_ERR_INVALID_JSON, RD_ERR_INVALID_TIMESTAMP, RD_ERR_QUEUE_FULL.
 #[no_mangle]
-pub unsafe extern "C" fn rd_track_ai(client: rd_client, event: *const rd_event, event_id_out: *mut c_char, event_id_out_len: usize, err_out: *mut rd_error) -> rd_result {
+pub unsafe extern "C" fn rd_track_ai(
+    client: rd_client,
+    event: *const rd_event,
+    event_id_out: *mut c_char,
+    event_id_out_len: usize,
+    err_out: *mut rd_error,
+) -> rd_result {
     track_common(client, event, event_id_out, event_id_out_len, err_out, true)
 }
 
@@ -605,7 +687,13 @@ pub unsafe extern "C" fn rd_track_ai(client: rd_client, event: *const rd_event, 
 /// output and thread-safety as `rd_track_ai`.
 /// Errors: as `rd_track_ai`.
 #[no_mangle]
-pub unsafe extern "C" fn rd_track(client: rd_client, event: *const rd_event, event_id_out: *mut c_char, event_id_out_len: usize, err_out: *mut rd_error) -> rd_result {
+pub unsafe extern "C" fn rd_track(
+    client: rd_client,
+    event: *const rd_event,
+    event_id_out: *mut c_char,
+    event_id_out_len: usize,
+    err_out: *mut rd_error,
+) -> rd_result {
     track_common(client, event, event_id_out, event_id_out_len, err_out, false)
 }
 
@@ -615,7 +703,14 @@ pub unsafe extern "C" fn rd_track(client: rd_client, event: *const rd_event, eve
 /// Errors: RD_ERR_INVALID_HANDLE, RD_ERR_NULL_ARGUMENT (user_id), RD_ERR_INVALID_ARGUMENT
 /// (empty user_id), RD_ERR_INVALID_JSON (traits_json), RD_ERR_QUEUE_FULL.
 #[no_mangle]
-pub unsafe extern "C" fn rd_identify(client: rd_client, user_id: *const c_char, user_id_len: usize, traits_json: *const c_char, traits_json_len: usize, err_out: *mut rd_error) -> rd_result {
+pub unsafe extern "C" fn rd_identify(
+    client: rd_client,
+    user_id: *const c_char,
+    user_id_len: usize,
+    traits_json: *const c_char,
+    traits_json_len: usize,
+    err_out: *mut rd_error,
+) -> rd_result {
     boundary(err_out, || {
         let client = self::client(client)?;
         let user_id = required(user_id, user_id_len, "user_id")?;
@@ -636,7 +731,11 @@ pub unsafe extern "C" fn rd_identify(client: rd_client, user_id: *const c_char, 
 /// RD_ERR_INVALID_SIGNAL_TYPE, RD_ERR_INVALID_SENTIMENT, RD_ERR_INVALID_TIMESTAMP,
 /// RD_ERR_INVALID_JSON (properties_json), RD_ERR_QUEUE_FULL.
 #[no_mangle]
-pub unsafe extern "C" fn rd_track_signal(client: rd_client, signal: *const rd_signal, err_out: *mut rd_error) -> rd_result {
+pub unsafe extern "C" fn rd_track_signal(
+    client: rd_client,
+    signal: *const rd_signal,
+    err_out: *mut rd_error,
+) -> rd_result {
     boundary(err_out, || {
         let client = self::client(client)?;
         let s = required_struct(signal, "signal")?;
@@ -645,10 +744,16 @@ pub unsafe extern "C" fn rd_track_signal(client: rd_client, signal: *const rd_si
             event_id: text::cap(&required(s.event_id, s.event_id_len, "signal.event_id")?, 1024).into_owned(),
             name: text::cap(&required(s.name, s.name_len, "signal.name")?, 1024).into_owned(),
             signal_type: SignalType::parse(optional(s.signal_type, s.signal_type_len).as_deref())?,
-            timestamp: timestamp_argument(s.timestamp, s.timestamp_len, "signal.timestamp")?.unwrap_or_else(Timestamp::now),
+            timestamp: timestamp_argument(s.timestamp, s.timestamp_len, "signal.timestamp")?
+                .unwrap_or_else(Timestamp::now),
             sentiment: parse_sentiment(optional(s.sentiment, s.sentiment_len).as_deref())?,
             attachment_id: capped(s.attachment_id, s.attachment_id_len, 1024),
-            properties_json: object_argument(s.properties_json, s.properties_json_len, "signal.properties_json", max_chars)?,
+            properties_json: object_argument(
+                s.properties_json,
+                s.properties_json_len,
+                "signal.properties_json",
+                max_chars,
+            )?,
             comment: capped(s.comment, s.comment_len, max_chars),
             after: capped(s.after, s.after_len, max_chars),
         };
@@ -682,7 +787,11 @@ pub extern "C" fn rd_shutdown(client: rd_client, timeout_ms: i64, err_out: *mut 
 /// Copies the client's delivery statistics into `*stats_out` (caller-owned). Thread-safe.
 /// Errors: RD_ERR_INVALID_HANDLE, RD_ERR_NULL_ARGUMENT (stats_out).
 #[no_mangle]
-pub unsafe extern "C" fn rd_get_stats(client: rd_client, stats_out: *mut rd_stats, err_out: *mut rd_error) -> rd_result {
+pub unsafe extern "C" fn rd_get_stats(
+    client: rd_client,
+    stats_out: *mut rd_stats,
+    err_out: *mut rd_error,
+) -> rd_result {
     boundary(err_out, || {
         let client = self::client(client)?;
         let out = stats_out.as_mut().ok_or_else(|| Error::null("stats_out"))?;

@@ -18,6 +18,7 @@ impl Identify {
 
     pub fn to_json(&self, max_chars: usize) -> Vec<u8> {
         let traits = Value::Object(parse_object(self.traits_json.as_deref()));
-        serde_json::to_vec(&json!({"user_id": text::cap(&self.user_id, max_chars), "traits": traits})).unwrap_or_default()
+        serde_json::to_vec(&json!({"user_id": text::cap(&self.user_id, max_chars), "traits": traits}))
+            .unwrap_or_default()
     }
 }

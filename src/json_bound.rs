@@ -90,7 +90,8 @@ impl Reader<'_> {
     }
 
     fn hex4(&mut self) -> Result<u32, String> {
-        let digits = self.bytes.get(self.at..self.at + 4).ok_or_else(|| format!("short \\u escape at byte {}", self.at))?;
+        let digits =
+            self.bytes.get(self.at..self.at + 4).ok_or_else(|| format!("short \\u escape at byte {}", self.at))?;
         let text = std::str::from_utf8(digits).map_err(|_| "invalid \\u escape".to_string())?;
         let value = u32::from_str_radix(text, 16).map_err(|_| format!("invalid \\u escape at byte {}", self.at))?;
         self.at += 4;
@@ -132,7 +133,8 @@ impl Reader<'_> {
                         b't' => out.push('\t'),
                         b'u' => {
                             let first = self.hex4()?;
-                            let code = if (0xd800..0xdc00).contains(&first) && self.bytes[self.at..].starts_with(b"\\u") {
+                            let code = if (0xd800..0xdc00).contains(&first) && self.bytes[self.at..].starts_with(b"\\u")
+                            {
                                 let save = self.at;
                                 self.at += 2;
                                 let second = self.hex4()?;
@@ -167,7 +169,7 @@ pub fn bound_json(input: &str, bounds: &Bounds) -> Result<String, String> {
     let mut reader = Reader { bytes: input.as_bytes(), at: 0 };
     let mut out = String::with_capacity(input.len().min(1 << 20));
     let mut stack: Vec<u8> = Vec::new(); // b'{' or b'['
-    // While Some(d), the container opened at stack depth d is being skipped (too deep).
+                                         // While Some(d), the container opened at stack depth d is being skipped (too deep).
     let mut skipping_from: Option<usize> = None;
     let emitting = |stack: &Vec<u8>, skipping_from: Option<usize>| skipping_from.is_none_or(|d| stack.len() < d);
     let mut expect_value = true;

@@ -68,7 +68,11 @@ mod tests {
 
     #[test]
     fn backoff_doubles_caps_and_honours_retry_after() {
-        let backoff = Backoff { initial: Duration::from_millis(500), max: Duration::from_secs(30), retry_after_cap: Duration::from_secs(30) };
+        let backoff = Backoff {
+            initial: Duration::from_millis(500),
+            max: Duration::from_secs(30),
+            retry_after_cap: Duration::from_secs(30),
+        };
         let d0 = backoff.delay(0, None, 999);
         assert!(d0 >= Duration::from_millis(250) && d0 <= Duration::from_millis(500));
         assert!(backoff.delay(1, None, 0) == Duration::from_millis(500));

@@ -159,7 +159,9 @@ impl Sender {
     pub fn run(mut self) {
         let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.run_loop()));
         if outcome.is_err() {
-            self.shared.logger.warn("sender_panic", || "the sender thread failed; telemetry stops for this client".into());
+            self.shared
+                .logger
+                .warn("sender_panic", || "the sender thread failed; telemetry stops for this client".into());
         }
         self.shared.control.finish();
     }
@@ -171,7 +173,8 @@ impl Sender {
                 self.drop_everything();
                 return;
             }
-            let until_due = self.next_due().map_or(Duration::from_secs(3600), |due| due.saturating_duration_since(Instant::now()));
+            let until_due =
+                self.next_due().map_or(Duration::from_secs(3600), |due| due.saturating_duration_since(Instant::now()));
             // While items keep coming, poll instead of parking on the channel: a parked receiver
             // makes every producer pay a futex wake-up (microseconds) on the hot path. After a
             // quiet second, park, so an idle client costs no CPU.
@@ -229,7 +232,11 @@ impl Sender {
             Item::Span(span) => {
                 let room = max_bytes - self.traces_prefix.len() - span::ENVELOPE_SUFFIX.len();
                 // A separate collector endpoint speaks standard OTLP/JSON (hex ids).
-                let ids = if self.config().traces_endpoint.is_some() { span::IdEncoding::Hex } else { span::IdEncoding::Base64 };
+                let ids = if self.config().traces_endpoint.is_some() {
+                    span::IdEncoding::Hex
+                } else {
+                    span::IdEncoding::Base64
+                };
                 (Route::Traces, span.to_json(ids, max_chars, room))
             }
         };
@@ -288,7 +295,9 @@ impl Sender {
         }
         Stats::add(&self.shared.stats.dropped_shutdown, dropped);
         if dropped > 0 {
-            self.shared.logger.warn("shutdown_drop", || format!("shutdown deadline reached: dropped {dropped} unsent items"));
+            self.shared
+                .logger
+                .warn("shutdown_drop", || format!("shutdown deadline reached: dropped {dropped} unsent items"));
         }
     }
 
@@ -338,7 +347,9 @@ impl Sender {
                 let left = deadline.saturating_duration_since(Instant::now());
                 if left.is_zero() {
                     Stats::add(&stats.dropped_shutdown, count);
-                    logger.warn("shutdown_drop", || format!("shutdown deadline reached: dropped {count} items for {}", route.path()));
+                    logger.warn("shutdown_drop", || {
+                        format!("shutdown deadline reached: dropped {count} items for {}", route.path())
+                    });
                     return;
                 }
                 timeout = timeout.min(left);
@@ -352,33 +363,62 @@ impl Sender {
                     stats.last_http_status.store(i32::from(status), Ordering::Relaxed);
                     Stats::add(&stats.delivered, count);
                     Stats::add(&stats.bytes_sent, body.len());
-                    logger.debug(|| format!("sent {count} items ({} bytes) to {}: HTTP {status} in {took:?}", body.len(), self.transport.describe(route)));
+                    logger.debug(|| {
+                        format!(
+                            "sent {count} items ({} bytes) to {}: HTTP {status} in {took:?}",
+                            body.len(),
+                            self.transport.describe(route)
+                        )
+                    });
                     return;
                 }
                 Outcome::Rejected(status) => {
                     stats.last_http_status.store(i32::from(status), Ordering::Relaxed);
                     Stats::add(&stats.dropped_rejected, count);
-                    logger.debug(|| format!("batch of {count} rejected by {}: HTTP {status}", self.transport.describe(route)));
-                    logger.warn("rejected", || format!("{} rejected a batch of {count} with HTTP {status}; dropped, not retried", self.transport.describe(route)));
+                    logger.debug(|| {
+                        format!("batch of {count} rejected by {}: HTTP {status}", self.transport.describe(route))
+                    });
+                    logger.warn("rejected", || {
+                        format!(
+                            "{} rejected a batch of {count} with HTTP {status}; dropped, not retried",
+                            self.transport.describe(route)
+                        )
+                    });
                     return;
                 }
                 Outcome::Retry { status, retry_after, why } => {
                     if let Some(status) = status {
                         stats.last_http_status.store(i32::from(status), Ordering::Relaxed);
                     }
-                    logger.debug(|| format!("batch of {count} to {} failed: {why} (attempt {})", self.transport.describe(route), retry + 1));
+                    logger.debug(|| {
+                        format!(
+                            "batch of {count} to {} failed: {why} (attempt {})",
+                            self.transport.describe(route),
+                            retry + 1
+                        )
+                    });
                     if status.is_none() {
-                        logger.warn("transport", || format!("cannot deliver to {}: {why}; retrying", self.transport.describe(route)));
+                        logger.warn("transport", || {
+                            format!("cannot deliver to {}: {why}; retrying", self.transport.describe(route))
+                        });
                     }
                     let delay = backoff.delay(retry, retry_after, crate::ids::next_u64());
                     if first_attempt.elapsed() + delay > config.retry_budget {
                         Stats::add(&stats.dropped_retry_budget, count);
-                        logger.warn("retry_budget", || format!("gave up on a batch of {count} for {} after {:?}: {why}", route.path(), first_attempt.elapsed()));
+                        logger.warn("retry_budget", || {
+                            format!(
+                                "gave up on a batch of {count} for {} after {:?}: {why}",
+                                route.path(),
+                                first_attempt.elapsed()
+                            )
+                        });
                         return;
                     }
                     if !shared.control.sleep(delay) {
                         Stats::add(&stats.dropped_shutdown, count);
-                        logger.warn("shutdown_drop", || format!("shutdown deadline reached: dropped {count} items for {}", route.path()));
+                        logger.warn("shutdown_drop", || {
+                            format!("shutdown deadline reached: dropped {count} items for {}", route.path())
+                        });
                         return;
                     }
                     Stats::add(&stats.retries, 1);

@@ -70,7 +70,8 @@ impl Signal {
         }
         let properties = parse_object(self.properties_json.as_deref());
         let has = |field: &Option<String>, key: &str| {
-            field.as_deref().is_some_and(|v| !v.is_empty()) || properties.get(key).and_then(Value::as_str).is_some_and(|v| !v.is_empty())
+            field.as_deref().is_some_and(|v| !v.is_empty())
+                || properties.get(key).and_then(Value::as_str).is_some_and(|v| !v.is_empty())
         };
         if self.signal_type == SignalType::Feedback && !has(&self.comment, "comment") {
             return Err(Error::invalid("comment", "a feedback signal needs a non-empty comment"));

@@ -112,7 +112,11 @@ impl Span {
     pub fn approx_bytes(&self) -> usize {
         let d = &self.detail;
         let len = |t: Option<&str>| t.map_or(0, str::len);
-        1024 + self.name.len() + len(d.input.as_deref()) + len(d.output.as_deref()) + len(d.error_message.as_deref()) + len(d.properties_json.as_deref())
+        1024 + self.name.len()
+            + len(d.input.as_deref())
+            + len(d.output.as_deref())
+            + len(d.error_message.as_deref())
+            + len(d.properties_json.as_deref())
     }
 
     /// The span's attributes (raindrop-wire.md §3.3–3.4): the kind markers Raindrop needs to keep
@@ -231,8 +235,11 @@ impl Span {
         span.insert("kind".into(), 1.into()); // SPAN_KIND_INTERNAL
         span.insert("startTimeUnixNano".into(), self.start_nanos.to_string().into());
         span.insert("endTimeUnixNano".into(), self.end_nanos.max(self.start_nanos).to_string().into());
-        let attributes: Vec<Value> =
-            self.attributes().iter().map(|(key, value)| json!({"key": key, "value": any_value(value, max_chars)})).collect();
+        let attributes: Vec<Value> = self
+            .attributes()
+            .iter()
+            .map(|(key, value)| json!({"key": key, "value": any_value(value, max_chars)}))
+            .collect();
         if !attributes.is_empty() {
             span.insert("attributes".into(), Value::Array(attributes));
         }

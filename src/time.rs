@@ -57,7 +57,8 @@ pub fn is_rfc3339(text: &str) -> bool {
     let fields = (|| {
         let (_year, month, day) = (digits(b, 0, 4)?, digits(b, 5, 2)?, digits(b, 8, 2)?);
         let (hour, minute, second) = (digits(b, 11, 2)?, digits(b, 14, 2)?, digits(b, 17, 2)?);
-        let separators = b[4] == b'-' && b[7] == b'-' && matches!(b[10], b'T' | b't' | b' ') && b[13] == b':' && b[16] == b':';
+        let separators =
+            b[4] == b'-' && b[7] == b'-' && matches!(b[10], b'T' | b't' | b' ') && b[13] == b':' && b[16] == b':';
         let ranges = (1..=12).contains(&month) && (1..=31).contains(&day) && hour < 24 && minute < 60 && second <= 60;
         (separators && ranges).then_some(())
     })();
@@ -78,7 +79,10 @@ pub fn is_rfc3339(text: &str) -> bool {
     match b.get(at) {
         Some(b'Z' | b'z') => at + 1 == b.len(),
         Some(b'+' | b'-') => {
-            at + 6 == b.len() && digits(b, at + 1, 2).is_some_and(|h| h < 24) && b[at + 3] == b':' && digits(b, at + 4, 2).is_some_and(|m| m < 60)
+            at + 6 == b.len()
+                && digits(b, at + 1, 2).is_some_and(|h| h < 24)
+                && b[at + 3] == b':'
+                && digits(b, at + 4, 2).is_some_and(|m| m < 60)
         }
         _ => false,
     }

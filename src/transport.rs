@@ -35,8 +35,16 @@ pub struct Transport {
 
 enum Destination {
     /// `url` + the route path, or exactly `url` when `full_url` (a collector endpoint).
-    Http { agent: ureq::Agent, url: String, full_url: bool, headers: Vec<(&'static str, String)> },
-    File { path: String, file: Option<File> },
+    Http {
+        agent: ureq::Agent,
+        url: String,
+        full_url: bool,
+        headers: Vec<(&'static str, String)>,
+    },
+    File {
+        path: String,
+        file: Option<File>,
+    },
 }
 
 impl Transport {
@@ -66,7 +74,12 @@ impl Transport {
         };
         // A separate traces endpoint is someone else's collector: it never gets the Raindrop key
         // or project.
-        let traces = config.traces_endpoint.as_ref().map(|url| Destination::Http { agent: agent(), url: url.clone(), full_url: true, headers: Vec::new() });
+        let traces = config.traces_endpoint.as_ref().map(|url| Destination::Http {
+            agent: agent(),
+            url: url.clone(),
+            full_url: true,
+            headers: Vec::new(),
+        });
         Transport { main, traces }
     }
 
@@ -115,7 +128,11 @@ impl Transport {
                         let _ = response.body_mut().as_reader().take(64 * 1024).read_to_end(&mut sink);
                         classify(status, retry_after)
                     }
-                    Err(error) => Outcome::Retry { status: None, retry_after: None, why: crate::log::redact_url(&error.to_string()) },
+                    Err(error) => Outcome::Retry {
+                        status: None,
+                        retry_after: None,
+                        why: crate::log::redact_url(&error.to_string()),
+                    },
                 }
             }
         }

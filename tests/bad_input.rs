@@ -15,10 +15,7 @@ use support::*;
 fn assert_still_works(sink: &Sink, c: &Client) {
     let id = c.track_ai(&Ev::ai("still", "working")).expect("a valid event after the bad calls");
     c.flush(5000).unwrap();
-    assert!(
-        sink.events().iter().any(|i| i["event_id"] == json!(id)),
-        "the valid event after bad input is delivered"
-    );
+    assert!(sink.events().iter().any(|i| i["event_id"] == json!(id)), "the valid event after bad input is delivered");
 }
 
 fn cstr(s: &str) -> (*const c_char, usize) {
@@ -303,7 +300,9 @@ fn wrap_bad_input() {
     // NULL call_out.
     let (m, ml) = cstr("mod");
     let mut e = new_err();
-    let r = unsafe { rd_wrap_begin(c.h, 0, m, ml, ptr::null(), 0, ptr::null(), 0, ptr::null_mut(), ptr::null_mut(), 0, &mut e) };
+    let r = unsafe {
+        rd_wrap_begin(c.h, 0, m, ml, ptr::null(), 0, ptr::null(), 0, ptr::null_mut(), ptr::null_mut(), 0, &mut e)
+    };
     assert_err(check(r, &e), ERR_NULL_ARGUMENT, "call_out");
 
     // Bad JSON / timestamp in the result: refused, named.
@@ -401,7 +400,17 @@ fn span_kind_out_of_range_from_c() {
     let sink = Sink::start();
     let c = client(&sink, json!({}));
     // A C caller can pass any int for the enum: call through an int-typed pointer, as C would.
-    type RawSpanBegin = unsafe extern "C" fn(u64, u64, i32, *const c_char, usize, *const c_char, usize, *mut u64, *mut rd_error) -> rd_result;
+    type RawSpanBegin = unsafe extern "C" fn(
+        u64,
+        u64,
+        i32,
+        *const c_char,
+        usize,
+        *const c_char,
+        usize,
+        *mut u64,
+        *mut rd_error,
+    ) -> rd_result;
     let f: RawSpanBegin = unsafe { std::mem::transmute(rd_span_begin as *const ()) };
     let (n, nl) = cstr("weird");
     let mut out: u64 = 0;

@@ -52,7 +52,15 @@ fn track_single_ai_fields_nested_not_toplevel() {
     let sink = Sink::start();
     let c = client(&sink, json!({}));
     let id = c
-        .track_ai(&Ev::new().user_id("u-1").event("chat").input("Where is my order?").output("It ships today.").model("gpt-4o-mini").convo_id("thread-9"))
+        .track_ai(
+            &Ev::new()
+                .user_id("u-1")
+                .event("chat")
+                .input("Where is my order?")
+                .output("It ships today.")
+                .model("gpt-4o-mini")
+                .convo_id("thread-9"),
+        )
         .unwrap();
     c.flush(5000).unwrap();
 
@@ -301,7 +309,11 @@ fn timestamp_taken_at_call_time_not_send_time() {
     let ts_str = ok.items()[0]["timestamp"].as_str().unwrap().to_string();
     let ts = parse_ts_ms(&ts_str).unwrap_or_else(|| panic!("RFC 3339 UTC ms Z: {ts_str}"));
     assert!(ts >= before - 1 && ts <= after + 1, "timestamp {ts} within the call [{before}, {after}]");
-    assert!(ok.wall_ms - ts >= 1500, "delivered {} ms after the stamp, stamp was not taken at send time", ok.wall_ms - ts);
+    assert!(
+        ok.wall_ms - ts >= 1500,
+        "delivered {} ms after the stamp, stamp was not taken at send time",
+        ok.wall_ms - ts
+    );
 }
 
 #[test]
@@ -385,7 +397,9 @@ fn negative_path_client_keeps_working_after_rejection() {
 
 #[test]
 fn negative_path_malformed_2xx_response_is_success() {
-    for (status, body) in [(200u16, "not json at all"), (200, "{\"ok\":tru"), (200, ""), (202, "[1,2"), (201, "<html>ok</html>")] {
+    for (status, body) in
+        [(200u16, "not json at all"), (200, "{\"ok\":tru"), (200, ""), (202, "[1,2"), (201, "<html>ok</html>")]
+    {
         let (sink, s, id) = one_event_with_first_reply(Reply::status(status, body));
         assert_eq!(sink.count_on(EVENTS), 1, "{status} {body:?}: no retry, no duplicate");
         assert_eq!(ids(&sink.events()), vec![id]);

@@ -15,7 +15,11 @@ fn driver() -> PathBuf {
     let exe = std::env::current_exe().expect("test binary path");
     let dir = exe.parent().and_then(|deps| deps.parent()).expect("target profile dir");
     let path = dir.join("examples").join("conformance_driver");
-    assert!(path.exists(), "build the driver first: cargo build --release --example conformance_driver ({})", path.display());
+    assert!(
+        path.exists(),
+        "build the driver first: cargo build --release --example conformance_driver ({})",
+        path.display()
+    );
     path
 }
 
@@ -25,7 +29,8 @@ fn run(sink: Option<&Sink>, steps: &Value) -> Output {
     if let Some(sink) = sink {
         command.env("RAINDROP_SINK_URL", format!("http://127.0.0.1:{}", sink.port()));
     }
-    let mut child = command.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("run driver");
+    let mut child =
+        command.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("run driver");
     child.stdin.take().expect("stdin").write_all(steps.to_string().as_bytes()).expect("write steps");
     child.wait_with_output().expect("driver exits")
 }
@@ -41,7 +46,8 @@ fn describe_lists_protocol_and_capabilities() {
     let describe: Value = serde_json::from_slice(&output.stdout).expect("one JSON object");
     assert_eq!(describe["protocol"], 1);
     assert_eq!(describe["sdk_name"], "raindrop-dspy");
-    let capabilities: Vec<&str> = describe["capabilities"].as_array().unwrap().iter().filter_map(Value::as_str).collect();
+    let capabilities: Vec<&str> =
+        describe["capabilities"].as_array().unwrap().iter().filter_map(Value::as_str).collect();
     for capability in ["events.track", "events.track_ai", "identify", "signal"] {
         assert!(capabilities.contains(&capability), "{capability} in {capabilities:?}");
     }
@@ -113,11 +119,11 @@ fn unsupported_and_failing_steps_use_their_exit_codes() {
     assert_eq!(stdout_lines(&output).last().map(String::as_str), Some("unsupported:teleport"));
 
     for steps in [
-        json!([{"track": {"user_id": "u", "event": "e"}}]),                 // before init
-        json!([{"init": {}}, {"track": {"event": "e"}}]),                   // missing user_id
-        json!([{"init": {}}, {"begin": {"user_id": "u", "event": "e"}}]),   // left open
+        json!([{"track": {"user_id": "u", "event": "e"}}]), // before init
+        json!([{"init": {}}, {"track": {"event": "e"}}]),   // missing user_id
+        json!([{"init": {}}, {"begin": {"user_id": "u", "event": "e"}}]), // left open
         json!([{"init": {}}, {"signal": {"event_id": "e", "name": "n", "signal_type": "bogus"}}]),
-        json!({"init": {}}),                                                 // not an array
+        json!({"init": {}}), // not an array
     ] {
         let output = run(Some(&sink), &steps);
         assert_eq!(output.status.code(), Some(1), "{steps}: {}", String::from_utf8_lossy(&output.stderr));

@@ -156,7 +156,11 @@ fn size_limit_oversized_attachment() {
     let atts = items[0]["attachments"].as_array().expect("attachments kept");
     assert!(!atts.is_empty());
     for (i, a) in atts.iter().enumerate() {
-        assert!(a.is_object(), "attachment item {i} is an object, got {}", a.to_string().chars().take(80).collect::<String>());
+        assert!(
+            a.is_object(),
+            "attachment item {i} is an object, got {}",
+            a.to_string().chars().take(80).collect::<String>()
+        );
         assert!(["text", "code", "image", "iframe"].contains(&a["type"].as_str().unwrap_or("")), "item {i} type");
         let v = a["value"].as_str().unwrap_or_else(|| panic!("item {i} value is a string"));
         assert_truncated(v, &value, CAP, "attachment value");

@@ -30,7 +30,14 @@ fn wrapped_call_event_shape() {
     std::thread::sleep(Duration::from_millis(150)); // so begin time and end time differ
     c.wrap_end(
         call,
-        Some(&CallRes::new().output("4").model("gpt-4o-mini").tokens(12, 3).finish_reason("stop").properties(r#"{"k":"v"}"#)),
+        Some(
+            &CallRes::new()
+                .output("4")
+                .model("gpt-4o-mini")
+                .tokens(12, 3)
+                .finish_reason("stop")
+                .properties(r#"{"k":"v"}"#),
+        ),
     )
     .unwrap();
     c.flush(5000).unwrap();
@@ -38,7 +45,10 @@ fn wrapped_call_event_shape() {
     assert_eq!(it["event_id"], json!(id));
     assert_eq!(it["user_id"], "u-cfg");
     assert_eq!(it["event"], "ai_generation");
-    assert_eq!(it["ai_data"], json!({"model": "gpt-4o-mini", "input": "What is 2+2?", "output": "4", "convo_id": "c-cfg"}));
+    assert_eq!(
+        it["ai_data"],
+        json!({"model": "gpt-4o-mini", "input": "What is 2+2?", "output": "4", "convo_id": "c-cfg"})
+    );
     assert_eq!(int_prop(&it, "ai.usage.prompt_tokens"), Some(12));
     assert_eq!(int_prop(&it, "ai.usage.completion_tokens"), Some(3));
     assert_eq!(prop(&it, "dspy.finish_reason"), Some(&json!("stop")));
@@ -279,7 +289,11 @@ fn traces_one_trace_per_top_level_call() {
         assert_eq!(attr(s, "ai.telemetry.metadata.raindrop.eventId"), Some(&json!(id)));
     }
     let by_name = |n: &str| spans.iter().find(|s| s["name"].as_str().map(|x| x.contains(n)).unwrap_or(false)).cloned();
-    let top_s = spans.iter().find(|s| s.get("parentSpanId").map(|p| p.is_null() || p == "").unwrap_or(true)).expect("a root span").clone();
+    let top_s = spans
+        .iter()
+        .find(|s| s.get("parentSpanId").map(|p| p.is_null() || p == "").unwrap_or(true))
+        .expect("a root span")
+        .clone();
     let lm_s = by_name("gpt-x").expect("LM span");
     let tool_s = by_name("search").expect("tool span");
     assert_eq!(attr(&lm_s, "gen_ai.response.model"), Some(&json!("gpt-x")));
@@ -333,10 +347,24 @@ fn recorded_spans_keep_their_times_and_roll_up() {
     let c = client(&sink, json!({"tracing_enabled": true}));
     let (top, event_id) = c.wrap_begin(0, Some("Program"), Some(b"q"), None).unwrap();
     let (start, end) = (1_700_000_000_000_000_000u64, 1_700_000_000_250_000_000u64);
-    c.span_record(top, SPAN_LM, "dummy", Some(b"prompt"), start, end, Some(&CallRes::new().model("dummy").tokens(4, 6).finish_reason("stop").output("r"))).unwrap();
+    c.span_record(
+        top,
+        SPAN_LM,
+        "dummy",
+        Some(b"prompt"),
+        start,
+        end,
+        Some(&CallRes::new().model("dummy").tokens(4, 6).finish_reason("stop").output("r")),
+    )
+    .unwrap();
     // An end before the start is clamped, never a negative duration.
-    c.span_record(top, SPAN_TOOL, "search", Some(b"{\"q\":1}"), end, start, Some(&CallRes::new().output("found"))).unwrap();
-    assert_err(c.span_record(top, SPAN_TOOL, "x", None, 0, 0, Some(&CallRes::new().properties("[1]"))), ERR_INVALID_JSON, "properties_json");
+    c.span_record(top, SPAN_TOOL, "search", Some(b"{\"q\":1}"), end, start, Some(&CallRes::new().output("found")))
+        .unwrap();
+    assert_err(
+        c.span_record(top, SPAN_TOOL, "x", None, 0, 0, Some(&CallRes::new().properties("[1]"))),
+        ERR_INVALID_JSON,
+        "properties_json",
+    );
     assert_err(c.span_record(12345, SPAN_TOOL, "x", None, 0, 0, None), ERR_INVALID_HANDLE, "parent");
     c.wrap_end(top, Some(&CallRes::new().output("a").tokens(-1, -1))).unwrap();
     c.flush(5000).unwrap();
@@ -379,7 +407,8 @@ fn caller_span_attributes_replace_ours_without_duplicate_keys() {
     let c = client(&sink, json!({}));
     let (top, _) = c.wrap_begin(0, Some("P"), None, None).unwrap();
     let props = r#"{"gen_ai.response.model": "gpt-4o-mini-2024-07-18", "custom": 1}"#;
-    c.span_record(top, SPAN_LM, "lm", None, 1, 2, Some(&CallRes::new().model("openai/gpt-4o-mini").properties(props))).unwrap();
+    c.span_record(top, SPAN_LM, "lm", None, 1, 2, Some(&CallRes::new().model("openai/gpt-4o-mini").properties(props)))
+        .unwrap();
     c.wrap_end(top, None).unwrap();
     c.flush(5000).unwrap();
     let spans = all_spans(&sink);

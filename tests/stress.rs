@@ -62,7 +62,11 @@ fn stress_8_threads_50k_events_each_exactly_once() {
                     let mut full = 0;
                     for i in 0..PER {
                         // Given ids for half, generated ids for the other half (checked via event_id_out).
-                        let ev = if i % 2 == 0 { Ev::ai("i", "o").user_id("s").event_id(format!("s{t}-{i}")) } else { Ev::ai("i", "o").user_id("s") };
+                        let ev = if i % 2 == 0 {
+                            Ev::ai("i", "o").user_id("s").event_id(format!("s{t}-{i}"))
+                        } else {
+                            Ev::ai("i", "o").user_id("s")
+                        };
                         full += track_until_queued(&c, &ev);
                     }
                     full
@@ -86,7 +90,11 @@ fn stress_8_threads_50k_events_each_exactly_once() {
     let s = c.stats().unwrap();
     assert_eq!(s.delivered, total as u64);
     assert_eq!(s.queue_depth, 0);
-    eprintln!("stress: enqueue {enqueue_time:?}, total {:?}, {} requests, {full} queue-full retries", t0.elapsed(), sink.count_on(EVENTS));
+    eprintln!(
+        "stress: enqueue {enqueue_time:?}, total {:?}, {} requests, {full} queue-full retries",
+        t0.elapsed(),
+        sink.count_on(EVENTS)
+    );
 }
 
 #[test]

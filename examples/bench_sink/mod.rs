@@ -166,7 +166,9 @@ fn serve(stream: TcpStream, mode: Mode, counters: &Counters, stop: &AtomicBool) 
                 let name = name.trim();
                 if name.eq_ignore_ascii_case("content-length") {
                     content_length = value.trim().parse().ok();
-                } else if name.eq_ignore_ascii_case("transfer-encoding") && value.to_ascii_lowercase().contains("chunked") {
+                } else if name.eq_ignore_ascii_case("transfer-encoding")
+                    && value.to_ascii_lowercase().contains("chunked")
+                {
                     chunked = true;
                 }
             }
@@ -267,7 +269,9 @@ pub fn pct(sorted: &[u64], q: f64) -> u64 {
 pub fn machine() -> String {
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
-        .and_then(|c| c.lines().find(|l| l.starts_with("model name")).map(|l| l.split(':').nth(1).unwrap_or("").trim().to_owned()))
+        .and_then(|c| {
+            c.lines().find(|l| l.starts_with("model name")).map(|l| l.split(':').nth(1).unwrap_or("").trim().to_owned())
+        })
         .unwrap_or_else(|| "unknown".into());
     let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0);
     format!("{cores} logical CPUs, {cpu}")

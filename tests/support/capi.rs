@@ -120,17 +120,49 @@ impl Ev {
     pub fn ai(input: &str, output: &str) -> Ev {
         Ev::new().user_id("u-1").input(input).output(output).model("test-model")
     }
-    pub fn event_id(mut self, v: impl AsRef<[u8]>) -> Ev { self.event_id = b(v); self }
-    pub fn user_id(mut self, v: impl AsRef<[u8]>) -> Ev { self.user_id = b(v); self }
-    pub fn event(mut self, v: impl AsRef<[u8]>) -> Ev { self.event = b(v); self }
-    pub fn timestamp(mut self, v: impl AsRef<[u8]>) -> Ev { self.timestamp = b(v); self }
-    pub fn input(mut self, v: impl AsRef<[u8]>) -> Ev { self.input = b(v); self }
-    pub fn output(mut self, v: impl AsRef<[u8]>) -> Ev { self.output = b(v); self }
-    pub fn model(mut self, v: impl AsRef<[u8]>) -> Ev { self.model = b(v); self }
-    pub fn convo_id(mut self, v: impl AsRef<[u8]>) -> Ev { self.convo_id = b(v); self }
-    pub fn properties(mut self, v: impl AsRef<[u8]>) -> Ev { self.properties_json = b(v); self }
-    pub fn props(self, v: &Value) -> Ev { self.properties(v.to_string()) }
-    pub fn attachments(mut self, v: impl AsRef<[u8]>) -> Ev { self.attachments_json = b(v); self }
+    pub fn event_id(mut self, v: impl AsRef<[u8]>) -> Ev {
+        self.event_id = b(v);
+        self
+    }
+    pub fn user_id(mut self, v: impl AsRef<[u8]>) -> Ev {
+        self.user_id = b(v);
+        self
+    }
+    pub fn event(mut self, v: impl AsRef<[u8]>) -> Ev {
+        self.event = b(v);
+        self
+    }
+    pub fn timestamp(mut self, v: impl AsRef<[u8]>) -> Ev {
+        self.timestamp = b(v);
+        self
+    }
+    pub fn input(mut self, v: impl AsRef<[u8]>) -> Ev {
+        self.input = b(v);
+        self
+    }
+    pub fn output(mut self, v: impl AsRef<[u8]>) -> Ev {
+        self.output = b(v);
+        self
+    }
+    pub fn model(mut self, v: impl AsRef<[u8]>) -> Ev {
+        self.model = b(v);
+        self
+    }
+    pub fn convo_id(mut self, v: impl AsRef<[u8]>) -> Ev {
+        self.convo_id = b(v);
+        self
+    }
+    pub fn properties(mut self, v: impl AsRef<[u8]>) -> Ev {
+        self.properties_json = b(v);
+        self
+    }
+    pub fn props(self, v: &Value) -> Ev {
+        self.properties(v.to_string())
+    }
+    pub fn attachments(mut self, v: impl AsRef<[u8]>) -> Ev {
+        self.attachments_json = b(v);
+        self
+    }
 
     pub fn to_c(&self) -> rd_event {
         let (event_id, event_id_len) = opt(&self.event_id);
@@ -144,9 +176,26 @@ impl Ev {
         let (properties_json, properties_json_len) = opt(&self.properties_json);
         let (attachments_json, attachments_json_len) = opt(&self.attachments_json);
         rd_event {
-            event_id, event_id_len, user_id, user_id_len, event, event_len, timestamp, timestamp_len,
-            input, input_len, output, output_len, model, model_len, convo_id, convo_id_len,
-            properties_json, properties_json_len, attachments_json, attachments_json_len,
+            event_id,
+            event_id_len,
+            user_id,
+            user_id_len,
+            event,
+            event_len,
+            timestamp,
+            timestamp_len,
+            input,
+            input_len,
+            output,
+            output_len,
+            model,
+            model_len,
+            convo_id,
+            convo_id_len,
+            properties_json,
+            properties_json_len,
+            attachments_json,
+            attachments_json_len,
         }
     }
 }
@@ -169,15 +218,42 @@ impl Sig {
     pub fn new(event_id: &str, name: &str) -> Sig {
         Sig { event_id: b(event_id), name: b(name), ..Default::default() }
     }
-    pub fn event_id_opt(mut self, v: Option<&str>) -> Sig { self.event_id = v.map(|s| s.as_bytes().to_vec()); self }
-    pub fn name_opt(mut self, v: Option<&str>) -> Sig { self.name = v.map(|s| s.as_bytes().to_vec()); self }
-    pub fn signal_type(mut self, v: impl AsRef<[u8]>) -> Sig { self.signal_type = b(v); self }
-    pub fn timestamp(mut self, v: impl AsRef<[u8]>) -> Sig { self.timestamp = b(v); self }
-    pub fn properties(mut self, v: impl AsRef<[u8]>) -> Sig { self.properties_json = b(v); self }
-    pub fn attachment_id(mut self, v: impl AsRef<[u8]>) -> Sig { self.attachment_id = b(v); self }
-    pub fn comment(mut self, v: impl AsRef<[u8]>) -> Sig { self.comment = b(v); self }
-    pub fn after(mut self, v: impl AsRef<[u8]>) -> Sig { self.after = b(v); self }
-    pub fn sentiment(mut self, v: impl AsRef<[u8]>) -> Sig { self.sentiment = b(v); self }
+    pub fn event_id_opt(mut self, v: Option<&str>) -> Sig {
+        self.event_id = v.map(|s| s.as_bytes().to_vec());
+        self
+    }
+    pub fn name_opt(mut self, v: Option<&str>) -> Sig {
+        self.name = v.map(|s| s.as_bytes().to_vec());
+        self
+    }
+    pub fn signal_type(mut self, v: impl AsRef<[u8]>) -> Sig {
+        self.signal_type = b(v);
+        self
+    }
+    pub fn timestamp(mut self, v: impl AsRef<[u8]>) -> Sig {
+        self.timestamp = b(v);
+        self
+    }
+    pub fn properties(mut self, v: impl AsRef<[u8]>) -> Sig {
+        self.properties_json = b(v);
+        self
+    }
+    pub fn attachment_id(mut self, v: impl AsRef<[u8]>) -> Sig {
+        self.attachment_id = b(v);
+        self
+    }
+    pub fn comment(mut self, v: impl AsRef<[u8]>) -> Sig {
+        self.comment = b(v);
+        self
+    }
+    pub fn after(mut self, v: impl AsRef<[u8]>) -> Sig {
+        self.after = b(v);
+        self
+    }
+    pub fn sentiment(mut self, v: impl AsRef<[u8]>) -> Sig {
+        self.sentiment = b(v);
+        self
+    }
 
     pub fn to_c(&self) -> rd_signal {
         let (event_id, event_id_len) = opt(&self.event_id);
@@ -190,9 +266,24 @@ impl Sig {
         let (after, after_len) = opt(&self.after);
         let (sentiment, sentiment_len) = opt(&self.sentiment);
         rd_signal {
-            event_id, event_id_len, name, name_len, signal_type, signal_type_len, timestamp, timestamp_len,
-            properties_json, properties_json_len, attachment_id, attachment_id_len, comment, comment_len,
-            after, after_len, sentiment, sentiment_len,
+            event_id,
+            event_id_len,
+            name,
+            name_len,
+            signal_type,
+            signal_type_len,
+            timestamp,
+            timestamp_len,
+            properties_json,
+            properties_json_len,
+            attachment_id,
+            attachment_id_len,
+            comment,
+            comment_len,
+            after,
+            after_len,
+            sentiment,
+            sentiment_len,
         }
     }
 }
@@ -218,9 +309,19 @@ pub struct CallRes {
 impl Default for CallRes {
     fn default() -> Self {
         CallRes {
-            output: None, model: None, prompt_tokens: -1, completion_tokens: -1, finish_reason: None,
-            error_type: None, error_message: None, properties_json: None, user_id: None, convo_id: None,
-            event_name: None, timestamp: None, attachments_json: None,
+            output: None,
+            model: None,
+            prompt_tokens: -1,
+            completion_tokens: -1,
+            finish_reason: None,
+            error_type: None,
+            error_message: None,
+            properties_json: None,
+            user_id: None,
+            convo_id: None,
+            event_name: None,
+            timestamp: None,
+            attachments_json: None,
         }
     }
 }
@@ -229,17 +330,52 @@ impl CallRes {
     pub fn new() -> CallRes {
         CallRes::default()
     }
-    pub fn output(mut self, v: impl AsRef<[u8]>) -> CallRes { self.output = b(v); self }
-    pub fn model(mut self, v: impl AsRef<[u8]>) -> CallRes { self.model = b(v); self }
-    pub fn tokens(mut self, prompt: i64, completion: i64) -> CallRes { self.prompt_tokens = prompt; self.completion_tokens = completion; self }
-    pub fn finish_reason(mut self, v: impl AsRef<[u8]>) -> CallRes { self.finish_reason = b(v); self }
-    pub fn error(mut self, ty: &str, msg: &str) -> CallRes { self.error_type = b(ty); self.error_message = b(msg); self }
-    pub fn properties(mut self, v: impl AsRef<[u8]>) -> CallRes { self.properties_json = b(v); self }
-    pub fn user_id(mut self, v: impl AsRef<[u8]>) -> CallRes { self.user_id = b(v); self }
-    pub fn convo_id(mut self, v: impl AsRef<[u8]>) -> CallRes { self.convo_id = b(v); self }
-    pub fn event_name(mut self, v: impl AsRef<[u8]>) -> CallRes { self.event_name = b(v); self }
-    pub fn timestamp(mut self, v: impl AsRef<[u8]>) -> CallRes { self.timestamp = b(v); self }
-    pub fn attachments(mut self, v: impl AsRef<[u8]>) -> CallRes { self.attachments_json = b(v); self }
+    pub fn output(mut self, v: impl AsRef<[u8]>) -> CallRes {
+        self.output = b(v);
+        self
+    }
+    pub fn model(mut self, v: impl AsRef<[u8]>) -> CallRes {
+        self.model = b(v);
+        self
+    }
+    pub fn tokens(mut self, prompt: i64, completion: i64) -> CallRes {
+        self.prompt_tokens = prompt;
+        self.completion_tokens = completion;
+        self
+    }
+    pub fn finish_reason(mut self, v: impl AsRef<[u8]>) -> CallRes {
+        self.finish_reason = b(v);
+        self
+    }
+    pub fn error(mut self, ty: &str, msg: &str) -> CallRes {
+        self.error_type = b(ty);
+        self.error_message = b(msg);
+        self
+    }
+    pub fn properties(mut self, v: impl AsRef<[u8]>) -> CallRes {
+        self.properties_json = b(v);
+        self
+    }
+    pub fn user_id(mut self, v: impl AsRef<[u8]>) -> CallRes {
+        self.user_id = b(v);
+        self
+    }
+    pub fn convo_id(mut self, v: impl AsRef<[u8]>) -> CallRes {
+        self.convo_id = b(v);
+        self
+    }
+    pub fn event_name(mut self, v: impl AsRef<[u8]>) -> CallRes {
+        self.event_name = b(v);
+        self
+    }
+    pub fn timestamp(mut self, v: impl AsRef<[u8]>) -> CallRes {
+        self.timestamp = b(v);
+        self
+    }
+    pub fn attachments(mut self, v: impl AsRef<[u8]>) -> CallRes {
+        self.attachments_json = b(v);
+        self
+    }
 
     pub fn to_c(&self) -> rd_call_result {
         let (output, output_len) = opt(&self.output);
@@ -254,11 +390,30 @@ impl CallRes {
         let (timestamp, timestamp_len) = opt(&self.timestamp);
         let (attachments_json, attachments_json_len) = opt(&self.attachments_json);
         rd_call_result {
-            output, output_len, model, model_len,
-            prompt_tokens: self.prompt_tokens, completion_tokens: self.completion_tokens,
-            finish_reason, finish_reason_len, error_type, error_type_len, error_message, error_message_len,
-            properties_json, properties_json_len, user_id, user_id_len, convo_id, convo_id_len,
-            event_name, event_name_len, timestamp, timestamp_len, attachments_json, attachments_json_len,
+            output,
+            output_len,
+            model,
+            model_len,
+            prompt_tokens: self.prompt_tokens,
+            completion_tokens: self.completion_tokens,
+            finish_reason,
+            finish_reason_len,
+            error_type,
+            error_type_len,
+            error_message,
+            error_message_len,
+            properties_json,
+            properties_json_len,
+            user_id,
+            user_id_len,
+            convo_id,
+            convo_id_len,
+            event_name,
+            event_name_len,
+            timestamp,
+            timestamp_len,
+            attachments_json,
+            attachments_json_len,
         }
     }
 }
@@ -394,14 +549,22 @@ impl Client {
     }
 
     /// rd_wrap_begin: returns (call handle, event id).
-    pub fn wrap_begin(&self, parent: u64, module: Option<&str>, input: Option<&[u8]>, event_id: Option<&str>) -> Result<(u64, String), CallError> {
+    pub fn wrap_begin(
+        &self,
+        parent: u64,
+        module: Option<&str>,
+        input: Option<&[u8]>,
+        event_id: Option<&str>,
+    ) -> Result<(u64, String), CallError> {
         let (m, ml) = module.map(|s| (s.as_ptr() as *const c_char, s.len())).unwrap_or((ptr::null(), 0));
         let (i, il) = input.map(|s| (s.as_ptr() as *const c_char, s.len())).unwrap_or((ptr::null(), 0));
         let (id, idl) = event_id.map(|s| (s.as_ptr() as *const c_char, s.len())).unwrap_or((ptr::null(), 0));
         let mut call: rd_call = 0;
         let mut buf = vec![0 as c_char; RD_EVENT_ID_BUF_LEN as usize];
         let mut e = new_err();
-        let r = unsafe { rd_wrap_begin(self.h, parent, m, ml, i, il, id, idl, &mut call, buf.as_mut_ptr(), buf.len(), &mut e) };
+        let r = unsafe {
+            rd_wrap_begin(self.h, parent, m, ml, i, il, id, idl, &mut call, buf.as_mut_ptr(), buf.len(), &mut e)
+        };
         check(r, &e)?;
         assert_ne!(call, 0, "rd_wrap_begin returned call handle 0");
         Ok((call, id_from_buf(&buf)))
@@ -413,21 +576,62 @@ impl Client {
         let r = unsafe { rd_wrap_end(self.h, call, p, &mut e) };
         check(r, &e)
     }
-    pub fn span_begin(&self, parent: u64, kind: rd_span_kind, name: &str, input: Option<&[u8]>) -> Result<u64, CallError> {
+    pub fn span_begin(
+        &self,
+        parent: u64,
+        kind: rd_span_kind,
+        name: &str,
+        input: Option<&[u8]>,
+    ) -> Result<u64, CallError> {
         let (i, il) = input.map(|s| (s.as_ptr() as *const c_char, s.len())).unwrap_or((ptr::null(), 0));
         let mut span: rd_call = 0;
         let mut e = new_err();
-        let r = unsafe { rd_span_begin(self.h, parent, kind as i32, name.as_ptr() as *const c_char, name.len(), i, il, &mut span, &mut e) };
+        let r = unsafe {
+            rd_span_begin(
+                self.h,
+                parent,
+                kind as i32,
+                name.as_ptr() as *const c_char,
+                name.len(),
+                i,
+                il,
+                &mut span,
+                &mut e,
+            )
+        };
         check(r, &e)?;
         Ok(span)
     }
     /// rd_span_record: a span that already happened, with the caller's start and end times.
-    pub fn span_record(&self, parent: u64, kind: rd_span_kind, name: &str, input: Option<&[u8]>, start_ns: u64, end_ns: u64, res: Option<&CallRes>) -> Result<(), CallError> {
+    pub fn span_record(
+        &self,
+        parent: u64,
+        kind: rd_span_kind,
+        name: &str,
+        input: Option<&[u8]>,
+        start_ns: u64,
+        end_ns: u64,
+        res: Option<&CallRes>,
+    ) -> Result<(), CallError> {
         let (i, il) = input.map(|s| (s.as_ptr() as *const c_char, s.len())).unwrap_or((ptr::null(), 0));
         let c = res.map(|r| r.to_c());
         let p = c.as_ref().map(|c| c as *const rd_call_result).unwrap_or(ptr::null());
         let mut e = new_err();
-        let r = unsafe { rd_span_record(self.h, parent, kind as i32, name.as_ptr() as *const c_char, name.len(), i, il, start_ns, end_ns, p, &mut e) };
+        let r = unsafe {
+            rd_span_record(
+                self.h,
+                parent,
+                kind as i32,
+                name.as_ptr() as *const c_char,
+                name.len(),
+                i,
+                il,
+                start_ns,
+                end_ns,
+                p,
+                &mut e,
+            )
+        };
         check(r, &e)
     }
     pub fn span_end(&self, span: u64, res: Option<&CallRes>) -> Result<(), CallError> {
