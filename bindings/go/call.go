@@ -9,6 +9,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"reflect"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -37,6 +38,48 @@ type node struct {
 	usage   Usage
 	hasUsed bool
 	isSpan  bool
+
+	panicModule string // innermost wrapped module whose panic came up through this call
+	panicValue  any
+}
+
+// setPanic records that the panic v came up from the wrapped module named
+// module (called by the child, under the child's deferred recover).
+func (n *node) setPanic(module string, v any) {
+	n.mu.Lock()
+	n.panicModule, n.panicValue = module, v
+	n.mu.Unlock()
+}
+
+// panicFrom returns the module a child recorded for the panic value v, or ""
+// when v is another panic (the child's panic was recovered, then this module
+// panicked on its own).
+func (n *node) panicFrom(v any) string {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.panicModule == "" || !samePanic(n.panicValue, v) {
+		return ""
+	}
+	return n.panicModule
+}
+
+// samePanic compares two panic values without panicking on uncomparable ones
+// (maps, slices and funcs compare by identity).
+func samePanic(a, b any) (same bool) {
+	defer func() {
+		if recover() != nil {
+			same = false // a struct holding an uncomparable value
+		}
+	}()
+	t := reflect.TypeOf(a)
+	if t == nil || t != reflect.TypeOf(b) {
+		return false
+	}
+	switch t.Kind() {
+	case reflect.Map, reflect.Slice, reflect.Func:
+		return reflect.ValueOf(a).Pointer() == reflect.ValueOf(b).Pointer()
+	}
+	return a == b
 }
 
 type nodeKey struct{}

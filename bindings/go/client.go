@@ -199,11 +199,14 @@ func blocking(ctx context.Context, f func() error) error {
 		return err
 	case <-ctx.Done():
 		// A deadline is already handed to the core as timeout_ms; prefer its
-		// answer when it arrives at the same moment.
-		select {
-		case err := <-done:
-			return err
-		case <-time.After(50 * time.Millisecond):
+		// answer (a timeout, which matches DeadlineExceeded) when it arrives at
+		// the same moment. A cancellation is always ctx.Err().
+		if ctx.Err() == context.DeadlineExceeded {
+			select {
+			case err := <-done:
+				return err
+			case <-time.After(50 * time.Millisecond):
+			}
 		}
 		return ctx.Err()
 	}
@@ -227,6 +230,8 @@ func (c *Client) Flush(ctx context.Context) error {
 // Shutdown drains the queue (within the context deadline, else the configured
 // shutdown timeout), stops the sender and frees the native client. Later calls
 // on the client return ErrInvalidHandle; Shutdown and Close again return nil.
+// A context already cancelled or past its deadline frees the client without
+// waiting (what is still queued is dropped and counted) and returns ctx.Err().
 func (c *Client) Shutdown(ctx context.Context) error {
 	if !c.closed.CompareAndSwap(false, true) {
 		return nil
@@ -234,19 +239,16 @@ func (c *Client) Shutdown(ctx context.Context) error {
 	runtime.SetFinalizer(c, nil)
 	ms := timeoutMS(ctx)
 	if ctx.Err() != nil {
-		ms = 0 // still free the handle, without waiting
+		ms = 0
 	}
-	var err error
 	run := func() error {
 		var e C.rd_error
 		rc := C.rd_shutdown(c.h, ms, &e)
 		runtime.KeepAlive(c)
 		return errFrom("rd_shutdown", rc, &e)
 	}
-	if ctx.Err() != nil {
-		if err = run(); err == nil {
-			err = ctx.Err()
-		}
+	if err := ctx.Err(); err != nil {
+		_ = run() // a timeout here only says that queued items were dropped
 		return err
 	}
 	return blocking(ctx, run)

@@ -227,3 +227,23 @@ func TestFinalizerShutsDownUnclosedClient(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+func TestShutdownCancelledContextReturnsCtxErr(t *testing.T) {
+	capt := newCapture(t)
+	cl := newTestClient(t, capt)
+	capt.hangAll()
+	for i := 0; i < 3; i++ {
+		if _, err := cl.TrackAI(AIEvent{Input: "in", Output: "out"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := cl.Shutdown(ctx); !errors.Is(err, context.Canceled) || errors.Is(err, ErrTimeout) {
+		t.Errorf("Shutdown with a cancelled ctx = %v, want context.Canceled", err)
+	}
+	capt.release()
+	if _, err := cl.TrackAI(AIEvent{Input: "x"}); !errors.Is(err, ErrInvalidHandle) {
+		t.Errorf("the client must be shut down even so: %v", err)
+	}
+}

@@ -56,11 +56,17 @@ type Error struct {
 	Code    Code   // result code
 	Message string // message from the core, naming the bad argument
 	Op      string // the C function that failed, e.g. "rd_flush"
+
+	cause error // the Go error behind a failure found before the core (encoding/json's)
 }
 
 func newError(op string, code Code, msg string) *Error {
 	return &Error{Code: code, Message: msg, Op: op}
 }
+
+// Unwrap returns the Go error behind the failure, if any (for example the
+// *json.UnsupportedTypeError of a property value encoding/json cannot encode).
+func (e *Error) Unwrap() error { return e.cause }
 
 // Error implements error.
 func (e *Error) Error() string {

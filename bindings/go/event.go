@@ -54,8 +54,13 @@ func (c *Client) TrackAI(ev AIEvent) (string, error) {
 	return c.track(true, ev)
 }
 
-// Track queues one plain event (no ai_data) and returns its event id.
+// Track queues one plain event (no ai_data) and returns its event id. A plain
+// event needs a name (Event.Event): without one it returns ErrInvalidArgument
+// and sends nothing.
 func (c *Client) Track(ev Event) (string, error) {
+	if ev.Event == "" {
+		return "", &Error{Code: CodeInvalidArgument, Op: "Track", Message: "event: a plain event needs a name"}
+	}
 	return c.track(false, AIEvent{
 		EventID: ev.EventID, UserID: ev.UserID, Event: ev.Event, Timestamp: ev.Timestamp,
 		Properties: ev.Properties, Attachments: ev.Attachments,
@@ -148,7 +153,7 @@ func jsonObject(m map[string]any) (string, error) {
 	}
 	b, err := json.Marshal(m)
 	if err != nil {
-		return "", fmt.Errorf("raindrop: properties: %w", err)
+		return "", invalidJSON("properties", err)
 	}
 	return string(b), nil
 }
@@ -159,9 +164,15 @@ func jsonAttachments(a []Attachment) (string, error) {
 	}
 	b, err := json.Marshal(a)
 	if err != nil {
-		return "", fmt.Errorf("raindrop: attachments: %w", err)
+		return "", invalidJSON("attachments", err)
 	}
 	return string(b), nil
+}
+
+// invalidJSON is the error for an argument encoding/json cannot encode: it
+// matches ErrInvalidJSON and unwraps to the encoding/json error.
+func invalidJSON(arg string, err error) *Error {
+	return &Error{Code: CodeInvalidJSON, Op: arg, Message: err.Error(), cause: err}
 }
 
 // toJSON renders any value as JSON text for an event's input or output. A

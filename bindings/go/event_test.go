@@ -1,6 +1,8 @@
 package raindrop
 
 import (
+	"encoding/json"
+	"errors"
 	"testing"
 	"time"
 )
@@ -86,5 +88,40 @@ func TestIdentify(t *testing.T) {
 	}
 	if tr, ok := byUser["u-43"]["traits"].(map[string]any); !ok || len(tr) != 0 {
 		t.Errorf("empty traits must be {}: %v", byUser["u-43"])
+	}
+}
+
+func TestUnencodablePropertyIsInvalidJSON(t *testing.T) {
+	capt := newCapture(t)
+	cl := newTestClient(t, capt)
+	bad := map[string]any{"c": make(chan int)}
+	if _, err := cl.TrackAI(AIEvent{Input: "x", Properties: bad}); !errors.Is(err, ErrInvalidJSON) {
+		t.Errorf("TrackAI: %v, want ErrInvalidJSON", err)
+	}
+	if err := cl.Identify("u", bad); !errors.Is(err, ErrInvalidJSON) {
+		t.Errorf("Identify: %v, want ErrInvalidJSON", err)
+	}
+	if err := cl.TrackSignal(Signal{EventID: "e", Name: "n", Properties: bad}); !errors.Is(err, ErrInvalidJSON) {
+		t.Errorf("TrackSignal: %v, want ErrInvalidJSON", err)
+	}
+	var ute *json.UnsupportedTypeError
+	_, err := cl.TrackAI(AIEvent{Input: "x", Properties: bad})
+	if !errors.As(err, &ute) {
+		t.Errorf("the encoding/json cause is kept: %v", err)
+	}
+}
+
+func TestTrackEmptyEventIsRejected(t *testing.T) {
+	capt := newCapture(t)
+	cl := newTestClient(t, capt)
+	if _, err := cl.Track(Event{}); !errors.Is(err, ErrInvalidArgument) {
+		t.Errorf("Track(Event{}) = %v, want ErrInvalidArgument", err)
+	}
+	if _, err := cl.Track(Event{UserID: "u", Properties: map[string]any{"a": 1}}); !errors.Is(err, ErrInvalidArgument) {
+		t.Errorf("Track without a name = %v, want ErrInvalidArgument", err)
+	}
+	flush(t, cl)
+	if n := len(capt.events(t)); n != 0 {
+		t.Errorf("an empty event was sent (%d events)", n)
 	}
 }

@@ -3,6 +3,7 @@ package raindrop
 import (
 	"context"
 	"fmt"
+	"sync/atomic"
 )
 
 // Module is a DSPy-style program step: named inputs in, named outputs out.
@@ -18,10 +19,15 @@ func (f ModuleFunc) Process(ctx context.Context, inputs map[string]any) (map[str
 	return f(ctx, inputs)
 }
 
-// CallOptions are per-call overrides for a top-level wrapped call, attached to
+// CallOptions are per-call overrides for top-level wrapped calls, attached to
 // the context with WithCallOptions. Nested calls ignore them.
+//
+// Every top-level call made with the context uses UserID, ConvoID, EventName,
+// Properties and Attachments. EventID is used once: the first call takes it,
+// later calls with the same context get fresh ids, so an event id is never
+// sent twice (the API would drop the second event as a duplicate).
 type CallOptions struct {
-	EventID     string // use this event id (e.g. from NewEventID) instead of a fresh one
+	EventID     string // the first call's event id (e.g. from NewEventID); later calls get fresh ones
 	UserID      string // default: Config.UserID, then "unknown"
 	ConvoID     string
 	EventName   string // default: Config.EventName ("ai_generation")
@@ -31,17 +37,32 @@ type CallOptions struct {
 
 type callOptionsKey struct{}
 
-// WithCallOptions returns a context whose next top-level wrapped call uses o.
-func WithCallOptions(ctx context.Context, o CallOptions) context.Context {
-	return context.WithValue(ctx, callOptionsKey{}, &o)
+// callOptions is what WithCallOptions stores: the options and whether a call
+// already took the event id.
+type callOptions struct {
+	CallOptions
+	idTaken atomic.Bool
 }
 
-func callOptionsFrom(ctx context.Context) *CallOptions {
-	o, _ := ctx.Value(callOptionsKey{}).(*CallOptions)
+var noCallOptions = &CallOptions{}
+
+// WithCallOptions returns a context whose top-level wrapped calls use o (the
+// event id only for the first of them: see CallOptions).
+func WithCallOptions(ctx context.Context, o CallOptions) context.Context {
+	return context.WithValue(ctx, callOptionsKey{}, &callOptions{CallOptions: o})
+}
+
+// callOptionsFrom returns the options in ctx and the event id this call may
+// use ("" once another call took it).
+func callOptionsFrom(ctx context.Context) (*CallOptions, string) {
+	o, _ := ctx.Value(callOptionsKey{}).(*callOptions)
 	if o == nil {
-		return &CallOptions{}
+		return noCallOptions, ""
 	}
-	return o
+	if o.EventID == "" || o.idTaken.Swap(true) {
+		return &o.CallOptions, ""
+	}
+	return &o.CallOptions, o.EventID
 }
 
 // Wrap returns a Module that records every call of m.
@@ -77,22 +98,23 @@ func (w *wrappedModule) Process(ctx context.Context, inputs map[string]any) (map
 		parent = nil // a call of another client: start a new trace here
 	}
 	var opts *CallOptions
-	if parent == nil {
-		opts = callOptionsFrom(ctx)
-	}
 	eventID := ""
-	if opts != nil {
-		eventID = opts.EventID
+	if parent == nil {
+		opts, eventID = callOptionsFrom(ctx)
 	}
-	n, err := w.c.beginCall(parent, w.name, toJSON(inputs), eventID)
+	input := ""
+	if inputs != nil {
+		input = toJSON(inputs)
+	}
+	n, err := w.c.beginCall(parent, w.name, input, eventID)
 	if err != nil {
 		w.c.warnRefused(err)
 		return w.m.Process(ctx, inputs)
 	}
 	ended := false
 	defer func() {
-		if !ended { // the module panicked: record it, let the panic go on
-			n.end(callResult{errType: "panic", errMsg: "module " + w.name + " panicked"}, opts)
+		if !ended {
+			w.recordPanic(n, opts, recover())
 		}
 	}()
 	out, err := w.m.Process(withNode(ctx, n), inputs)
@@ -111,6 +133,27 @@ func (w *wrappedModule) Process(ctx context.Context, inputs map[string]any) (map
 	}
 	n.end(r, opts)
 	return out, err
+}
+
+// recordPanic runs in a deferred call while the module panics (or calls
+// runtime.Goexit), with the recovered value v: it records the failure and lets
+// the panic go on with the same value. A panic that comes up from a nested
+// wrapped module names that module: the innermost one records it first and
+// tells its parent.
+func (w *wrappedModule) recordPanic(n *node, opts *CallOptions, v any) {
+	if v == nil { // runtime.Goexit: nothing to re-raise
+		n.end(callResult{errType: "panic", errMsg: "module " + w.name + " exited (runtime.Goexit)"}, opts)
+		return
+	}
+	module, msg := w.name, fmt.Sprint(v)
+	if inner := n.panicFrom(v); inner != "" {
+		module = inner
+	}
+	if n.parent != nil {
+		n.parent.setPanic(module, v)
+	}
+	n.end(callResult{errType: "panic", errMsg: "module " + module + " panicked: " + msg}, opts)
+	panic(v)
 }
 
 // usageFromOutputs reads well-known output keys: "model", "finish_reason",

@@ -436,3 +436,97 @@ func TestQueueFullNeverFailsWrappedCalls(t *testing.T) {
 type writerFunc func([]byte) (int, error)
 
 func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
+
+func TestCallOptionsContextReusedNeverReusesEventID(t *testing.T) {
+	capt := newCapture(t)
+	cl := newTestClient(t, capt)
+	m := cl.Wrap("qa", echoModule())
+	id := NewEventID()
+	ctx := WithCallOptions(context.Background(), CallOptions{EventID: id, UserID: "u-7"})
+	var got []string
+	for i := 0; i < 3; i++ {
+		seen := ""
+		probe := cl.Wrap("probe", ModuleFunc(func(ctx context.Context, in map[string]any) (map[string]any, error) {
+			seen = EventID(ctx)
+			return m.Process(ctx, in)
+		}))
+		if _, err := probe.Process(ctx, map[string]any{"question": i}); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, seen)
+	}
+	if got[0] != id {
+		t.Errorf("first call: event id %q, want the given %q", got[0], id)
+	}
+	if got[1] == id || got[2] == id || got[1] == got[2] || got[1] == "" {
+		t.Errorf("a reused options context reused an event id: %v", got)
+	}
+	flush(t, cl)
+	evs := capt.events(t)
+	if len(evs) != 3 {
+		t.Fatalf("want 3 events, got %d", len(evs))
+	}
+	ids := map[string]bool{}
+	for _, ev := range evs {
+		ids[str(ev["event_id"])] = true
+		if str(ev["user_id"]) != "u-7" {
+			t.Errorf("UserID applies to every call made with the context: %v", ev["user_id"])
+		}
+	}
+	if len(ids) != 3 {
+		t.Errorf("duplicate event ids sent: %v", ids)
+	}
+}
+
+func TestNestedPanicRecordsInnermostModuleAndValue(t *testing.T) {
+	capt := newCapture(t)
+	cl := newTestClient(t, capt)
+	inner := cl.Wrap("inner", ModuleFunc(func(ctx context.Context, in map[string]any) (map[string]any, error) {
+		panic(fmt.Sprintf("deep trouble %d", 42))
+	}))
+	outer := cl.Wrap("outer", ModuleFunc(func(ctx context.Context, in map[string]any) (map[string]any, error) {
+		return inner.Process(ctx, in)
+	}))
+	func() {
+		defer func() {
+			if r := recover(); r != "deep trouble 42" {
+				t.Errorf("recover() = %#v: the panic value must go on unchanged", r)
+			}
+		}()
+		_, _ = outer.Process(context.Background(), map[string]any{"x": 1})
+	}()
+	flush(t, cl)
+	evs := capt.events(t)
+	if len(evs) != 1 {
+		t.Fatalf("want 1 event, got %d", len(evs))
+	}
+	msg := str(path(evs[0], "properties", "error.message"))
+	if !strings.Contains(msg, "inner") || !strings.Contains(msg, "deep trouble 42") || strings.Contains(msg, "outer") {
+		t.Errorf("error.message = %q, want the innermost module and the panic value", msg)
+	}
+	if str(path(evs[0], "properties", "error.type")) != "panic" {
+		t.Errorf("error.type: %v", evs[0]["properties"])
+	}
+}
+
+func TestNilInputIsAbsentNotNull(t *testing.T) {
+	capt := newCapture(t)
+	cl := newTestClient(t, capt)
+	m := cl.Wrap("m", ModuleFunc(func(ctx context.Context, in map[string]any) (map[string]any, error) {
+		return map[string]any{"ok": true}, nil
+	}))
+	if _, err := m.Process(context.Background(), nil); err != nil {
+		t.Fatal(err)
+	}
+	flush(t, cl)
+	evs := capt.events(t)
+	if len(evs) != 1 {
+		t.Fatalf("want 1 event, got %d", len(evs))
+	}
+	if in, ok := asMap(evs[0]["ai_data"])["input"]; ok && in != "" {
+		t.Errorf("a nil input was recorded as %q", in)
+	}
+	if str(path(evs[0], "ai_data", "output")) != `{"ok":true}` {
+		t.Errorf("output: %v", evs[0]["ai_data"])
+	}
+}

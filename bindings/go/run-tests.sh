@@ -12,6 +12,9 @@ fi
 
 export CGO_ENABLED=1
 cd "$here"
+echo "== gofmt -l"
+unformatted="$(gofmt -l .)"
+if [ -n "$unformatted" ]; then echo "gofmt: unformatted files:"; echo "$unformatted"; exit 1; fi
 echo "== go vet ./..."
 go vet ./...
 echo "== go test ./..."

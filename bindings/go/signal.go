@@ -25,8 +25,8 @@ type Sentiment string
 
 // Sentiments accepted by the core.
 const (
-	Positive Sentiment = "POSITIVE"
-	Negative Sentiment = "NEGATIVE"
+	SentimentPositive Sentiment = "POSITIVE"
+	SentimentNegative Sentiment = "NEGATIVE"
 )
 
 // Signal is feedback attached to an earlier event (route signals/track).

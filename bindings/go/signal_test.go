@@ -10,7 +10,7 @@ func TestTrackSignal(t *testing.T) {
 	cl := newTestClient(t, capt)
 	err := cl.TrackSignal(Signal{
 		EventID: "evt-7f3a", Name: "user_feedback", Type: SignalFeedback,
-		Comment: "Missed the refund policy", Sentiment: Negative,
+		Comment: "Missed the refund policy", Sentiment: SentimentNegative,
 		Properties: map[string]any{"source": "widget"}, AttachmentID: "att-1",
 	})
 	if err != nil {
@@ -19,7 +19,7 @@ func TestTrackSignal(t *testing.T) {
 	if err := cl.TrackSignal(Signal{EventID: "evt-7f3a", Name: "fix", Type: SignalEdit, After: "better text"}); err != nil {
 		t.Fatal(err)
 	}
-	if err := cl.TrackSignal(Signal{EventID: "evt-7f3a", Name: "thumbs_up", Sentiment: Positive}); err != nil {
+	if err := cl.TrackSignal(Signal{EventID: "evt-7f3a", Name: "thumbs_up", Sentiment: SentimentPositive}); err != nil {
 		t.Fatal(err)
 	}
 	flush(t, cl)

@@ -91,10 +91,12 @@ func (c *Client) startSpan(ctx context.Context, parent *node, kind SpanKind, nam
 }
 
 // End finishes the span. Usage given here adds to what Report recorded on the
-// span. Ending twice is harmless (the second End returns nil).
-func (s *Span) End(r SpanResult) error {
+// span. Ending twice is harmless (the second End does nothing). Like
+// OpenTelemetry's End it returns nothing: telemetry never fails the caller, and
+// a span the core refuses is logged (at most once per 30 s).
+func (s *Span) End(r SpanResult) {
 	if s == nil || s.n == nil {
-		return nil
+		return
 	}
 	s.n.add(Usage{Model: r.Model, PromptTokens: r.PromptTokens,
 		CompletionTokens: r.CompletionTokens, FinishReason: r.FinishReason})
@@ -106,7 +108,7 @@ func (s *Span) End(r SpanResult) error {
 		cr.errType = fmt.Sprintf("%T", r.Err)
 		cr.errMsg = r.Err.Error()
 	}
-	return s.n.end(cr, nil)
+	s.n.end(cr, nil)
 }
 
 // EventID is the event id of the top-level call the span belongs to ("" for

@@ -73,7 +73,7 @@ func main() {
 	fmt.Printf("failing call returned: %v\n", err)
 
 	_ = client.Identify("user-123", map[string]any{"plan": "free"})
-	_ = client.TrackSignal(raindrop.Signal{EventID: eventID, Name: "thumbs_up", Sentiment: raindrop.Positive})
+	_ = client.TrackSignal(raindrop.Signal{EventID: eventID, Name: "thumbs_up", Sentiment: raindrop.SentimentPositive})
 
 	fctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
