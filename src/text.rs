@@ -24,17 +24,21 @@ pub fn cap(text: &str, limit: usize) -> Cow<'_, str> {
         return Cow::Borrowed(text); // bytes >= chars, so it fits
     }
     let mut chars = text.char_indices();
-    let keep = if limit > MARKER_CHARS { limit - MARKER_CHARS } else { limit };
+    if limit <= MARKER_CHARS {
+        // No room for the marker: cut hard at `limit` characters, if there are more.
+        return match chars.nth(limit) {
+            Some((cut_at, _)) => Cow::Owned(text[..cut_at].to_owned()),
+            None => Cow::Borrowed(text),
+        };
+    }
+    let keep = limit - MARKER_CHARS;
     let cut_at = match chars.nth(keep) {
         Some((index, _)) => index,
         None => return Cow::Borrowed(text),
     };
-    // Is the text longer than `limit` characters at all?
-    if chars.nth(limit - keep - 1).is_none() && limit > MARKER_CHARS {
+    // Is the text longer than `limit` characters at all? (`MARKER_CHARS - 1` more to skip.)
+    if chars.nth(MARKER_CHARS - 1).is_none() {
         return Cow::Borrowed(text);
-    }
-    if limit <= MARKER_CHARS {
-        return Cow::Owned(text[..cut_at].to_owned());
     }
     let mut capped = String::with_capacity(cut_at + TRUNCATION_MARKER.len());
     capped.push_str(&text[..cut_at]);
@@ -58,6 +62,19 @@ mod tests {
         assert_eq!(cap(&"x".repeat(51), 51).len(), 51);
         assert_eq!(cap("abcdefghij", 5), "abcde");
         assert_eq!(cap(&"😀".repeat(40), 30).chars().count(), 30);
+    }
+
+    #[test]
+    fn cap_at_or_below_marker_length_hard_slices() {
+        // Limits at or under the marker's length cut hard; in debug builds these subtractions
+        // used to overflow.
+        for limit in [0, 1, 5, MARKER_CHARS - 1, MARKER_CHARS] {
+            let long = "é".repeat(100);
+            assert_eq!(cap(&long, limit), "é".repeat(limit), "limit {limit}");
+            assert_eq!(cap(&"é".repeat(limit), limit), "é".repeat(limit));
+        }
+        assert_eq!(cap(&"x".repeat(MARKER_CHARS + 1), MARKER_CHARS + 1).len(), MARKER_CHARS + 1);
+        assert_eq!(cap(&"x".repeat(MARKER_CHARS + 2), MARKER_CHARS + 1), format!("x{TRUNCATION_MARKER}"));
     }
 
     #[test]
