@@ -1,6 +1,8 @@
-//! The bounded queue between the hot path and the sender thread: a crossbeam channel bounded in
-//! items, plus a byte budget, so a dead sink costs bounded memory. A full queue drops the new
-//! item (counted) and never blocks the caller.
+//! The bounded queue between the hot path and the sender thread: a crossbeam channel with an item
+//! budget and a byte budget, so a dead sink costs bounded memory. A full queue drops the new
+//! item (counted) and never blocks the caller. The channel itself is unbounded (it allocates in
+//! small blocks as items arrive): a bounded one would allocate every slot up front, and a large
+//! `max_queue_items` would then cost its whole size at `rd_new`.
 
 use crate::error::Error;
 use crate::event::Event;
@@ -34,6 +36,11 @@ impl Item {
             Item::Flush(_) | Item::Shutdown => 0,
         }
     }
+
+    /// Data items count against the item budget; control markers do not.
+    fn is_data(&self) -> bool {
+        !matches!(self, Item::Flush(_) | Item::Shutdown)
+    }
 }
 
 /// A one-shot completion a flush waits on.
@@ -65,34 +72,47 @@ impl Ack {
 
 pub struct Queue {
     sender: Sender<Item>,
-    bytes: Arc<AtomicUsize>,
+    used: Arc<Used>,
+    max_items: usize,
     max_bytes: usize,
 }
 
-/// The sender's end: it gives the byte budget back as it takes items off.
+/// What the queued data items hold, given back by the sender as it takes them off.
+#[derive(Default)]
+struct Used {
+    items: AtomicUsize,
+    bytes: AtomicUsize,
+}
+
+/// The sender's end: it gives the budgets back as it takes items off.
 pub struct QueueReceiver {
     pub receiver: Receiver<Item>,
-    bytes: Arc<AtomicUsize>,
+    used: Arc<Used>,
 }
 
 impl QueueReceiver {
     pub fn taken(&self, item: &Item) {
-        self.bytes.fetch_sub(item.approx_bytes(), Ordering::Relaxed);
+        if item.is_data() {
+            self.used.items.fetch_sub(1, Ordering::Relaxed);
+            self.used.bytes.fetch_sub(item.approx_bytes(), Ordering::Relaxed);
+        }
     }
 }
 
 pub fn bounded(max_items: usize, max_bytes: usize) -> (Queue, QueueReceiver) {
-    let (sender, receiver) = crossbeam_channel::bounded(max_items);
-    let bytes = Arc::new(AtomicUsize::new(0));
-    (Queue { sender, bytes: bytes.clone(), max_bytes }, QueueReceiver { receiver, bytes })
+    let (sender, receiver) = crossbeam_channel::unbounded();
+    let used = Arc::new(Used::default());
+    (Queue { sender, used: used.clone(), max_items, max_bytes }, QueueReceiver { receiver, used })
 }
 
 impl Queue {
     /// Enqueues without waiting; a full queue drops the item and counts it.
     pub fn push(&self, item: Item, stats: &Stats) -> Result<(), Error> {
         let size = item.approx_bytes();
-        if self.bytes.fetch_add(size, Ordering::Relaxed) + size > self.max_bytes {
-            self.bytes.fetch_sub(size, Ordering::Relaxed);
+        let over_items = self.used.items.fetch_add(1, Ordering::Relaxed) >= self.max_items;
+        let over_bytes = self.used.bytes.fetch_add(size, Ordering::Relaxed).saturating_add(size) > self.max_bytes;
+        if over_items || over_bytes {
+            self.give_back(size);
             Stats::add(&stats.dropped_queue_full, 1);
             return Err(Error::queue_full());
         }
@@ -102,19 +122,50 @@ impl Queue {
             Ok(()) => Ok(()),
             Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
                 stats.queued.fetch_sub(1, Ordering::Relaxed);
-                self.bytes.fetch_sub(size, Ordering::Relaxed);
+                self.give_back(size);
                 Stats::add(&stats.dropped_queue_full, 1);
                 Err(Error::queue_full())
             }
         }
     }
 
-    /// Enqueues a control marker, waiting for room until `deadline` (flush and shutdown may wait).
+    fn give_back(&self, size: usize) {
+        self.used.items.fetch_sub(1, Ordering::Relaxed);
+        self.used.bytes.fetch_sub(size, Ordering::Relaxed);
+    }
+
+    /// Enqueues a control marker (never refused for room: only blocking calls send them).
     pub fn push_marker(&self, item: Item, deadline: Instant) -> bool {
         self.sender.send_deadline(item, deadline).is_ok()
     }
 
     pub fn depth(&self) -> usize {
         self.sender.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn signal() -> Item {
+        Item::Identify(Box::new(Identify { user_id: "u".into(), traits_json: None }))
+    }
+
+    #[test]
+    fn a_huge_item_budget_costs_nothing_up_front_and_still_bounds() {
+        // A bounded channel allocated every slot here: 24 bytes × usize::MAX aborts the process.
+        let (queue, receiver) = bounded(usize::MAX, usize::MAX);
+        let stats = Stats::default();
+        assert!(queue.push(signal(), &stats).is_ok());
+        let (queue, receiver2) = bounded(2, usize::MAX);
+        assert!(queue.push(signal(), &stats).is_ok());
+        assert!(queue.push(signal(), &stats).is_ok());
+        assert!(queue.push(signal(), &stats).is_err(), "third item over max_items=2");
+        assert!(queue.push_marker(Item::Shutdown, Instant::now()), "markers are not refused");
+        let taken = receiver2.receiver.recv().unwrap();
+        receiver2.taken(&taken);
+        assert!(queue.push(signal(), &stats).is_ok(), "room again once the sender took one");
+        drop(receiver);
     }
 }
