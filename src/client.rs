@@ -71,12 +71,10 @@ impl Client {
         if !config.enabled() {
             logger.warn("disabled", || "no api key (api_key or RAINDROP_WRITE_KEY): telemetry is disabled".into());
         }
-        if let Some(slug) = &config.invalid_project_id {
+        if config.invalid_project_id.is_some() {
+            // The value is not echoed: it may be a secret put in the wrong key.
             logger.warn("project_id", || {
-                format!(
-                    "project_id {:?} is not a valid slug (a-z, 0-9, '-', 1-63 chars); sending without it",
-                    crate::text::cap(slug, 80)
-                )
+                "project_id is not a valid slug (a-z, 0-9, '-', 1-63 chars); sending without it".into()
             });
         }
         let calls = Calls::new(config.max_open_calls, config.open_call_ttl);

@@ -115,13 +115,19 @@ fn read_raw(text: &str) -> Result<RawConfig, Error> {
         if let Err(error) = serde_json::from_value::<RawConfig>(single) {
             let unknown = error.to_string().starts_with("unknown field");
             return Err(Error::config(if unknown {
-                format!("unknown key {key:?}")
+                format!("unknown key {:?}", crate::text::cap(key, 64))
             } else {
                 format!("key {key:?} has a value of the wrong type")
             }));
         }
     }
-    serde_json::from_value(serde_json::Value::Object(object)).map_err(|e| Error::config(e.to_string()))
+    // serde's messages can quote a value: never echo one (it may be a secret in the wrong key).
+    serde_json::from_value(serde_json::Value::Object(object)).map_err(|_| Error::config("invalid configuration"))
+}
+
+/// What an HTTP header value may hold: printable ASCII (the key goes out as `Bearer <key>`).
+fn is_header_safe(value: &str) -> bool {
+    value.bytes().all(|b| (0x20..0x7f).contains(&b))
 }
 
 fn millis(value: Option<u64>, default: u64) -> Duration {
@@ -149,6 +155,13 @@ pub fn parse(json: Option<&str>, env: impl Fn(&str) -> Option<String>) -> Result
     };
     // Explicit argument, then the environment, then the default (contract §3).
     let api_key = non_empty(raw.api_key.or_else(|| env("RAINDROP_WRITE_KEY")));
+    if api_key.as_deref().is_some_and(|key| !is_header_safe(key)) {
+        // Refused here, or every batch would fail locally for the whole retry budget.
+        return Err(Error::config(
+            "api_key (or RAINDROP_WRITE_KEY) has a character not allowed in an HTTP header \
+             (only printable ASCII: no CR, LF or other control characters)",
+        ));
+    }
     let endpoint =
         non_empty(raw.endpoint.or_else(|| env("RAINDROP_ENDPOINT"))).unwrap_or_else(|| DEFAULT_ENDPOINT.into());
     let sink = if let Some(path) = endpoint.strip_prefix("file://") {
@@ -157,12 +170,11 @@ pub fn parse(json: Option<&str>, env: impl Fn(&str) -> Option<String>) -> Result
         }
         Sink::File(path.to_owned())
     } else if endpoint.starts_with("http://") || endpoint.starts_with("https://") {
-        Sink::Http(if endpoint.ends_with('/') { endpoint } else { endpoint + "/" })
+        // Exactly one slash before the route: `…/v1//` must not give `/v1//events/track`.
+        Sink::Http(format!("{}/", endpoint.trim_end_matches('/')))
     } else {
-        return Err(Error::config(format!(
-            "endpoint must start with http://, https:// or file://, got {:?}",
-            crate::log::redact_url(&endpoint)
-        )));
+        // Not echoed: a value in the wrong key may be a secret (an api key, `user:password@host`).
+        return Err(Error::config("endpoint must start with http://, https:// or file://"));
     };
     let traces_endpoint = non_empty(raw.traces_endpoint);
     if let Some(url) = &traces_endpoint {
@@ -246,6 +258,53 @@ mod tests {
         assert!(parse(Some(r#"{"debug": "yes"}"#), no_env).is_err());
         assert!(parse(Some("[1]"), no_env).is_err());
         assert!(parse(Some(r#"{"max_queue_items": 0}"#), no_env).is_err());
+    }
+
+    #[test]
+    fn rejects_api_key_not_allowed_in_a_header_without_echoing_it() {
+        for key in ["rk_abc\r\nX-Evil: 1", "rk_abc\ndef", "rk_\u{0}abc", "rk_clé", "rk_\u{7f}"] {
+            let config = serde_json::json!({ "api_key": key }).to_string();
+            let error = parse(Some(&config), no_env).unwrap_err();
+            assert_eq!(error.code, crate::error::rd_result::RD_ERR_INVALID_CONFIG);
+            assert!(error.message.contains("api_key"), "{}", error.message);
+            assert!(!error.message.contains("rk_"), "echoed the key: {}", error.message);
+        }
+        let env = |name: &str| (name == "RAINDROP_WRITE_KEY").then(|| "rk_env\r\n".to_string());
+        // The environment value is trimmed; an inner newline is not.
+        assert!(parse(None, env).is_ok());
+        let env = |name: &str| (name == "RAINDROP_WRITE_KEY").then(|| "rk_a\nb".to_string());
+        assert!(parse(None, env).is_err());
+        assert!(parse(Some(r#"{"api_key": "rk_Abc-123_x.y~z+/="}"#), no_env).is_ok());
+    }
+
+    #[test]
+    fn config_errors_never_echo_values() {
+        for config in [
+            r#"{"endpoint": "rk_secret_value"}"#,
+            r#"{"endpoint": "admin:secret_value@host/v1"}"#,
+            r#"{"traces_endpoint": "rk_secret_value"}"#,
+            r#"{"max_queue_items": "rk_secret_value"}"#,
+            r#"{"debug": "rk_secret_value"}"#,
+            r#"{"api_key": ["rk_secret_value"]}"#,
+        ] {
+            let error = parse(Some(config), no_env).unwrap_err();
+            assert!(!error.message.contains("secret"), "{config} → {}", error.message);
+        }
+        let env = |name: &str| (name == "RAINDROP_ENDPOINT").then(|| "rk_secret_value".to_string());
+        assert!(!parse(None, env).unwrap_err().message.contains("secret"));
+    }
+
+    #[test]
+    fn endpoint_gets_exactly_one_trailing_slash() {
+        for (given, want) in [
+            ("http://h/v1", "http://h/v1/"),
+            ("http://h/v1/", "http://h/v1/"),
+            ("http://h/v1//", "http://h/v1/"),
+            ("http://h/v1///", "http://h/v1/"),
+        ] {
+            let config = serde_json::json!({ "endpoint": given }).to_string();
+            assert_eq!(parse(Some(&config), no_env).unwrap().sink, Sink::Http(want.into()), "{given}");
+        }
     }
 
     #[test]

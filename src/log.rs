@@ -6,6 +6,8 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 const WARNING_INTERVAL: Duration = Duration::from_secs(30);
+/// Keys at least this long are also scrubbed where they appear bare (Raindrop keys are longer).
+const MIN_BARE_SECRET_LEN: usize = 16;
 
 /// A client's logger: knows its secret so it can scrub it from every line.
 pub struct Logger {
@@ -19,10 +21,16 @@ impl Logger {
         Logger { debug, secret, last_warning: Mutex::new(HashMap::new()) }
     }
 
+    /// Scrubs the header value `Bearer <key>`, and the bare key only when it is long enough that
+    /// a match is the key itself: replacing a short key everywhere would turn `events/track` into
+    /// `events/trac[redacted]` and so reveal it.
     fn scrub(&self, message: &str) -> String {
-        match &self.secret {
-            Some(secret) if !secret.is_empty() => message.replace(secret.as_str(), "[redacted]"),
-            _ => message.to_owned(),
+        let Some(secret) = self.secret.as_deref().filter(|s| !s.is_empty()) else { return message.to_owned() };
+        let scrubbed = message.replace(&format!("Bearer {secret}"), "Bearer [redacted]");
+        if secret.len() >= MIN_BARE_SECRET_LEN {
+            scrubbed.replace(secret, "[redacted]")
+        } else {
+            scrubbed
         }
     }
 
@@ -75,7 +83,14 @@ mod tests {
     fn redacts_userinfo_and_secret() {
         assert_eq!(redact_url("https://u:p@host:1/v1/"), "https://***@host:1/v1/");
         assert_eq!(redact_url("http://host/v1/"), "http://host/v1/");
-        let logger = Logger::new(true, Some("rk_secret".into()));
-        assert_eq!(logger.scrub("key rk_secret leaked"), "key [redacted] leaked");
+        let logger = Logger::new(true, Some("rk_secret_0123456789".into()));
+        assert_eq!(logger.scrub("key rk_secret_0123456789 leaked"), "key [redacted] leaked");
+    }
+
+    #[test]
+    fn scrubs_the_header_value_not_every_substring() {
+        let logger = Logger::new(true, Some("k".into()));
+        assert_eq!(logger.scrub("POST http://h/v1/events/track: 503"), "POST http://h/v1/events/track: 503");
+        assert_eq!(logger.scrub("Authorization: Bearer k"), "Authorization: Bearer [redacted]");
     }
 }
