@@ -39,16 +39,19 @@ pub struct Backoff {
 }
 
 impl Backoff {
-    /// The wait before retry number `retry` (0-based): Retry-After when given (capped), else
-    /// initial × 2^retry capped at max, with "equal jitter" (between half and all of it).
+    /// The wait before retry number `retry` (0-based): initial × 2^retry capped at max, with
+    /// "equal jitter" (between half and all of it), or Retry-After (capped) when that is longer.
+    /// Never shorter than the backoff: `Retry-After: 0`, or a date in the past (a client clock
+    /// running ahead sees every date as past), would otherwise retry as fast as the server answers.
     pub fn delay(&self, retry: u32, retry_after: Option<Duration>, random: u64) -> Duration {
-        if let Some(wait) = retry_after {
-            return wait.min(self.retry_after_cap);
-        }
         let exponential = self.initial.saturating_mul(1u32 << retry.min(20)).min(self.max);
         let half = exponential / 2;
         let jitter = (random % 1_000) as u32;
-        half + half * jitter / 1_000
+        let backoff = half + half * jitter / 1_000;
+        match retry_after {
+            Some(wait) => wait.min(self.retry_after_cap).max(backoff),
+            None => backoff,
+        }
     }
 }
 
@@ -82,5 +85,23 @@ mod tests {
         assert_eq!(parse_retry_after("Sun, 06 Nov 1994 08:49:37 GMT", 784_111_770), Some(Duration::from_secs(7)));
         assert_eq!(parse_retry_after("Sun, 06 Nov 1994 08:49:37 GMT", 900_000_000), Some(Duration::ZERO));
         assert_eq!(parse_retry_after("later", 0), None);
+    }
+
+    #[test]
+    fn retry_after_zero_or_past_still_backs_off() {
+        let backoff = Backoff {
+            initial: Duration::from_millis(500),
+            max: Duration::from_secs(30),
+            retry_after_cap: Duration::from_secs(30),
+        };
+        for retry in 0..10 {
+            let plain = backoff.delay(retry, None, 0);
+            assert!(plain >= Duration::from_millis(250));
+            assert_eq!(backoff.delay(retry, Some(Duration::ZERO), 0), plain, "Retry-After: 0");
+            let past = parse_retry_after("Sun, 06 Nov 1994 08:49:37 GMT", 900_000_000);
+            assert_eq!(backoff.delay(retry, past, 0), plain, "a date in the past");
+        }
+        // A longer Retry-After still wins over a short backoff.
+        assert_eq!(backoff.delay(0, Some(Duration::from_secs(7)), 0), Duration::from_secs(7));
     }
 }
