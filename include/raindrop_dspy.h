@@ -19,6 +19,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+// The longest `service_name`, `library_name`, `library_version` and `language`.
+#define MAX_NAME_BYTES 256
+
 // Length of the message buffer in `rd_error`, NUL terminator included.
 #define RD_ERROR_MESSAGE_LEN 256
 

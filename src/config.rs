@@ -5,6 +5,8 @@ use serde::Deserialize;
 use std::time::Duration;
 
 pub const DEFAULT_ENDPOINT: &str = "https://api.raindrop.ai/v1/";
+/// The longest `service_name`, `library_name`, `library_version` and `language`.
+pub const MAX_NAME_BYTES: usize = 256;
 
 /// The configuration JSON as the caller wrote it (every key optional; `null` means absent).
 #[derive(Deserialize, Default)]
@@ -193,6 +195,18 @@ pub fn parse(json: Option<&str>, env: impl Fn(&str) -> Option<String>) -> Result
     if max_batch_bytes < 4096 {
         return Err(Error::config("max_batch_bytes must be at least 4096"));
     }
+    // Names that go into every batch (`$context`, the OTLP resource): bounded, so they always
+    // leave room for the items inside the smallest `max_batch_bytes`.
+    for (name, value) in [
+        ("service_name", &raw.service_name),
+        ("library_name", &raw.library_name),
+        ("library_version", &raw.library_version),
+        ("language", &raw.language),
+    ] {
+        if value.as_ref().is_some_and(|v| v.len() > MAX_NAME_BYTES) {
+            return Err(Error::config(format!("{name} is longer than {MAX_NAME_BYTES} bytes")));
+        }
+    }
     Ok(Config {
         api_key,
         sink,
@@ -304,6 +318,16 @@ mod tests {
         ] {
             let config = serde_json::json!({ "endpoint": given }).to_string();
             assert_eq!(parse(Some(&config), no_env).unwrap().sink, Sink::Http(want.into()), "{given}");
+        }
+    }
+
+    #[test]
+    fn names_in_every_batch_are_bounded() {
+        for name in ["service_name", "library_name", "library_version", "language"] {
+            let config = serde_json::json!({ name: "s".repeat(MAX_NAME_BYTES) }).to_string();
+            assert!(parse(Some(&config), no_env).is_ok(), "{name}");
+            let config = serde_json::json!({ name: "s".repeat(5000) }).to_string();
+            assert!(parse(Some(&config), no_env).unwrap_err().message.contains(name), "{name}");
         }
     }
 

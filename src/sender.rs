@@ -226,11 +226,16 @@ impl Sender {
                 return;
             }
             Item::Shutdown => return,
-            Item::Event(event) => (Route::Events, event.to_json(&self.context, max_chars, max_bytes - 2)),
-            Item::Signal(signal) => (Route::Signals, fit(signal.to_json(max_chars), max_chars, max_bytes - 2)),
-            Item::Identify(identify) => (Route::Identify, fit(identify.to_json(max_chars), max_chars, max_bytes - 2)),
+            Item::Event(event) => (Route::Events, event.to_json(&self.context, max_chars, max_bytes.saturating_sub(2))),
+            Item::Signal(signal) => {
+                (Route::Signals, fit(signal.to_json(max_chars), max_chars, max_bytes.saturating_sub(2)))
+            }
+            Item::Identify(identify) => {
+                (Route::Identify, fit(identify.to_json(max_chars), max_chars, max_bytes.saturating_sub(2)))
+            }
             Item::Span(span) => {
-                let room = max_bytes - self.traces_prefix.len() - span::ENVELOPE_SUFFIX.len();
+                // Names are bounded in config, so this never saturates at the smallest batch size.
+                let room = max_bytes.saturating_sub(self.wrapper_bytes(Route::Traces));
                 // A separate collector endpoint speaks standard OTLP/JSON (hex ids).
                 let ids = if self.config().traces_endpoint.is_some() {
                     span::IdEncoding::Hex
