@@ -139,11 +139,19 @@ impl Transport {
     }
 }
 
+/// The sink file holds what would go to the API: readable by its owner only (0600 when created),
+/// and never reached through a symlink at its last component (O_NOFOLLOW), so another user cannot
+/// plant a link to redirect or read it.
+fn open_sink_file(path: &str) -> std::io::Result<File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    OpenOptions::new().create(true).append(true).mode(0o600).custom_flags(libc::O_NOFOLLOW).open(path)
+}
+
 /// The `file://` sink: one JSON line `{"route": ..., "body": ...}` per request.
 fn write_line(path: &str, file: &mut Option<File>, route: Route, body: &[u8]) -> Outcome {
     let written = (|| -> std::io::Result<()> {
         if file.is_none() {
-            *file = Some(OpenOptions::new().create(true).append(true).open(path)?);
+            *file = Some(open_sink_file(path)?);
         }
         let mut line = Vec::with_capacity(body.len() + 40);
         line.extend_from_slice(br#"{"route":""#);
@@ -161,5 +169,43 @@ fn write_line(path: &str, file: &mut Option<File>, route: Route, body: &[u8]) ->
             *file = None;
             Outcome::Retry { status: None, retry_after: None, why: format!("writing {path}: {error}") }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    fn temp_dir(name: &str) -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!("rd-transport-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    #[test]
+    fn file_sink_is_created_owner_only() {
+        let dir = temp_dir("mode");
+        let path = dir.join("sink.jsonl");
+        let mut file = None;
+        assert_eq!(write_line(path.to_str().unwrap(), &mut file, Route::Events, b"[]"), Outcome::Delivered(200));
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "mode {mode:o}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn file_sink_never_follows_a_symlink_at_its_path() {
+        let dir = temp_dir("symlink");
+        let target = dir.join("victim");
+        std::fs::write(&target, "untouched").unwrap();
+        let link = dir.join("sink.jsonl");
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        let mut file = None;
+        let outcome = write_line(link.to_str().unwrap(), &mut file, Route::Events, b"[]");
+        assert!(matches!(outcome, Outcome::Retry { .. }), "{outcome:?}");
+        assert_eq!(std::fs::read_to_string(&target).unwrap(), "untouched");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }
