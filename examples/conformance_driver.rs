@@ -7,7 +7,9 @@
 //!       cargo run --release --example conformance_driver
 
 use raindrop_dspy::*;
-use serde_json::{json, Map, Value};
+use serde_json::value::RawValue;
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
 use std::ffi::{c_char, CStr};
 use std::io::Read;
 use std::process::ExitCode;
@@ -15,6 +17,27 @@ use std::ptr;
 use std::time::Instant;
 
 const DRIVER_VERSION: &str = "1.0.0";
+
+/// A step's arguments, read one level deep: each value stays raw JSON text, so arguments nested
+/// to any depth reach the core unchanged (a `Value` tree would hit serde_json's recursion limit
+/// at 128 levels, and the core's own reader has none).
+type Args = BTreeMap<String, Box<RawValue>>;
+
+/// One level of an object or array, or None when `raw` is not one.
+fn object(raw: &RawValue) -> Option<Args> {
+    serde_json::from_str(raw.get()).ok()
+}
+fn array(raw: &RawValue) -> Option<Vec<Box<RawValue>>> {
+    serde_json::from_str(raw.get()).ok()
+}
+fn to_raw(value: &impl serde::Serialize) -> Box<RawValue> {
+    serde_json::value::to_raw_value(value).expect("one level of raw values serialises")
+}
+
+/// The argument `key`, absent when missing or JSON null.
+fn get<'a>(args: &'a Args, key: &str) -> Option<&'a RawValue> {
+    args.get(key).map(|raw| &**raw).filter(|raw| raw.get() != "null")
+}
 
 fn describe() -> Value {
     json!({
@@ -46,24 +69,26 @@ struct Strings(Vec<Vec<u8>>);
 
 impl Strings {
     /// An optional string argument: (pointer, length), NULL when absent or JSON null.
-    fn arg(&mut self, args: &Value, key: &str) -> Result<(*const c_char, usize), StepError> {
-        match args.get(key) {
-            None | Some(Value::Null) => Ok((ptr::null(), 0)),
-            Some(Value::String(s)) => Ok(self.keep(s.as_bytes().to_vec())),
-            Some(_) => Err(failed(format!("{key} must be a string"))),
+    fn arg(&mut self, args: &Args, key: &str) -> Result<(*const c_char, usize), StepError> {
+        match get(args, key) {
+            None => Ok((ptr::null(), 0)),
+            Some(raw) => match serde_json::from_str::<String>(raw.get()) {
+                Ok(s) => Ok(self.keep(s.into_bytes())),
+                Err(_) => Err(failed(format!("{key} must be a string"))),
+            },
         }
     }
-    fn required(&mut self, args: &Value, key: &str) -> Result<(*const c_char, usize), StepError> {
-        match args.get(key) {
-            Some(Value::String(s)) => Ok(self.keep(s.as_bytes().to_vec())),
+    fn required(&mut self, args: &Args, key: &str) -> Result<(*const c_char, usize), StepError> {
+        match get(args, key).map(|raw| serde_json::from_str::<String>(raw.get())) {
+            Some(Ok(s)) => Ok(self.keep(s.into_bytes())),
             _ => Err(failed(format!("{key} is required and must be a string"))),
         }
     }
-    /// An optional JSON argument (object or array), passed on as JSON text.
-    fn json(&mut self, args: &Value, key: &str) -> (*const c_char, usize) {
-        match args.get(key) {
-            None | Some(Value::Null) => (ptr::null(), 0),
-            Some(value) => self.keep(value.to_string().into_bytes()),
+    /// An optional JSON argument (object or array), passed on as its JSON text.
+    fn json(&mut self, args: &Args, key: &str) -> (*const c_char, usize) {
+        match get(args, key) {
+            None => (ptr::null(), 0),
+            Some(raw) => self.keep(raw.get().as_bytes().to_vec()),
         }
     }
     fn text(&mut self, text: &str) -> (*const c_char, usize) {
@@ -92,7 +117,7 @@ fn check(code: rd_result, err: &rd_error, what: &str) -> Result<(), StepError> {
 /// The open interaction of begin / patch / finish: one wrapped call, fields merged until finish.
 struct Interaction {
     call: rd_call,
-    fields: Map<String, Value>,
+    fields: Args,
 }
 
 struct Driver {
@@ -182,7 +207,7 @@ impl Driver {
         Ok(())
     }
 
-    fn track(&mut self, args: &Value, ai: bool) -> Result<(), StepError> {
+    fn track(&mut self, args: &Args, ai: bool) -> Result<(), StepError> {
         let client = self.client()?;
         let mut s = Strings::default();
         let mut event = empty_event();
@@ -210,7 +235,7 @@ impl Driver {
         check(code, &err, if ai { "rd_track_ai" } else { "rd_track" })
     }
 
-    fn begin(&mut self, args: &Value) -> Result<(), StepError> {
+    fn begin(&mut self, args: &Args) -> Result<(), StepError> {
         let client = self.client()?;
         if self.open.is_some() {
             return Err(failed("begin while an interaction is open"));
@@ -241,24 +266,24 @@ impl Driver {
             )
         };
         check(code, &err, "rd_wrap_begin")?;
-        let mut interaction = Interaction { call, fields: Map::new() };
+        let mut interaction = Interaction { call, fields: Args::new() };
         merge(&mut interaction.fields, args);
         self.open = Some(interaction);
         Ok(())
     }
 
-    fn patch(&mut self, args: &Value) -> Result<(), StepError> {
+    fn patch(&mut self, args: &Args) -> Result<(), StepError> {
         self.client()?;
         let open = self.open.as_mut().ok_or_else(|| failed("patch without an open interaction"))?;
         merge(&mut open.fields, args);
         Ok(())
     }
 
-    fn finish(&mut self, args: &Value) -> Result<(), StepError> {
+    fn finish(&mut self, args: &Args) -> Result<(), StepError> {
         let client = self.client()?;
         let mut open = self.open.take().ok_or_else(|| failed("finish without an open interaction"))?;
         merge(&mut open.fields, args);
-        let fields = Value::Object(open.fields);
+        let fields = open.fields;
         let mut s = Strings::default();
         let mut result = empty_result();
         (result.output, result.output_len) = s.arg(&fields, "output")?;
@@ -275,7 +300,7 @@ impl Driver {
         check(code, &err, "rd_wrap_end")
     }
 
-    fn identify(&mut self, args: &Value) -> Result<(), StepError> {
+    fn identify(&mut self, args: &Args) -> Result<(), StepError> {
         let client = self.client()?;
         let mut s = Strings::default();
         let (user, user_len) = s.required(args, "user_id")?;
@@ -286,7 +311,7 @@ impl Driver {
         check(code, &err, "rd_identify")
     }
 
-    fn signal(&mut self, args: &Value) -> Result<(), StepError> {
+    fn signal(&mut self, args: &Args) -> Result<(), StepError> {
         let client = self.client()?;
         let mut s = Strings::default();
         let (event_id, event_id_len) = s.required(args, "event_id")?;
@@ -342,7 +367,7 @@ impl Driver {
         check(code, &err, "rd_shutdown")
     }
 
-    fn run(&mut self, name: &str, args: &Value) -> Result<(), StepError> {
+    fn run(&mut self, name: &str, args: &Args) -> Result<(), StepError> {
         match name {
             "init" => self.init(),
             "track" => self.track(args, false),
@@ -361,27 +386,26 @@ impl Driver {
 
 /// Merges an interaction's step arguments: properties merge key by key, attachments append,
 /// other non-null fields replace.
-fn merge(fields: &mut Map<String, Value>, args: &Value) {
-    let Some(args) = args.as_object() else { return };
+fn merge(fields: &mut Args, args: &Args) {
     for (key, value) in args {
-        match (key.as_str(), value) {
-            ("max_ms", _) | (_, Value::Null) => {}
-            ("properties", Value::Object(new)) => {
-                let entry = fields.entry("properties").or_insert_with(|| json!({}));
-                if let Some(existing) = entry.as_object_mut() {
-                    existing.extend(new.clone());
-                }
-            }
-            ("attachments", Value::Array(new)) => {
-                let entry = fields.entry("attachments").or_insert_with(|| json!([]));
-                if let Some(existing) = entry.as_array_mut() {
-                    existing.extend(new.iter().cloned());
-                }
-            }
-            _ => {
-                fields.insert(key.clone(), value.clone());
-            }
+        if key == "max_ms" || value.get() == "null" {
+            continue;
         }
+        let existing = fields.get(key.as_str());
+        let merged = match key.as_str() {
+            "properties" => object(value).map(|new| {
+                let mut all = existing.and_then(|raw| object(raw)).unwrap_or_default();
+                all.extend(new);
+                to_raw(&all)
+            }),
+            "attachments" => array(value).map(|new| {
+                let mut all = existing.and_then(|raw| array(raw)).unwrap_or_default();
+                all.extend(new);
+                to_raw(&all)
+            }),
+            _ => None,
+        };
+        fields.insert(key.clone(), merged.unwrap_or_else(|| value.clone()));
     }
 }
 
@@ -395,12 +419,14 @@ fn main() -> ExitCode {
         eprintln!("cannot read stdin: {error}");
         return ExitCode::from(1);
     }
-    let steps: Vec<Value> = match serde_json::from_str(&input) {
-        Ok(Value::Array(steps)) => steps,
-        Ok(_) => {
-            eprintln!("stdin must be a JSON array of steps");
-            return ExitCode::from(1);
-        }
+    let steps: Vec<Box<RawValue>> = match serde_json::from_str::<Box<RawValue>>(&input) {
+        Ok(raw) => match array(&raw) {
+            Some(steps) => steps,
+            None => {
+                eprintln!("stdin must be a JSON array of steps");
+                return ExitCode::from(1);
+            }
+        },
         Err(error) => {
             eprintln!("stdin is not JSON: {error}");
             return ExitCode::from(1);
@@ -408,10 +434,14 @@ fn main() -> ExitCode {
     };
     let mut driver = Driver { client: None, open: None };
     for (index, step) in steps.iter().enumerate() {
-        let Some((name, args)) = step.as_object().filter(|o| o.len() == 1).and_then(|o| o.iter().next()) else {
+        let Some((name, args)) = object(step).filter(|o| o.len() == 1).and_then(|o| o.into_iter().next()) else {
             eprintln!("step {index} is not a single-key object");
             return ExitCode::from(1);
         };
+        // Arguments that are not an object (`{"flush": null}`) mean none.
+        let args = object(&args).unwrap_or_default();
+        let name = name.as_str();
+        let args = &args;
         let started = Instant::now();
         match driver.run(name, args) {
             Ok(()) => println!("{}", json!({"step": index, "ms": started.elapsed().as_secs_f64() * 1000.0})),

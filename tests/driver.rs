@@ -35,6 +35,19 @@ fn run(sink: Option<&Sink>, steps: &Value) -> Output {
     child.wait_with_output().expect("driver exits")
 }
 
+fn run_text(sink: &Sink, steps: &str) -> Output {
+    let mut child = Command::new(driver())
+        .env("RAINDROP_SINK_URL", format!("http://127.0.0.1:{}", sink.port()))
+        .env("RAINDROP_WRITE_KEY", "driver-key")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run driver");
+    child.stdin.take().expect("stdin").write_all(steps.as_bytes()).expect("write steps");
+    child.wait_with_output().expect("driver exits")
+}
+
 fn stdout_lines(output: &Output) -> Vec<String> {
     String::from_utf8_lossy(&output.stdout).lines().map(str::to_owned).collect()
 }
@@ -131,4 +144,28 @@ fn unsupported_and_failing_steps_use_their_exit_codes() {
     // Without RAINDROP_SINK_URL the driver refuses to run rather than reach production.
     let output = run(None, &json!([{"init": {}}]));
     assert_eq!(output.status.code(), Some(1));
+}
+
+#[test]
+fn deep_json_arguments_reach_the_core() {
+    // serde_json's Value stops at 128 levels; the driver must hand any valid JSON to the core.
+    for depth in [1_000, 10_000] {
+        let sink = Sink::start();
+        let deep = format!("{}1{}", "[".repeat(depth), "]".repeat(depth));
+        let steps = format!(
+            r#"[{{"init": {{}}}},
+                {{"track": {{"user_id": "u", "event": "deep", "properties": {{"d": {deep}}}}}}},
+                {{"begin": {{"user_id": "u", "event": "e", "properties": {{"d": {deep}}}}}}},
+                {{"patch": {{"properties": {{"p": {deep}}}}}}},
+                {{"finish": {{"output": "o"}}}},
+                {{"identify": {{"user_id": "u", "traits": {{"d": {deep}}}}}}},
+                {{"close": {{}}}}]"#
+        );
+        let output = run_text(&sink, &steps);
+        assert!(output.status.success(), "depth {depth}: {}", String::from_utf8_lossy(&output.stderr));
+        let events = sink.delivered(EVENTS);
+        assert_eq!(events.len(), 2, "depth {depth}");
+        assert!(events[1]["properties"].get("d").is_some() && events[1]["properties"].get("p").is_some());
+        assert_eq!(sink.delivered(IDENTIFY).len(), 1);
+    }
 }
