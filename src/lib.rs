@@ -15,6 +15,8 @@ mod ids;
 mod json_bound;
 mod log;
 mod queue;
+#[doc(hidden)] // public for tests/redaction.rs and examples/redact_bench.rs only
+pub mod redact;
 mod registry;
 mod retry;
 mod sender;
