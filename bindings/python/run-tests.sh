@@ -3,7 +3,7 @@
 #
 # Needs only Python 3.11 (python3.11 or python3), cargo and network access to
 # PyPI. Creates (once) a venv, installs the test dependencies (pytest,
-# dspy==3.4.1, opentelemetry-proto to check trace payloads) with uv when it
+# dspy==3.4.1, opentelemetry-proto to check trace payloads, ruff) with uv when it
 # can (pip's resolver is slow on dspy), then
 # `pip install ./bindings/python`, which builds the Rust core with
 # setuptools-rust and puts the shared library inside the package, and runs the
@@ -33,15 +33,15 @@ PY="$VENV/bin/python"
 if ! "$PY" - <<'PYCHECK' 2>/dev/null
 import importlib.metadata as m
 assert m.version("dspy") == "3.4.1"
-import pytest, setuptools_rust  # noqa: F401
+import pytest, setuptools_rust, ruff  # noqa: F401
 import opentelemetry.proto.collector.trace.v1.trace_service_pb2  # noqa: F401
 PYCHECK
 then
   echo "== installing test dependencies" >&2
   if "$PY" -m pip install -q --disable-pip-version-check uv >/dev/null 2>&1; then
-    "$PY" -m uv pip install -q -p "$PY" "dspy==3.4.1" "pytest>=7" "setuptools>=68" "setuptools-rust>=1.9" wheel opentelemetry-proto
+    "$PY" -m uv pip install -q -p "$PY" "dspy==3.4.1" "pytest>=7" "setuptools>=68" "setuptools-rust>=1.9" wheel opentelemetry-proto ruff
   else
-    "$PY" -m pip install -q --disable-pip-version-check "dspy==3.4.1" "pytest>=7" "setuptools>=68" "setuptools-rust>=1.9" wheel opentelemetry-proto
+    "$PY" -m pip install -q --disable-pip-version-check "dspy==3.4.1" "pytest>=7" "setuptools>=68" "setuptools-rust>=1.9" wheel opentelemetry-proto ruff
   fi
 fi
 
@@ -61,6 +61,10 @@ print("== native library", f.library_path(), "version", raindrop_dspy.native_lib
 PYINFO
 
 [ -n "${RD_SETUP_ONLY:-}" ] && exit 0
+
+# Lint (rules in ruff.toml): a lint failure fails the suite, as in CI.
+echo "== ruff check" >&2
+"$VENV/bin/ruff" check "$HERE"
 
 # Run from the tests folder with the venv's pytest (not `python -m`), so the
 # installed package is imported, not the source folder.

@@ -159,7 +159,8 @@ def bench_tracing(args: argparse.Namespace) -> dict:
     tracing = [a - b for a, b in zip(rows["on"], rows["off"])]
     return {
         "label": args.label,
-        "workload": ("dspy.ChainOfThought" if args.module == "cot" else "dspy.Predict") + " + DummyLM, tracing on vs off",
+        "workload": ("dspy.ChainOfThought" if args.module == "cot" else "dspy.Predict")
+        + " + DummyLM, tracing on vs off",
         "package_version": getattr(raindrop_dspy, "__version__", "?"),
         "dspy": dspy.__version__,
         "python": sys.version.split()[0],

@@ -1,60 +1,64 @@
-"""Context-local capture of DSPy LM calls, without DSPy callbacks.
+"""The scope of a wrapped call, carried in a context variable, without DSPy callbacks.
 
-A DSPy callback costs ~200 µs per ``Predict`` call (``inspect.getcallargs`` and
-a Protocol ``isinstance`` check per hook), so this module hooks two cheap
-points instead, once per process:
-
-* ``dspy.clients.base_lm.record_history`` (what ``BaseLM.update_history`` calls
-  for every finished LM call, with the full history entry: model, usage dict,
-  response with its finish reason). The wrapper pushes the entry into the
-  :class:`Frame` of the wrapped call that is active in the *current* context
-  (a :class:`contextvars.ContextVar`), so it is exact under threads and asyncio:
-  DSPy's ``finalize`` runs in the caller's thread or task.
-* ``dspy.utils.parallelizer.ParallelExecutor.execute`` (``dspy.Parallel``,
-  ``Module.batch``, ``dspy.Evaluate``): its worker threads do not inherit
-  contextvars, so the active frame is captured when ``execute`` is called and
-  re-installed around each item in the worker.
+A DSPy callback costs ~200 µs per ``Predict`` call (``inspect.getcallargs`` and a Protocol
+``isinstance`` check per hook), so nothing here registers one. Instead the active
+:class:`Frame` (a wrapped call, a sub-module span or an LM call in progress) sits in the
+:data:`ACTIVE` context variable: exact under threads (each has its own context), asyncio
+(each task copies it), ``asyncify`` / ``streamify`` (anyio copies it), and ``dspy.Parallel``
+/ ``Evaluate`` workers, which do not inherit contextvars: the hook on
+``ParallelExecutor.execute`` captures the frame when ``execute`` is called and re-installs
+it around each item.
 """
 
 from __future__ import annotations
 
 import functools
 import logging
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 from typing import Any, Callable, Optional
 
 logger = logging.getLogger("raindrop_dspy")
 
-__all__ = ["Frame", "ACTIVE", "install_hooks", "HANDLE", "CLIENT", "PARENT", "EVENT_ID", "ENTRIES"]
+__all__ = ["Frame", "ACTIVE", "install_hooks"]
 
 
-# A wrapped call in progress is a plain list (cheaper to create than an object):
-#   [native call handle, NativeClient, parent frame or None, event id bytes, LM history entries]
-# With tracing on, _trace pushes scopes of the same shape: a sub-module span (its span
-# handle, sharing the enclosing call's entries list) and an LM call (the enclosing
-# handle, its own entries list, merged into the enclosing one when the LM call ends).
-HANDLE, CLIENT, PARENT, EVENT_ID, ENTRIES = range(5)
-Frame = list
+class Frame:
+    """A call or span in progress, and the scope for what runs inside it.
+
+    ``with frame:`` makes it the active scope and, on the way out (return or exception),
+    restores the previous one and calls :meth:`finish` (which never raises). The one pattern
+    serves sync and async code alike::
+
+        with frame:
+            frame.result = original(...)      # or: await original(...)
+        return frame.result
+    """
+
+    __slots__ = ("handle", "client", "parent", "event_id", "lm_seen", "result", "_token")
+
+    def __init__(self, handle: int, client: Any, parent: Optional["Frame"], event_id: Any) -> None:
+        self.handle = handle  # native call or span handle the children attach to
+        self.client = client  # the NativeClient that made it
+        self.parent = parent  # enclosing frame (any client) or None
+        self.event_id = event_id  # bytes: the top-level event's id
+        self.lm_seen = False  # an LM call was reported under it (the core rolls its usage up)
+        self.result: Any = None
+
+    def __enter__(self) -> "Frame":
+        self._token: Token[Optional[Frame]] = ACTIVE.set(self)
+        return self
+
+    def __exit__(self, exc_type: Any, exc: Optional[BaseException], tb: Any) -> None:
+        ACTIVE.reset(self._token)
+        self.finish(exc)
+
+    def finish(self, exc: Optional[BaseException]) -> None:
+        """End the native call or span (``self.result`` holds the return value)."""
 
 
 ACTIVE: "ContextVar[Optional[Frame]]" = ContextVar("raindrop_dspy_active_call", default=None)
 
 _installed = False
-
-
-def _make_record_history(original: Callable[..., Any]) -> Callable[..., Any]:
-    get = ACTIVE.get
-
-    @functools.wraps(original)
-    def record_history(client: Any, entry: Any) -> Any:
-        frame = get()
-        if frame is not None:
-            frame[4].append(entry)  # ENTRIES
-        return original(client, entry)
-
-    record_history.__raindrop_dspy_hook__ = True  # type: ignore[attr-defined]
-    record_history.__wrapped_original__ = original  # type: ignore[attr-defined]
-    return record_history
 
 
 def _bind_frame(function: Callable[..., Any]) -> Callable[..., Any]:
@@ -74,34 +78,16 @@ def _bind_frame(function: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def install_hooks() -> bool:
-    """Install the history and Parallel hooks (idempotent). False if DSPy is absent."""
+    """Hook ``ParallelExecutor.execute`` (idempotent). False if DSPy is absent."""
     global _installed
     if _installed:
         return True
     try:
-        from dspy.clients import base_lm
+        from dspy.utils.parallelizer import ParallelExecutor
     except Exception:
-        logger.debug("raindrop_dspy: dspy is not importable; LM capture disabled", exc_info=True)
+        logger.debug("raindrop_dspy: dspy is not importable", exc_info=True)
         return False
     try:
-        original = base_lm.record_history
-        if not getattr(original, "__raindrop_dspy_hook__", False):
-            hooked = _make_record_history(original)
-            base_lm.record_history = hooked
-            # Modules that imported the function by name keep their own reference.
-            try:
-                from dspy.clients import typesafe
-
-                if getattr(typesafe, "record_history", None) is original:
-                    typesafe.record_history = hooked
-            except Exception:
-                pass
-    except Exception:
-        logger.warning("raindrop_dspy: could not hook DSPy LM history; usage/finish reason "
-                       "will be missing", exc_info=True)
-    try:
-        from dspy.utils.parallelizer import ParallelExecutor
-
         orig_execute = ParallelExecutor.execute
         if not getattr(orig_execute, "__raindrop_dspy_hook__", False):
 

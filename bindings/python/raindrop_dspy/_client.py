@@ -20,6 +20,7 @@ import weakref
 from typing import Any, Dict, Mapping, Optional
 
 from . import _ffi
+from ._extract import enc
 from ._managed import Managed
 
 logger = logging.getLogger("raindrop_dspy")
@@ -30,12 +31,8 @@ _LIVE: "weakref.WeakSet[NativeClient]" = weakref.WeakSet()
 _tls = threading.local()
 
 
-def _b(value: Optional[str]) -> Optional[bytes]:
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        value = str(value)
-    return value.encode("utf-8", "surrogatepass")
+def _b(value: Any) -> Optional[bytes]:
+    return None if value is None else enc(value if type(value) is str else str(value))
 
 
 def _blen(value: Optional[bytes]) -> int:
@@ -44,6 +41,16 @@ def _blen(value: Optional[bytes]) -> int:
 
 _BYTES_OFF = _ffi.bytes_data_offset()
 _pack_result = struct.Struct(_ffi.CALL_RESULT_HEAD_PROPS).pack_into
+_pack_output = struct.Struct("<QQ").pack_into  # rd_call_result.output, output_len
+
+
+def fill_output(res: Any, ob: Optional[bytes]) -> None:
+    """Set only the output of a result whose other fields never change (``ThreadBuffers.out``)."""
+    if _BYTES_OFF:
+        _pack_output(res, 0, 0 if ob is None else id(ob) + _BYTES_OFF, 0 if ob is None else len(ob))
+    else:
+        res.output = ob
+        res.output_len = 0 if ob is None else len(ob)
 
 
 def fill_result(res: Any, ob: Optional[bytes], mb: Optional[bytes], pt: int, ct: int, fb: Optional[bytes],
@@ -99,7 +106,7 @@ class ThreadBuffers:
     take plain ``c_void_p`` integers.
     """
 
-    __slots__ = ("eid", "eid_addr", "call", "call_addr", "res", "res_addr", "sres", "sres_addr")
+    __slots__ = ("eid", "eid_addr", "call", "call_addr", "res", "res_addr", "sres", "sres_addr", "out", "out_addr")
 
     def __init__(self) -> None:
         self.eid = ctypes.create_string_buffer(_ffi.RD_EVENT_ID_BUF_LEN)
@@ -112,6 +119,11 @@ class ThreadBuffers:
         # which must never leak into a later rd_wrap_end.
         self.sres = _ffi.rd_call_result()
         self.sres_addr = ctypes.addressof(self.sres)
+        # The usual end of a wrapped call: an output and nothing else (tokens unknown: the
+        # core rolls them up from the LM spans). Only the output is ever written into it.
+        self.out = _ffi.rd_call_result(prompt_tokens=_ffi.RD_TOKENS_UNKNOWN,
+                                       completion_tokens=_ffi.RD_TOKENS_UNKNOWN)
+        self.out_addr = ctypes.addressof(self.out)
 
 
 def thread_buffers() -> ThreadBuffers:
@@ -209,7 +221,8 @@ class NativeClient(Managed):
                 return
             msg = _ffi.last_error_message(self.lib)
             # A call that raced with shutdown() (or began before a fork) is expected to miss.
-            level = logging.DEBUG if rc == _ffi.RD_ERR_INVALID_HANDLE and (self._shut or self._stale) else logging.WARNING
+            expected = rc == _ffi.RD_ERR_INVALID_HANDLE and (self._shut or self._stale)
+            level = logging.DEBUG if expected else logging.WARNING
             logger.log(level, "raindrop_dspy: %s failed: %s %s", what, _ffi.RESULT_NAMES.get(rc, rc), msg)
         except Exception:  # pragma: no cover - logging must never fail the caller
             pass

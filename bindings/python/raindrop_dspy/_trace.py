@@ -1,34 +1,25 @@
-"""Spans for what runs inside a wrapped call: sub-modules, LM calls and tools.
+"""What runs inside a wrapped call: sub-modules, LM calls and tools.
 
-No DSPy callback is registered (one costs ~200 µs per ``Predict`` call).
-Instead, cheap class-level hooks are installed once per process:
+No DSPy callback is registered (one costs ~200 µs per ``Predict`` call). Instead, cheap
+class-level hooks are installed once per process. Each starts with one ``ContextVar.get()``
+and, when no wrapped call is active, calls the original at once.
 
 * ``dspy.Module.__call__`` / ``acall``: a sub-module span (``rd_span_begin`` /
-  ``rd_span_end``; live, because its children need a parent handle).
-  ``Predict.__call__`` calls ``super().__call__``, so the Predict inside a
-  ChainOfThought or ReAct's ``react`` / ``extract`` are seen. A wrapped module
-  is skipped: its own wrapper already makes its span.
-* ``dspy.clients.base_lm.BaseLM.__call__`` / ``acall``: an LM span, recorded
-  after the fact with ``rd_span_record`` (one foreign call) from the binding's
-  own start/end times and the LM history entry (messages, completion, usage,
-  model, finish reason) that the history hook (:mod:`._capture`) collects.
-* ``dspy.adapters.types.tool.Tool.__call__`` / ``acall``: a tool span, also
-  recorded after the fact (input = JSON of the arguments, output, error).
+  ``rd_span_end``, live, because its children need a parent handle). ``Predict.__call__``
+  calls ``super().__call__``, so the Predict inside a ChainOfThought or ReAct is seen. A
+  wrapped module is skipped: its own wrapper makes its span.
+* ``dspy.clients.base_lm.BaseLM.__call__`` / ``acall``: every LM call is reported with one
+  ``rd_span_record`` (kind LM) under the active call, tracing on or off: the core rolls its
+  tokens, model and finish reason up to the top-level event, and ships the span only when
+  tracing is on (so only then are its messages and completion encoded). The data comes from
+  the LM history entry, which the hook on ``dspy.clients.base_lm.record_history`` hands to
+  the LM call's own frame (exact under threads and asyncio: DSPy's ``finalize`` runs in the
+  caller's thread or task).
+* ``dspy.adapters.types.tool.Tool.__call__`` / ``acall``: a tool span, recorded after the
+  fact (input = JSON of the arguments, output, error).
 
-Every hook starts with one ``ContextVar.get()``: when no wrapped call is active
-it calls the original at once. Parent linking uses the same context variable as
-the wrapped calls (:data:`._capture.ACTIVE`): a sub-module span pushes a scope
-``[span handle, client, parent scope, event id, entries]`` whose ``entries`` is
-the enclosing wrapped call's list, so LM usage summing is unchanged. It is
-correct in threads (each thread has its own context), asyncio tasks (each task
-copies the context), ``asyncify`` / ``streamify`` (anyio copies it) and
-``dspy.Parallel`` / ``Evaluate`` workers (the scope is re-installed around each
-item by the ``ParallelExecutor.execute`` hook).
-
-Module and LM spans are only created when the client has tracing on; tool spans
-also when ``bypass_otel_for_tools`` is on. A failure inside a hook is logged on
-the ``raindrop_dspy`` logger and never reaches user code; user exceptions are
-re-raised unchanged.
+A failure inside a hook is logged on the ``raindrop_dspy`` logger and never reaches user
+code; user exceptions are re-raised unchanged.
 """
 
 from __future__ import annotations
@@ -38,19 +29,29 @@ import json
 import logging
 import time
 import types
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, Optional, Tuple
 
 from . import _ffi
-from ._capture import ACTIVE
+from ._capture import ACTIVE, Frame
 from ._client import fill_result, thread_buffers
+from ._extract import (
+    UNKNOWN,
+    completion_text,
+    enc,
+    error_fields,
+    input_text,
+    lm_entry,
+    messages_json,
+    output_text,
+    to_json,
+)
 
 logger = logging.getLogger("raindrop_dspy")
 
-__all__ = ["install"]
+__all__ = ["install", "SpanFrame", "LmFrame"]
 
 _RD_OK = _ffi.RD_OK
 _INVALID_HANDLE = _ffi.RD_ERR_INVALID_HANDLE
-_UNKNOWN = _ffi.RD_TOKENS_UNKNOWN
 _KIND_MODULE = _ffi.RD_SPAN_MODULE
 _KIND_LM = _ffi.RD_SPAN_LM
 _KIND_TOOL = _ffi.RD_SPAN_TOOL
@@ -62,39 +63,18 @@ _obj_getattr = object.__getattribute__
 _CoroutineType = types.CoroutineType
 
 _name_cache: Dict[type, bytes] = {}
+_bytes_cache: Dict[str, bytes] = {}
 _props_cache: Dict[Tuple[Optional[str], Optional[str], bool], Optional[bytes]] = {}
 
-# Text helpers shared with the wrapper, bound by install() (no import cycle).
-_input_text: Callable[..., Optional[str]]
-_output_text: Callable[[Any], Optional[str]]
-_summarize: Callable[[List[dict]], Tuple[Optional[str], int, int, Optional[str]]]
 
-
-def _enc(s: Optional[str]) -> Optional[bytes]:
-    return None if s is None else s.encode("utf-8", "surrogatepass")
-
-
-_encode = json.JSONEncoder(default=str, ensure_ascii=False).encode
-_encode_str = json.encoder.encode_basestring  # type: ignore[attr-defined]
-
-
-def _json(value: Any) -> str:
-    try:
-        return _encode(value)
-    except Exception:
-        try:
-            return str(value)
-        except Exception:
-            return "<unprintable>"
-
-
-def _error_fields(exc: BaseException) -> Tuple[bytes, bytes]:
-    et = type(exc).__name__.encode()
-    try:
-        em = str(exc).encode("utf-8", "surrogatepass")
-    except Exception:
-        em = b"<unprintable exception>"
-    return et, em
+def _cached_bytes(s: str) -> bytes:
+    """Encoded model names and finish reasons: a handful of distinct values per process."""
+    b = _bytes_cache.get(s)
+    if b is None:
+        if len(_bytes_cache) >= 1024:
+            _bytes_cache.clear()
+        b = _bytes_cache[s] = s.encode("utf-8", "surrogatepass")
+    return b
 
 
 def _report(nc: Any, rc: int, what: str) -> None:
@@ -108,11 +88,41 @@ def _report(nc: Any, rc: int, what: str) -> None:
 # ---------------------------------------------------------------------------
 # Sub-module spans
 # ---------------------------------------------------------------------------
-def _module_begin(frame: List[Any], module: Any, args: Tuple[Any, ...], kwargs: Dict[str, Any]) -> Optional[List[Any]]:
-    """rd_span_begin for a sub-module; the scope to install, or None (not traced)."""
+class SpanFrame(Frame):
+    """A sub-module call in progress: a live span that the calls inside it attach to."""
+
+    __slots__ = ()
+
+    def finish(self, exc: Optional[BaseException]) -> None:
+        if exc is None and type(self.result) is _CoroutineType:
+            return  # an async forward called through __call__: ends when awaited
+        try:
+            if self.lm_seen:
+                self.parent.lm_seen = True  # type: ignore[union-attr]
+            nc = self.client
+            h = nc._handle
+            if not h:
+                return
+            if exc is None:
+                ob = enc(output_text(self.result))
+                et = em = None
+            else:
+                ob = None
+                et, em = error_fields(exc)
+            tb = thread_buffers()
+            fill_result(tb.sres, ob, None, UNKNOWN, UNKNOWN, None, et, em, None)
+            rc = nc.lib.hot_wrap_end(h, self.handle, tb.sres_addr, None)
+            if rc != _RD_OK:
+                _report(nc, rc, "rd_span_end")
+        except Exception:
+            logger.debug("raindrop_dspy: sub-module span end failed", exc_info=True)
+
+
+def _module_begin(frame: Frame, module: Any, args: Tuple[Any, ...], kwargs: Dict[str, Any]) -> Optional[SpanFrame]:
+    """rd_span_begin for a sub-module; the frame to enter, or None (not traced)."""
     try:
-        nc = frame[1]
-        if not nc.tracing:
+        nc = frame.client
+        if not nc.tracing or type(frame) is LmFrame:
             return None
         if _obj_getattr(module, "__dict__").get(_WRAPPED_ATTR):
             return None  # a wrapped module: its wrapper makes the span
@@ -124,71 +134,26 @@ def _module_begin(frame: List[Any], module: Any, args: Tuple[Any, ...], kwargs: 
         name = _name_cache.get(cls)
         if name is None:
             name = _name_cache[cls] = cls.__name__.encode()
-        inp = _enc(_input_text(args, kwargs))
+        inp = enc(input_text(args, kwargs))
         tb = thread_buffers()
-        rc = begin(h, frame[0], _KIND_MODULE, name, len(name), inp, 0 if inp is None else len(inp), tb.call_addr, None)
+        rc = begin(h, frame.handle, _KIND_MODULE, name, len(name), inp, 0 if inp is None else len(inp),
+                   tb.call_addr, None)
         if rc != _RD_OK:
             _report(nc, rc, "rd_span_begin")
             return None
-        return [tb.call.value, nc, frame, frame[3], frame[4]]
+        return SpanFrame(tb.call.value, nc, frame, frame.event_id)
     except Exception:
         logger.debug("raindrop_dspy: sub-module span begin failed", exc_info=True)
         return None
 
 
-def _module_end(scope: List[Any], result: Any, exc: Optional[BaseException]) -> None:
-    try:
-        nc = scope[1]
-        h = nc._handle
-        if not h:
-            return
-        if exc is None:
-            ob = _enc(_output_text(result))
-            et = em = None
-        else:
-            ob = None
-            et, em = _error_fields(exc)
-        tb = thread_buffers()
-        fill_result(tb.sres, ob, None, _UNKNOWN, _UNKNOWN, None, et, em, None)
-        rc = nc.lib.hot_wrap_end(h, scope[0], tb.sres_addr, None)
-        if rc != _RD_OK:
-            _report(nc, rc, "rd_span_end")
-    except Exception:
-        logger.debug("raindrop_dspy: sub-module span end failed", exc_info=True)
-
-
-async def _finish_coroutine(coro: Any, scope: List[Any]) -> Any:
-    """A sub-module whose ``forward`` is ``async def`` called through ``__call__``:
-    keep its span open (and its scope active) until the coroutine completes."""
-    token = ACTIVE.set(scope)
-    try:
-        result = await coro
-    except BaseException as exc:
-        ACTIVE.reset(token)
-        _module_end(scope, None, exc)
-        raise
-    ACTIVE.reset(token)
-    _module_end(scope, result, None)
-    return result
-
-
-def _traced_module_call(orig: Callable[..., Any], frame: List[Any], module: Any,
-                        args: Tuple[Any, ...], kwargs: Dict[str, Any]) -> Any:
-    scope = _module_begin(frame, module, args, kwargs)
-    if scope is None:
-        return orig(module, *args, **kwargs)
-    token = ACTIVE.set(scope)
-    try:
-        result = orig(module, *args, **kwargs)
-    except BaseException as exc:
-        ACTIVE.reset(token)
-        _module_end(scope, None, exc)
-        raise
-    ACTIVE.reset(token)
-    if type(result) is _CoroutineType:
-        return _finish_coroutine(result, scope)
-    _module_end(scope, result, None)
-    return result
+async def _finish_coroutine(coro: Any, scope: SpanFrame) -> Any:
+    """A sub-module whose ``forward`` is ``async def`` called through ``__call__``: keep its
+    span open (and its scope active) until the coroutine completes."""
+    scope.result = None
+    with scope:
+        scope.result = await coro
+    return scope.result
 
 
 def _make_module_call(orig: Callable[..., Any]) -> Callable[..., Any]:
@@ -199,7 +164,14 @@ def _make_module_call(orig: Callable[..., Any]) -> Callable[..., Any]:
         frame = get()
         if frame is None:
             return orig(self, *args, **kwargs)
-        return _traced_module_call(orig, frame, self, args, kwargs)
+        scope = _module_begin(frame, self, args, kwargs)
+        if scope is None:
+            return orig(self, *args, **kwargs)
+        with scope:
+            scope.result = orig(self, *args, **kwargs)
+        if type(scope.result) is _CoroutineType:
+            return _finish_coroutine(scope.result, scope)
+        return scope.result
 
     return __call__
 
@@ -215,62 +187,16 @@ def _make_module_acall(orig: Callable[..., Any]) -> Callable[..., Any]:
         scope = _module_begin(frame, self, args, kwargs)
         if scope is None:
             return await orig(self, *args, **kwargs)
-        token = ACTIVE.set(scope)
-        try:
-            result = await orig(self, *args, **kwargs)
-        except BaseException as exc:
-            ACTIVE.reset(token)
-            _module_end(scope, None, exc)
-            raise
-        ACTIVE.reset(token)
-        _module_end(scope, result, None)
-        return result
+        with scope:
+            scope.result = await orig(self, *args, **kwargs)
+        return scope.result
 
     return acall
 
 
 # ---------------------------------------------------------------------------
-# LM spans
+# LM calls
 # ---------------------------------------------------------------------------
-def _completion_text(outputs: Any) -> Optional[str]:
-    """The first completion of DSPy's legacy outputs (str, or dict with text/tool_calls)."""
-    if outputs is None:
-        return None
-    if isinstance(outputs, (list, tuple)):
-        if not outputs:
-            return None
-        first = outputs[0]
-    else:
-        first = outputs
-    if type(first) is str:
-        return first
-    if isinstance(first, dict):
-        text = first.get("text")
-        if first.get("tool_calls") or text is None:
-            return _json(first)
-        return text if type(text) is str else _json(text)
-    return _json(first)
-
-
-def _messages_json(msgs: Any) -> str:
-    """JSON of chat messages (what the core turns into gen_ai.prompt.<i>.*): plain
-    role/content string pairs are written directly (faster than json.dumps), anything
-    else goes through the encoder."""
-    if type(msgs) is list:
-        parts = []
-        for m in msgs:
-            if type(m) is not dict or len(m) != 2:
-                break
-            role = m.get("role")
-            content = m.get("content")
-            if type(role) is not str or type(content) is not str:
-                break
-            parts.append('{"role":' + _encode_str(role) + ',"content":' + _encode_str(content) + "}")
-        else:
-            return "[" + ",".join(parts) + "]"
-    return _json(msgs)
-
-
 def _lm_properties(model: Optional[str], response_model: Optional[str], cache_hit: bool) -> Optional[bytes]:
     key = (model, response_model, cache_hit)
     try:
@@ -291,66 +217,95 @@ def _lm_properties(model: Optional[str], response_model: Optional[str], cache_hi
     return out
 
 
-def _lm_record(scope: List[Any], lm: Any, args: Tuple[Any, ...], kwargs: Dict[str, Any],
-               t0: int, t1: int, result: Any, exc: Optional[BaseException]) -> None:
-    entries = scope[4]
-    if entries:
-        # Usage summing of the wrapped call (exact, per context) keeps working.
-        scope[2][4].extend(entries)
+def record_lm(frame: Frame, lm: Any, entry: Any, t0: int, t1: int, result: Any, exc: Optional[BaseException],
+              args: Tuple[Any, ...] = (), kwargs: Optional[Dict[str, Any]] = None) -> None:
+    """One ``rd_span_record`` (kind LM) under ``frame`` for an LM call that ended: the core
+    rolls its usage up to the top-level event and ships the span when tracing is on."""
     try:
-        nc = scope[1]
+        nc = frame.client
         h = nc._handle
         record = nc.lib.hot_span_record
         if not h or record is None:
             return
-        e = entries[-1] if entries else None
-        response_model = None
-        cache_hit = False
-        if isinstance(e, dict):
-            model, pt, ct, fr = _summarize([e])
-            msgs = e.get("messages")
-            if msgs:
-                inp = _messages_json(msgs)
-            else:
-                p = e.get("prompt")
-                inp = None if p is None else (p if type(p) is str else _json(p))
-            out = _completion_text(e.get("outputs")) if exc is None else None
-            rm = e.get("response_model")
-            response_model = None if rm is None else str(rm)
-            model = e.get("model") or model
-            model = None if model is None else str(model)
-            cache_hit = e.get("usage") == {} and e.get("response") is not None
+        frame.lm_seen = True
+        tracing = nc.tracing
+        inp = out = None
+        pb = None
+        if type(entry) is dict:
+            model, pt, ct, fr = lm_entry(entry)
         else:
             # No history entry (disable_history, or an LM overriding update_history).
             m = getattr(lm, "model", None)
             model = None if m is None else str(m)
-            pt = ct = _UNKNOWN
+            pt = ct = UNKNOWN
             fr = None
-            msgs = kwargs.get("messages")
-            prompt = args[0] if args else kwargs.get("prompt")
-            if msgs:
-                inp = _messages_json(msgs)
-            else:
-                inp = None if prompt is None else (prompt if type(prompt) is str else _json(prompt))
-            out = _completion_text(result) if exc is None else None
-        name = _enc(model) if model else type(lm).__name__.encode()
-        inb = _enc(inp)
-        ob = _enc(out)
-        mb = _enc(model)
-        fb = _enc(fr)
-        pb = _lm_properties(model, response_model, cache_hit)
+        if tracing:
+            # What only the span shows; a failure here loses the span's text, not the usage.
+            try:
+                if type(entry) is dict:
+                    msgs = entry.get("messages")
+                    prompt = entry.get("prompt")
+                    completion = entry.get("outputs")
+                    rm = entry.get("response_model")
+                    rm = None if rm is None else str(rm)
+                    cache_hit = entry.get("usage") == {} and entry.get("response") is not None
+                else:
+                    kw = kwargs or {}
+                    msgs = kw.get("messages")
+                    prompt = args[0] if args else kw.get("prompt")
+                    completion = result
+                    rm = None
+                    cache_hit = False
+                if msgs:
+                    inp = messages_json(msgs)
+                else:
+                    inp = None if prompt is None else (prompt if type(prompt) is str else to_json(prompt))
+                if exc is None:
+                    out = completion_text(completion)
+                pb = _lm_properties(model, rm, cache_hit)
+            except Exception:
+                logger.debug("raindrop_dspy: LM span text failed", exc_info=True)
+                inp = out = pb = None
+        mb = None if model is None else _cached_bytes(model)
+        name = mb or type(lm).__name__.encode()
+        inb = None if inp is None else inp.encode("utf-8", "surrogatepass")
+        ob = None if out is None else out.encode("utf-8", "surrogatepass")
+        fb = None if fr is None else _cached_bytes(fr)
         if exc is None:
             et = em = None
         else:
-            et, em = _error_fields(exc)
+            et, em = error_fields(exc)
         tb = thread_buffers()
         fill_result(tb.sres, ob, mb, pt, ct, fb, et, em, pb)
-        rc = record(h, scope[0], _KIND_LM, name, len(name), inb, 0 if inb is None else len(inb),
+        rc = record(h, frame.handle, _KIND_LM, name, len(name), inb, 0 if inb is None else len(inb),
                     t0, t1, tb.sres_addr, None)
         if rc != _RD_OK:
             _report(nc, rc, "rd_span_record (lm)")
     except Exception:
         logger.debug("raindrop_dspy: LM span failed", exc_info=True)
+
+
+class LmFrame(Frame):
+    """An LM call in progress. Its history entry arrives through the ``record_history`` hook
+    while it is the active frame; it adds no native handle of its own."""
+
+    __slots__ = ("lm", "args", "kwargs", "entry", "t0")
+
+    def __init__(self, frame: Frame, lm: Any, args: Tuple[Any, ...], kwargs: Dict[str, Any]) -> None:
+        self.handle = frame.handle
+        self.client = frame.client
+        self.parent = frame
+        self.event_id = frame.event_id
+        self.result = None
+        self.lm = lm
+        self.args = args
+        self.kwargs = kwargs
+        self.entry = None
+        self.t0 = _time_ns()
+
+    def finish(self, exc: Optional[BaseException]) -> None:
+        record_lm(self.parent, self.lm, self.entry, self.t0, _time_ns(),  # type: ignore[arg-type]
+                  self.result, exc, self.args, self.kwargs)
 
 
 def _make_lm_call(orig: Callable[..., Any]) -> Callable[..., Any]:
@@ -359,23 +314,12 @@ def _make_lm_call(orig: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(orig)
     def __call__(self: Any, *args: Any, **kwargs: Any) -> Any:
         frame = get()
-        if frame is None or not frame[1].tracing:
+        if frame is None or type(frame) is LmFrame:
             return orig(self, *args, **kwargs)
-        # The history hook fills this scope's own list: the entry of this LM call only.
-        scope = [frame[0], frame[1], frame, frame[3], []]
-        token = ACTIVE.set(scope)
-        t0 = _time_ns()
-        try:
-            result = orig(self, *args, **kwargs)
-        except BaseException as exc:
-            t1 = _time_ns()
-            ACTIVE.reset(token)
-            _lm_record(scope, self, args, kwargs, t0, t1, None, exc)
-            raise
-        t1 = _time_ns()
-        ACTIVE.reset(token)
-        _lm_record(scope, self, args, kwargs, t0, t1, result, None)
-        return result
+        scope = LmFrame(frame, self, args, kwargs)
+        with scope:
+            scope.result = orig(self, *args, **kwargs)
+        return scope.result
 
     return __call__
 
@@ -386,54 +330,83 @@ def _make_lm_acall(orig: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(orig)
     async def acall(self: Any, *args: Any, **kwargs: Any) -> Any:
         frame = get()
-        if frame is None or not frame[1].tracing:
+        if frame is None or type(frame) is LmFrame:
             return await orig(self, *args, **kwargs)
-        scope = [frame[0], frame[1], frame, frame[3], []]
-        token = ACTIVE.set(scope)
-        t0 = _time_ns()
-        try:
-            result = await orig(self, *args, **kwargs)
-        except BaseException as exc:
-            t1 = _time_ns()
-            ACTIVE.reset(token)
-            _lm_record(scope, self, args, kwargs, t0, t1, None, exc)
-            raise
-        t1 = _time_ns()
-        ACTIVE.reset(token)
-        _lm_record(scope, self, args, kwargs, t0, t1, result, None)
-        return result
+        scope = LmFrame(frame, self, args, kwargs)
+        with scope:
+            scope.result = await orig(self, *args, **kwargs)
+        return scope.result
 
     return acall
+
+
+def _make_record_history(original: Callable[..., Any]) -> Callable[..., Any]:
+    get = ACTIVE.get
+
+    @functools.wraps(original)
+    def record_history(client: Any, entry: Any) -> Any:
+        frame = get()
+        if frame is not None:
+            if type(frame) is LmFrame:
+                frame.entry = entry
+            else:
+                # An LM whose __call__ bypasses BaseLM.__call__: report it, untimed.
+                now = _time_ns()
+                record_lm(frame, client, entry, now, now, None, None)
+        return original(client, entry)
+
+    return record_history
 
 
 # ---------------------------------------------------------------------------
 # Tool spans
 # ---------------------------------------------------------------------------
-def _tool_record(frame: List[Any], tool: Any, args: Tuple[Any, ...], kwargs: Dict[str, Any],
+def _tool_record(frame: Frame, tool: Any, args: Tuple[Any, ...], kwargs: Dict[str, Any],
                  t0: int, t1: int, result: Any, exc: Optional[BaseException]) -> None:
     try:
-        nc = frame[1]
+        nc = frame.client
         h = nc._handle
         record = nc.lib.hot_span_record
         if not h or record is None:
             return
         n = getattr(tool, "name", None) or type(tool).__name__
-        name = _enc(n if type(n) is str else str(n)) or b"tool"
-        inb = _enc(_json(kwargs if not args else {"args": list(args), **kwargs}))
+        name = enc(n if type(n) is str else str(n)) or b"tool"
+        inb = enc(to_json(kwargs if not args else {"args": list(args), **kwargs}))
         if exc is None:
-            ob = _enc(result if type(result) is str else _json(result))
+            ob = enc(result if type(result) is str else to_json(result))
             et = em = None
         else:
             ob = None
-            et, em = _error_fields(exc)
+            et, em = error_fields(exc)
         tb = thread_buffers()
-        fill_result(tb.sres, ob, None, _UNKNOWN, _UNKNOWN, None, et, em, None)
-        rc = record(h, frame[0], _KIND_TOOL, name, len(name), inb, 0 if inb is None else len(inb),
+        fill_result(tb.sres, ob, None, UNKNOWN, UNKNOWN, None, et, em, None)
+        rc = record(h, frame.handle, _KIND_TOOL, name, len(name), inb, 0 if inb is None else len(inb),
                     t0, t1, tb.sres_addr, None)
         if rc != _RD_OK:
             _report(nc, rc, "rd_span_record (tool)")
     except Exception:
         logger.debug("raindrop_dspy: tool span failed", exc_info=True)
+
+
+class _ToolFrame(Frame):
+    """A tool call in progress (not entered: tools add no scope); recorded when it ends."""
+
+    __slots__ = ("tool", "args", "kwargs", "t0")
+
+    def __init__(self, frame: Frame, tool: Any, args: Tuple[Any, ...], kwargs: Dict[str, Any]) -> None:
+        self.parent = frame
+        self.tool = tool
+        self.args = args
+        self.kwargs = kwargs
+        self.result = None
+        self.t0 = _time_ns()
+
+    def __enter__(self) -> "_ToolFrame":
+        return self
+
+    def __exit__(self, exc_type: Any, exc: Optional[BaseException], tb: Any) -> None:
+        _tool_record(self.parent, self.tool, self.args, self.kwargs,  # type: ignore[arg-type]
+                     self.t0, _time_ns(), self.result, exc)
 
 
 def _make_tool_call(orig: Callable[..., Any]) -> Callable[..., Any]:
@@ -442,16 +415,12 @@ def _make_tool_call(orig: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(orig)
     def __call__(self: Any, *args: Any, **kwargs: Any) -> Any:
         frame = get()
-        if frame is None or not frame[1].tool_spans:
+        if frame is None or not frame.client.tool_spans:
             return orig(self, *args, **kwargs)
-        t0 = _time_ns()
-        try:
-            result = orig(self, *args, **kwargs)
-        except BaseException as exc:
-            _tool_record(frame, self, args, kwargs, t0, _time_ns(), None, exc)
-            raise
-        _tool_record(frame, self, args, kwargs, t0, _time_ns(), result, None)
-        return result
+        call = _ToolFrame(frame, self, args, kwargs)
+        with call:
+            call.result = orig(self, *args, **kwargs)
+        return call.result
 
     return __call__
 
@@ -462,16 +431,12 @@ def _make_tool_acall(orig: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(orig)
     async def acall(self: Any, *args: Any, **kwargs: Any) -> Any:
         frame = get()
-        if frame is None or not frame[1].tool_spans:
+        if frame is None or not frame.client.tool_spans:
             return await orig(self, *args, **kwargs)
-        t0 = _time_ns()
-        try:
-            result = await orig(self, *args, **kwargs)
-        except BaseException as exc:
-            _tool_record(frame, self, args, kwargs, t0, _time_ns(), None, exc)
-            raise
-        _tool_record(frame, self, args, kwargs, t0, _time_ns(), result, None)
-        return result
+        call = _ToolFrame(frame, self, args, kwargs)
+        with call:
+            call.result = await orig(self, *args, **kwargs)
+        return call.result
 
     return acall
 
@@ -482,33 +447,29 @@ def _make_tool_acall(orig: Callable[..., Any]) -> Callable[..., Any]:
 _installed = False
 
 
-def _patch(cls: Any, attr: str, make: Callable[[Callable[..., Any]], Callable[..., Any]]) -> None:
+def _patch(owner: Any, attr: str, make: Callable[[Callable[..., Any]], Callable[..., Any]]) -> None:
     try:
-        orig = cls.__dict__.get(attr)
+        orig = owner.__dict__.get(attr)
         if orig is None or getattr(orig, _HOOK, False):
             return
         hooked = make(orig)
         setattr(hooked, _HOOK, True)
         hooked.__wrapped_original__ = orig  # type: ignore[attr-defined]
-        setattr(cls, attr, hooked)
+        setattr(owner, attr, hooked)
     except Exception:
         logger.warning("raindrop_dspy: could not hook %s.%s; its spans will be missing",
-                       getattr(cls, "__name__", cls), attr, exc_info=True)
+                       getattr(owner, "__name__", owner), attr, exc_info=True)
 
 
 def install() -> bool:
-    """Install the span hooks (idempotent). False if DSPy is absent."""
-    global _installed, _input_text, _output_text, _summarize
+    """Install the hooks (idempotent). False if DSPy is absent."""
+    global _installed
     if _installed:
         return True
-    from . import wrapper
-
-    _input_text = wrapper._input_text
-    _output_text = wrapper._output_text
-    _summarize = wrapper._summarize
     try:
-        from dspy.primitives.module import Module
+        from dspy.clients import base_lm
         from dspy.clients.base_lm import BaseLM
+        from dspy.primitives.module import Module
     except Exception:
         logger.debug("raindrop_dspy: dspy is not importable; spans disabled", exc_info=True)
         return False
@@ -516,6 +477,16 @@ def install() -> bool:
     _patch(Module, "acall", _make_module_acall)
     _patch(BaseLM, "__call__", _make_lm_call)
     _patch(BaseLM, "acall", _make_lm_acall)
+    original = base_lm.record_history
+    _patch(base_lm, "record_history", _make_record_history)
+    # Modules that imported record_history by name keep their own reference.
+    try:
+        from dspy.clients import typesafe
+
+        if getattr(typesafe, "record_history", None) is original:
+            typesafe.record_history = base_lm.record_history
+    except Exception:
+        pass
     try:
         from dspy.adapters.types.tool import Tool
 

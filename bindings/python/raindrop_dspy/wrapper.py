@@ -5,11 +5,11 @@ one child span (a wrapped module called inside another wrapped call):
 
     rd_wrap_begin(parent)  ->  original forward / aforward  ->  rd_wrap_end(result)
 
-Per call the binding makes exactly two foreign calls. LM calls made inside the
-wrapped call are collected through a cheap hook on DSPy's LM history (see
-:mod:`raindrop_dspy._capture`), not through DSPy callbacks. With tracing on,
-sub-modules, LM calls and tools inside the call also become spans of its trace
-(see :mod:`raindrop_dspy._trace`): one or two more foreign calls each.
+Per call the binding makes two foreign calls, plus one per LM call inside it (an LM span:
+the core rolls its usage up to the event, and ships the span when tracing is on). With
+tracing on, sub-modules and tools inside the call also become spans of its trace (see
+:mod:`raindrop_dspy._trace`). No DSPy callback is registered: the active call is carried in a
+context variable (:mod:`raindrop_dspy._capture`).
 """
 
 from __future__ import annotations
@@ -25,8 +25,6 @@ from typing import (
     Any,
     Callable,
     Dict,
-    Iterable,
-    List,
     Literal,
     Mapping,
     Optional,
@@ -36,9 +34,10 @@ from typing import (
     Union,
 )
 
-from . import _capture, _ffi
+from . import _ffi, _trace
 from ._capture import ACTIVE, Frame, install_hooks
-from ._client import NativeClient, fill_result, thread_buffers
+from ._client import NativeClient, fill_output, fill_result, thread_buffers
+from ._extract import enc, error_fields, fallback_model, fallback_usage, input_text, output_text
 
 logger = logging.getLogger("raindrop_dspy")
 
@@ -65,207 +64,63 @@ def _library_version() -> str:
     return __version__
 
 
-# ---------------------------------------------------------------------------
-# Extraction helpers (hot path: keep them cheap)
-# ---------------------------------------------------------------------------
-def _to_text(value: Any) -> str:
-    try:
-        return json.dumps(value, default=str, ensure_ascii=False)
-    except Exception:
+class CallFrame(Frame):
+    """A wrapped call in progress (``rd_wrap_begin`` done); :meth:`finish` is ``rd_wrap_end``."""
+
+    __slots__ = ("module", "kwargs")
+
+    def __init__(self, handle: int, client: NativeClient, parent: Optional[Frame], event_id: bytes,
+                 module: Any, kwargs: Dict[str, Any]) -> None:
+        self.handle = handle
+        self.client = client
+        self.parent = parent
+        self.event_id = event_id
+        self.lm_seen = False
+        self.result = None
+        self.module = module
+        self.kwargs = kwargs
+
+    def finish(self, exc: Optional[BaseException]) -> None:
+        """rd_wrap_end; never raises. Tokens, model and finish reason of the LM calls under
+        the call were reported as LM spans: the core rolls them up."""
         try:
-            return str(value)
-        except Exception:
-            return "<unprintable>"
-
-
-def _is_lm(value: Any) -> bool:
-    try:
-        from dspy.clients.base_lm import BaseLM
-
-        return isinstance(value, BaseLM)
-    except Exception:
-        return hasattr(value, "model") and hasattr(value, "history")
-
-
-def _input_text(args: Tuple[Any, ...], kwargs: Dict[str, Any]) -> Optional[str]:
-    """Positional then keyword argument values, one per line (keys omitted, as
-    raindrop-dspy does); strings raw, everything else as JSON. A per-call
-    ``lm=`` object is skipped."""
-    parts: List[str] = []
-    for v in args:
-        parts.append(v if type(v) is str else _to_text(v))
-    for k, v in kwargs.items():
-        if type(v) is str:
-            parts.append(v)
-        elif k == "lm" and _is_lm(v):
-            continue
-        else:
-            parts.append(_to_text(v))
-    if not parts:
-        return None
-    if len(parts) == 1:
-        return parts[0]
-    return "\n".join(parts)
-
-
-def _output_text(result: Any) -> Optional[str]:
-    """Values of the Prediction joined by newlines (raindrop-dspy's format)."""
-    if result is None:
-        return None
-    store = getattr(result, "_store", None)
-    if type(store) is dict:
-        if len(store) == 1:
-            for v in store.values():
-                return None if v is None else (v if type(v) is str else str(v))
-        values: Iterable[Any] = store.values()
-    else:
-        to_dict = getattr(result, "toDict", None)
-        if to_dict is not None:
-            values = to_dict().values()
-        else:
-            for attr in ("answer", "output", "response", "text", "completion"):
-                val = getattr(result, attr, None)
-                if val is not None:
-                    return val if type(val) is str else str(val)
-            return result if type(result) is str else str(result)
-    parts = []
-    for v in values:
-        if v is not None:
-            parts.append(v if type(v) is str else str(v))
-    if not parts:
-        return None
-    return parts[0] if len(parts) == 1 else "\n".join(parts)
-
-
-def _finish_reason(response: Any) -> Optional[str]:
-    if response is None:
-        return None
-    if isinstance(response, (tuple, list)):
-        if not response:
-            return None
-        response = response[0]
-    fr = getattr(response, "finish_reason", None)
-    if fr is None:
-        choices = getattr(response, "choices", None)
-        if choices is None and isinstance(response, dict):
-            choices = response.get("choices")
-            if choices is None:
-                fr = response.get("finish_reason")
-        if choices:
-            c0 = choices[0]
-            fr = getattr(c0, "finish_reason", None)
-            if fr is None and isinstance(c0, dict):
-                fr = c0.get("finish_reason")
-    if fr is None:
-        return None
-    return fr if type(fr) is str else str(getattr(fr, "value", fr))
-
-
-def _usage_numbers(usage: Any) -> Tuple[Optional[int], Optional[int]]:
-    if not usage:
-        return None, None
-    if isinstance(usage, dict):
-        p = usage.get("prompt_tokens")
-        c = usage.get("completion_tokens")
-        if p is None:
-            p = usage.get("input_tokens")
-        if c is None:
-            c = usage.get("output_tokens")
-    else:
-        p = getattr(usage, "prompt_tokens", None)
-        c = getattr(usage, "completion_tokens", None)
-        if p is None:
-            p = getattr(usage, "input_tokens", None)
-        if c is None:
-            c = getattr(usage, "output_tokens", None)
-    return (p if isinstance(p, int) else None), (c if isinstance(c, int) else None)
-
-
-def _summarize(entries: List[dict]) -> Tuple[Optional[str], int, int, Optional[str]]:
-    """Model of the last LM call, tokens summed over all, finish reason of the last."""
-    model = None
-    fr = None
-    pt = ct = _UNKNOWN
-    for e in entries:
-        try:
-            u = e.get("usage")
-            if type(u) is dict:
-                p = u.get("prompt_tokens")
-                c = u.get("completion_tokens")
-                if p is None and c is None and u:
-                    p, c = _usage_numbers(u)
-            elif u is None and "usage" not in e:
-                p, c = _usage_numbers(getattr(e.get("response"), "usage", None))
+            nc = self.client
+            tb = thread_buffers()
+            if self.lm_seen:
+                parent = self.parent
+                if parent is not None and parent.client is nc:
+                    parent.lm_seen = True
+                if exc is None:
+                    # The common case: only the output; the rest of tb.out stays "unknown".
+                    text = output_text(self.result)
+                    ob = None if text is None else text.encode("utf-8", "surrogatepass")
+                    fill_output(tb.out, ob)
+                    h = nc._handle
+                    if h:
+                        rc = nc.lib.hot_wrap_end(h, self.handle, tb.out_addr, None)
+                        if rc != _RD_OK:
+                            nc.report(rc, "rd_wrap_end")
+                    return
+                mb = None
             else:
-                p, c = _usage_numbers(u)
-            if type(p) is int:
-                pt = p if pt < 0 else pt + p
-            if type(c) is int:
-                ct = c if ct < 0 else ct + c
-            resp = e.get("response")
-            f = getattr(resp, "finish_reason", None)  # lm15 Response
-            if f is None:
-                f = _finish_reason(resp)  # LiteLLM choices[0], tuples (n > 1), dicts
-            elif type(f) is not str:
-                f = str(getattr(f, "value", f))
-            if f is not None:
-                fr = f
-            m = e.get("model") or e.get("response_model")
-            if m:
-                model = m if type(m) is str else str(m)
+                mb = enc(fallback_model(self.module, self.kwargs))
+            if exc is None:
+                pt, ct = (_UNKNOWN, _UNKNOWN) if self.lm_seen else fallback_usage(self.result)
+                ob = enc(output_text(self.result))
+                et = em = None
+            else:
+                pt = ct = _UNKNOWN
+                ob = None
+                et, em = error_fields(exc)
+            fill_result(tb.res, ob, mb, pt, ct, None, et, em, None)
+            h = nc._handle
+            if not h:
+                return  # shut down (or forked) since the call began
+            rc = nc.lib.hot_wrap_end(h, self.handle, tb.res_addr, None)
+            if rc != _RD_OK:
+                nc.report(rc, "rd_wrap_end")
         except Exception:
-            logger.debug("raindrop_dspy: unreadable LM history entry", exc_info=True)
-    return model, pt, ct, fr
-
-
-_settings: Any = None
-
-
-def _fallback_model(module: Any, kwargs: Dict[str, Any]) -> Optional[str]:
-    """Model when no LM call was seen: per-call lm=, the module's lm, settings.lm."""
-    global _settings
-    try:
-        lm = kwargs.get("lm")
-        if lm is None:
-            lm = object.__getattribute__(module, "__dict__").get("lm")
-        if lm is None:
-            if _settings is None:
-                from dspy.dsp.utils.settings import settings
-
-                _settings = settings
-            lm = _settings.lm
-        m = getattr(lm, "model", None)
-        return None if m is None else str(m)
-    except Exception:
-        return None
-
-
-def _fallback_usage(result: Any) -> Tuple[int, int]:
-    """Usage when no LM history entry was seen (history disabled, custom LM)."""
-    pt = ct = _UNKNOWN
-    try:
-        get = getattr(result, "get_lm_usage", None)
-        usage = get() if get is not None else None
-        if usage:
-            for per_lm in usage.values():
-                p, c = _usage_numbers(per_lm)
-                if p is not None:
-                    pt = p if pt < 0 else pt + p
-                if c is not None:
-                    ct = c if ct < 0 else ct + c
-            return pt, ct
-        store = getattr(result, "_store", None)
-        u = store.get("usage") if type(store) is dict else getattr(result, "usage", None)
-        if u is not None and not callable(u):
-            p, c = _usage_numbers(u)
-            return (_UNKNOWN if p is None else p), (_UNKNOWN if c is None else c)
-    except Exception:
-        pass
-    return pt, ct
-
-
-def _enc(s: Optional[str]) -> Optional[bytes]:
-    return None if s is None else s.encode("utf-8", "surrogatepass")
+            logger.debug("raindrop_dspy: rd_wrap_end failed", exc_info=True)
 
 
 # ---------------------------------------------------------------------------
@@ -342,14 +197,13 @@ class RaindropDSPy:
             try:
                 self._native = NativeClient(config)
             except _ffi.LibraryNotFoundError as exc:
-                warnings.warn(f"[raindrop-dspy] {str(exc).rstrip('.')}; telemetry shipping is disabled", RuntimeWarning, stacklevel=2)
+                warnings.warn(f"[raindrop-dspy] {str(exc).rstrip('.')}; telemetry shipping is disabled",
+                              RuntimeWarning, stacklevel=2)
             except Exception as exc:
                 warnings.warn(f"[raindrop-dspy] could not start the native client ({exc}); telemetry "
                               "shipping is disabled", RuntimeWarning, stacklevel=2)
         install_hooks()
         try:
-            from . import _trace
-
             _trace.install()
         except Exception:
             logger.warning("raindrop_dspy: could not install the span hooks; traces will only "
@@ -424,58 +278,38 @@ class RaindropDSPy:
         return module
 
     def _make_sync(self, orig: Callable[..., Any]) -> Callable[..., Any]:
-        # Closure cells hold only picklable things (cloudpickle pickles this
-        # function by value): the bound methods reduce to a detached client,
-        # and the ContextVar is reached through its (importable) module.
+        # Closure cells hold only picklable things (cloudpickle pickles this function by
+        # value): the bound method reduces to a detached client.
         begin = self._begin
-        end = self._end
 
         def forward(module: Any, *args: Any, **kwargs: Any) -> Any:
             frame = begin(module, args, kwargs)
             if frame is None:
                 return orig(module, *args, **kwargs)
-            token = _capture.ACTIVE.set(frame)
-            try:
-                result = orig(module, *args, **kwargs)
-            except BaseException as exc:
-                _capture.ACTIVE.reset(token)
-                end(frame, module, kwargs, None, exc)
-                raise
-            _capture.ACTIVE.reset(token)
-            end(frame, module, kwargs, result, None)
-            return result
+            with frame:
+                frame.result = orig(module, *args, **kwargs)
+            return frame.result
 
         setattr(forward, _MARK, True)
         forward.__wrapped__ = orig  # type: ignore[attr-defined]
         return forward
 
     def _make_async(self, orig: Callable[..., Any]) -> Callable[..., Any]:
-        # Closure cells hold only picklable things (cloudpickle pickles this
-        # function by value): the bound methods reduce to a detached client,
-        # and the ContextVar is reached through its (importable) module.
         begin = self._begin
-        end = self._end
 
         async def aforward(module: Any, *args: Any, **kwargs: Any) -> Any:
             frame = begin(module, args, kwargs)
             if frame is None:
                 return await orig(module, *args, **kwargs)
-            token = _capture.ACTIVE.set(frame)
-            try:
-                result = await orig(module, *args, **kwargs)
-            except BaseException as exc:
-                _capture.ACTIVE.reset(token)
-                end(frame, module, kwargs, None, exc)
-                raise
-            _capture.ACTIVE.reset(token)
-            end(frame, module, kwargs, result, None)
-            return result
+            with frame:
+                frame.result = await orig(module, *args, **kwargs)
+            return frame.result
 
         setattr(aforward, _MARK, True)
         aforward.__wrapped__ = orig  # type: ignore[attr-defined]
         return aforward
 
-    def _begin(self, module: Any, args: Tuple[Any, ...], kwargs: Dict[str, Any]) -> Optional[Frame]:
+    def _begin(self, module: Any, args: Tuple[Any, ...], kwargs: Dict[str, Any]) -> Optional[CallFrame]:
         """rd_wrap_begin; returns None (call untraced) on any problem."""
         nc = self._native
         if nc is None:
@@ -485,12 +319,12 @@ class RaindropDSPy:
             if not h:
                 return None
             parent = ACTIVE.get()
-            parent_handle = parent[0] if parent is not None and parent[1] is nc else 0
+            parent_handle = parent.handle if parent is not None and parent.client is nc else 0
             cls = type(module)
             name = _name_cache.get(cls)
             if name is None:
                 name = _name_cache[cls] = cls.__name__.encode()
-            text = _input_text(args, kwargs)
+            text = input_text(args, kwargs)
             inp = None if text is None else text.encode("utf-8", "surrogatepass")
             eid = None
             if not parent_handle and self._event_id is not None:
@@ -502,67 +336,26 @@ class RaindropDSPy:
             lib = nc.lib
             rc = lib.hot_wrap_begin(
                 h, parent_handle, name, len(name),
-                inp, len(inp) if inp is not None else 0,
-                eid, len(eid) if eid is not None else 0,
+                inp, 0 if inp is None else len(inp),
+                eid, 0 if eid is None else len(eid),
                 tb.call_addr, tb.eid_addr, _EID_LEN, None,
             )
             if rc != _RD_OK:
                 if parent_handle and rc == _ffi.RD_ERR_INVALID_HANDLE:
                     # The parent already ended (e.g. a straggler thread): go top-level.
                     rc = lib.hot_wrap_begin(
-                        h, 0, name, len(name), inp, len(inp) if inp is not None else 0,
-                        eid, len(eid) if eid is not None else 0, tb.call_addr, tb.eid_addr, _EID_LEN, None,
+                        h, 0, name, len(name), inp, 0 if inp is None else len(inp),
+                        eid, 0 if eid is None else len(eid), tb.call_addr, tb.eid_addr, _EID_LEN, None,
                     )
                 if rc != _RD_OK:
                     nc.report(rc, "rd_wrap_begin")
                     return None
             event_id = tb.eid.value  # bytes; decoded only when last_event_id is read
             self._last_event_id.set(event_id)
-            return [tb.call.value, nc, parent, event_id, []]  # see _capture.Frame
+            return CallFrame(tb.call.value, nc, parent, event_id, module, kwargs)
         except Exception:
             logger.debug("raindrop_dspy: rd_wrap_begin failed", exc_info=True)
             return None
-
-    def _end(self, frame: Frame, module: Any, kwargs: Dict[str, Any], result: Any,
-             exc: Optional[BaseException]) -> None:
-        """rd_wrap_end; never raises."""
-        try:
-            nc = frame[1]
-            entries = frame[4]
-            parent = frame[2]
-            if entries:
-                if parent is not None:
-                    parent[4].extend(entries)
-                model, pt, ct, fr = _summarize(entries)
-            else:
-                model, pt, ct, fr = None, _UNKNOWN, _UNKNOWN, None
-            if model is None:
-                model = _fallback_model(module, kwargs)
-            mb = None if model is None else model.encode("utf-8", "surrogatepass")
-            fb = None if fr is None else fr.encode()
-            if exc is None:
-                if pt < 0 and ct < 0 and not entries:
-                    pt, ct = _fallback_usage(result)
-                text = _output_text(result)
-                ob = None if text is None else text.encode("utf-8", "surrogatepass")
-                et = em = None
-            else:
-                ob = None
-                et = type(exc).__name__.encode()
-                try:
-                    em = str(exc).encode("utf-8", "surrogatepass")
-                except Exception:
-                    em = b"<unprintable exception>"
-            tb = thread_buffers()
-            fill_result(tb.res, ob, mb, pt, ct, fb, et, em, None)
-            h = nc._handle
-            if not h:
-                return  # shut down (or forked) since the call began
-            rc = nc.lib.hot_wrap_end(h, frame[0], tb.res_addr, None)
-            if rc != _RD_OK:
-                nc.report(rc, "rd_wrap_end")
-        except Exception:
-            logger.debug("raindrop_dspy: rd_wrap_end failed", exc_info=True)
 
     # -- passthrough helpers -----------------------------------------------------
     def flush(self, timeout_ms: Optional[int] = None) -> None:

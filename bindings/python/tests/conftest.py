@@ -16,9 +16,9 @@ from typing import Any, Callable, Iterator, List  # noqa: E402
 
 import dspy  # noqa: E402
 import pytest  # noqa: E402
-
 from capture_server import CaptureServer  # noqa: E402
 from engines import script_lm  # noqa: E402
+
 from raindrop_dspy import RaindropDSPy  # noqa: E402
 
 

@@ -14,8 +14,7 @@ import dspy
 import pytest
 
 import raindrop_dspy
-from raindrop_dspy import RaindropDSPy, create_raindrop_dspy
-from raindrop_dspy import _ffi
+from raindrop_dspy import RaindropDSPy, _ffi, create_raindrop_dspy
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 

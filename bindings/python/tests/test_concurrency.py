@@ -65,7 +65,7 @@ def test_asyncio_gather_each_event_matches(rd, get_events):
     results = asyncio.run(main())
     evs = {e["event_id"]: e for e in get_events(rd)}
     assert len(evs) == 30
-    for q, out, eid in results:
+    for q, _out, eid in results:
         ev = evs[eid]  # last_event_id is per asyncio task
         assert ev["ai_data"]["input"] == q
         assert ev["ai_data"]["output"] == f"thinking about {q}\necho: {q}"

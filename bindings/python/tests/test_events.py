@@ -10,7 +10,6 @@ import traceback
 
 import dspy
 import pytest
-
 from engines import script_lm
 
 UUID4 = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
@@ -192,6 +191,17 @@ def test_input_non_string_values(rd, get_events):
     assert ev["ai_data"]["output"] == "6"
 
 
+def test_none_input_is_absent_not_null(rd, get_events):
+    class M(dspy.Module):
+        def forward(self, question):
+            return dspy.Prediction(answer="no question")
+
+    rd.wrap(M())(question=None)
+    (ev,) = get_events(rd)
+    assert not ev["ai_data"].get("input")  # absent, not the string "null"
+    assert ev["ai_data"]["output"] == "no question"
+
+
 def test_acall_aforward(rd, get_events):
     wrapped = rd.wrap(dspy.Predict("question -> answer"))
     result = asyncio.run(wrapped.acall(question="async?"))
@@ -284,8 +294,7 @@ def test_nested_wraps_spans(make_rd, sink):
         for ss in rs.get("scopeSpans", [])
         for s in ss.get("spans", [])
     ]
-    if not spans:
-        pytest.skip("the core sent no spans for wrapped calls")
+    assert spans, "tracing is on: the wrapped calls must arrive as spans"
     by_id = {s["spanId"]: s for s in spans}
     children = [s for s in spans if s.get("parentSpanId") in by_id]
     assert children, spans

@@ -12,10 +12,9 @@ from typing import Any, Dict, Iterator, List
 
 import dspy
 import pytest
+from engines import script_lm
 from google.protobuf import json_format
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
-
-from engines import script_lm
 
 EVENT_ID = "traceloop.association.properties.event_id"
 
@@ -304,7 +303,7 @@ def test_lm_error_makes_error_spans(rd, sink, get_events):
 
     lm = dspy.LM("openai/gpt-4o-mini", engine=Failing(), cache=False, num_retries=0)
     wrapped = rd.wrap(dspy.ChainOfThought("question -> answer"))
-    with dspy.context(lm=lm), pytest.raises(Exception):
+    with dspy.context(lm=lm), pytest.raises(Exception, match="provider down"):  # noqa: B017
         wrapped(question="q")
     spans = collect(rd, sink)
     (ev,) = get_events(rd)
@@ -376,14 +375,18 @@ def test_hook_failure_never_reaches_user_code(rd, sink, get_events, monkeypatch)
     def broken(*a, **k):
         raise RuntimeError("hook bug")
 
-    monkeypatch.setattr(_trace, "_input_text", broken)
-    monkeypatch.setattr(_trace, "_completion_text", broken)
+    monkeypatch.setattr(_trace, "input_text", broken)
+    monkeypatch.setattr(_trace, "completion_text", broken)
     out = rd.wrap(dspy.ChainOfThought("question -> answer"))(question="still works")
     assert out.answer == "echo: still works"
     spans = collect(rd, sink)
     (ev,) = get_events(rd)
     assert ev["ai_data"]["output"] == "thinking about still works\necho: still works"
-    assert [s.kind for s in spans] == ["workflow"]  # sub-module and LM spans skipped, not fatal
+    assert ev["properties"]["ai.usage.prompt_tokens"] == 11  # the LM call still rolls up
+    # the sub-module span is skipped, the LM span loses its text; neither is fatal
+    assert sorted(s.kind for s in spans) == ["llm", "workflow"]
+    lm_span = only([s for s in spans if s.kind == "llm"])
+    assert "gen_ai.completion.0.content" not in lm_span.attrs
 
 
 # ---------------------------------------------------------------------------
@@ -411,16 +414,21 @@ def test_tracing_disabled(make_rd, sink, get_events, bypass):
         assert sink.route("traces") == []
 
 
-def test_tracing_disabled_creates_no_module_or_lm_spans(make_rd, monkeypatch):
-    """The binding does not even ask the core for module / LM spans when tracing is off."""
+def test_tracing_disabled_creates_no_module_or_lm_spans(make_rd, sink, get_events, monkeypatch):
+    """With tracing off the binding begins no module span, and reports each LM call only for
+    the core's usage roll-up: no messages or completion are encoded, and nothing ships."""
     rd = make_rd(tracing_enabled=False)
     lib = rd._native.lib
     calls = []
     real_begin, real_record = lib.hot_span_begin, lib.hot_span_record
     monkeypatch.setattr(lib, "hot_span_begin", lambda *a: calls.append(("begin", a[2])) or real_begin(*a))
-    monkeypatch.setattr(lib, "hot_span_record", lambda *a: calls.append(("record", a[2])) or real_record(*a))
+    monkeypatch.setattr(lib, "hot_span_record",
+                        lambda *a: calls.append(("record", a[2], a[5])) or real_record(*a))
     rd.wrap(dspy.ChainOfThought("question -> answer"))(question="off")
-    assert calls == []
+    assert calls == [("record", 1, None)]  # one LM call: kind RD_SPAN_LM, no input
+    (ev,) = get_events(rd)
+    assert ev["properties"]["ai.usage.prompt_tokens"] == 11
+    assert sink.route("traces") == []
 
 
 # ---------------------------------------------------------------------------

@@ -1,0 +1,276 @@
+"""Reading DSPy's objects: the text of inputs and outputs, and what an LM history entry says.
+
+Pure functions, no native calls and no state beyond small caches of encoded constants. They run
+on the hot path of every wrapped call, so the common shapes (string arguments, a one-field
+``Prediction``, an lm15 ``Response`` and a usage dict) are read first and directly.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any, Dict, Optional, Tuple
+
+logger = logging.getLogger("raindrop_dspy")
+
+UNKNOWN = -1  # token count not known (RD_TOKENS_UNKNOWN)
+
+_encode = json.JSONEncoder(default=str, ensure_ascii=False).encode
+_encode_str = json.encoder.encode_basestring  # type: ignore[attr-defined]
+
+
+def enc(s: Optional[str]) -> Optional[bytes]:
+    """UTF-8 bytes for the core (lone surrogates pass through; the core replaces them)."""
+    return None if s is None else s.encode("utf-8", "surrogatepass")
+
+
+def to_json(value: Any) -> str:
+    """JSON text of any value (``str()`` of what JSON cannot hold); never raises."""
+    try:
+        return _encode(value)
+    except Exception:
+        try:
+            return str(value)
+        except Exception:
+            return "<unprintable>"
+
+
+def error_fields(exc: BaseException) -> Tuple[bytes, bytes]:
+    """Exception type name and message, encoded."""
+    et = type(exc).__name__.encode()
+    try:
+        em = str(exc).encode("utf-8", "surrogatepass")
+    except Exception:
+        em = b"<unprintable exception>"
+    return et, em
+
+
+def _is_lm(value: Any) -> bool:
+    try:
+        from dspy.clients.base_lm import BaseLM
+
+        return isinstance(value, BaseLM)
+    except Exception:
+        return hasattr(value, "model") and hasattr(value, "history")
+
+
+def input_text(args: Tuple[Any, ...], kwargs: Dict[str, Any]) -> Optional[str]:
+    """Positional then keyword argument values, one per line (keys omitted, as raindrop-dspy
+    does); strings raw, everything else as JSON. A per-call ``lm=`` object is skipped. No
+    input (``None``) when there is no argument or every one is ``None``: absent, not ``null``."""
+    parts = []
+    given = False
+    for v in args:
+        if type(v) is str:
+            parts.append(v)
+            given = True
+        else:
+            parts.append(to_json(v))
+            given = given or v is not None
+    for k, v in kwargs.items():
+        if type(v) is str:
+            parts.append(v)
+            given = True
+        elif k == "lm" and _is_lm(v):
+            continue
+        else:
+            parts.append(to_json(v))
+            given = given or v is not None
+    if not given:
+        return None
+    return parts[0] if len(parts) == 1 else "\n".join(parts)
+
+
+def output_text(result: Any) -> Optional[str]:
+    """Values of the Prediction joined by newlines (raindrop-dspy's format)."""
+    if result is None:
+        return None
+    store = getattr(result, "_store", None)
+    if type(store) is dict:
+        if len(store) == 1:
+            for v in store.values():
+                return None if v is None else (v if type(v) is str else str(v))
+        values: Any = store.values()
+    else:
+        to_dict = getattr(result, "toDict", None)
+        if to_dict is not None:
+            values = to_dict().values()
+        else:
+            for attr in ("answer", "output", "response", "text", "completion"):
+                val = getattr(result, attr, None)
+                if val is not None:
+                    return val if type(val) is str else str(val)
+            return result if type(result) is str else str(result)
+    parts = [v if type(v) is str else str(v) for v in values if v is not None]
+    if not parts:
+        return None
+    return parts[0] if len(parts) == 1 else "\n".join(parts)
+
+
+def finish_reason(response: Any) -> Optional[str]:
+    """The finish reason of an LM response: lm15 ``Response``, LiteLLM ``choices[0]``, a dict,
+    or the first of several (n > 1)."""
+    if response is None:
+        return None
+    if isinstance(response, (tuple, list)):
+        if not response:
+            return None
+        response = response[0]
+    fr = getattr(response, "finish_reason", None)
+    if fr is None:
+        choices = getattr(response, "choices", None)
+        if choices is None and isinstance(response, dict):
+            choices = response.get("choices")
+            if choices is None:
+                fr = response.get("finish_reason")
+        if choices:
+            c0 = choices[0]
+            fr = getattr(c0, "finish_reason", None)
+            if fr is None and isinstance(c0, dict):
+                fr = c0.get("finish_reason")
+    if fr is None:
+        return None
+    return fr if type(fr) is str else str(getattr(fr, "value", fr))
+
+
+def usage_numbers(usage: Any) -> Tuple[int, int]:
+    """(prompt, completion) tokens of a usage dict or object (OpenAI or lm15 names); UNKNOWN
+    for each that is absent."""
+    if not usage:
+        return UNKNOWN, UNKNOWN
+    if isinstance(usage, dict):
+        p = usage.get("prompt_tokens")
+        c = usage.get("completion_tokens")
+        if p is None:
+            p = usage.get("input_tokens")
+        if c is None:
+            c = usage.get("output_tokens")
+    else:
+        p = getattr(usage, "prompt_tokens", None)
+        c = getattr(usage, "completion_tokens", None)
+        if p is None:
+            p = getattr(usage, "input_tokens", None)
+        if c is None:
+            c = getattr(usage, "output_tokens", None)
+    return (p if type(p) is int else UNKNOWN), (c if type(c) is int else UNKNOWN)
+
+
+def lm_entry(entry: Any) -> Tuple[Optional[str], int, int, Optional[str]]:
+    """Model, prompt tokens, completion tokens and finish reason of one LM history entry."""
+    try:
+        u = entry.get("usage")
+        if type(u) is dict:
+            p = u.get("prompt_tokens")
+            c = u.get("completion_tokens")
+            if type(p) is not int or type(c) is not int:
+                p, c = usage_numbers(u)
+        elif u is None and "usage" not in entry:
+            p, c = usage_numbers(getattr(entry.get("response"), "usage", None))
+        else:
+            p, c = usage_numbers(u)
+        resp = entry.get("response")
+        fr = getattr(resp, "finish_reason", None)  # lm15 Response
+        if fr is None:
+            fr = finish_reason(resp)  # LiteLLM choices[0], tuples (n > 1), dicts
+        elif type(fr) is not str:
+            fr = str(getattr(fr, "value", fr))
+        m = entry.get("model") or entry.get("response_model")
+        return (None if m is None else (m if type(m) is str else str(m))), p, c, fr
+    except Exception:
+        logger.debug("raindrop_dspy: unreadable LM history entry", exc_info=True)
+        return None, UNKNOWN, UNKNOWN, None
+
+
+def completion_text(outputs: Any) -> Optional[str]:
+    """The first completion of DSPy's legacy outputs (str, or dict with text/tool_calls)."""
+    if outputs is None:
+        return None
+    if isinstance(outputs, (list, tuple)):
+        if not outputs:
+            return None
+        first = outputs[0]
+    else:
+        first = outputs
+    if type(first) is str:
+        return first
+    if isinstance(first, dict):
+        text = first.get("text")
+        if first.get("tool_calls") or text is None:
+            return to_json(first)
+        return text if type(text) is str else to_json(text)
+    return to_json(first)
+
+
+_system_json: Dict[str, str] = {}
+
+
+def messages_json(msgs: Any) -> str:
+    """JSON of chat messages (what the core turns into gen_ai.prompt.<i>.*). Plain role/content
+    string pairs are written directly; a system prompt, the same text for every call of a
+    signature, is escaped once and reused."""
+    if type(msgs) is list:
+        parts = []
+        for m in msgs:
+            if type(m) is not dict or len(m) != 2:
+                break
+            role = m.get("role")
+            content = m.get("content")
+            if type(role) is not str or type(content) is not str:
+                break
+            if role == "system":
+                c = _system_json.get(content)
+                if c is None:
+                    if len(_system_json) >= 64:
+                        _system_json.clear()
+                    c = _system_json[content] = _encode_str(content)
+            else:
+                c = _encode_str(content)
+            parts.append('{"role":' + _encode_str(role) + ',"content":' + c + "}")
+        else:
+            return "[" + ",".join(parts) + "]"
+    return to_json(msgs)
+
+
+_settings: Any = None
+
+
+def fallback_model(module: Any, kwargs: Dict[str, Any]) -> Optional[str]:
+    """Model when no LM call was seen: per-call lm=, the module's lm, settings.lm."""
+    global _settings
+    try:
+        lm = kwargs.get("lm")
+        if lm is None:
+            lm = object.__getattribute__(module, "__dict__").get("lm")
+        if lm is None:
+            if _settings is None:
+                from dspy.dsp.utils.settings import settings
+
+                _settings = settings
+            lm = _settings.lm
+        m = getattr(lm, "model", None)
+        return None if m is None else str(m)
+    except Exception:
+        return None
+
+
+def fallback_usage(result: Any) -> Tuple[int, int]:
+    """Usage a result reports itself, when no LM call was seen (custom modules)."""
+    pt = ct = UNKNOWN
+    try:
+        get = getattr(result, "get_lm_usage", None)
+        usage = get() if get is not None else None
+        if usage:
+            for per_lm in usage.values():
+                p, c = usage_numbers(per_lm)
+                if p >= 0:
+                    pt = p if pt < 0 else pt + p
+                if c >= 0:
+                    ct = c if ct < 0 else ct + c
+            return pt, ct
+        store = getattr(result, "_store", None)
+        u = store.get("usage") if type(store) is dict else getattr(result, "usage", None)
+        if u is not None and not callable(u):
+            return usage_numbers(u)
+    except Exception:
+        pass
+    return pt, ct
