@@ -19,6 +19,7 @@ demo-c: build
 	cc -std=c99 -Wall -Wextra -Werror -Iinclude examples/c/quickstart.c -Ltarget/release -lraindrop_dspy \
 	   -Wl,-rpath,$(CURDIR)/target/release -o target/quickstart
 	./target/quickstart target/quickstart-events.jsonl
+	python3 examples/trace_view.py target/quickstart-events.jsonl
 
 test: build check-header test-rust test-c test-python test-go test-cpp test-otelcol
 	@echo "make test: all suites passed"
@@ -38,7 +39,8 @@ test-rust:
 	$(CARGO) test --release
 	$(CARGO) test --lib
 
-test-c: demo-c
+test-c: build
+	bash tests/c/check-quickstart.sh
 
 test-python:
 	bash bindings/python/run-tests.sh

@@ -1,5 +1,5 @@
 /* Quick start in C: one wrapped call with a nested LM span, a signal and an identify, written
- * to the file:// sink, then the file is printed. Build (after `cargo build --release`):
+ * to the file:// sink; examples/trace_view.py shows that file. Build (after `cargo build --release`):
  *   cc -std=c99 -Wall -Iinclude examples/c/quickstart.c -Ltarget/release -lraindrop_dspy \
  *      -Wl,-rpath,$PWD/target/release -o target/quickstart && target/quickstart
  */
@@ -93,12 +93,14 @@ int main(int argc, char **argv) {
         return 1;
     }
 
-    printf("--- %s ---\n", path);
+    /* What was sent is in the file, one request per line; examples/trace_view.py draws it
+     * (`make demo-c` runs it next): the call, its trace tree, the routes, the signal and identify. */
     FILE *file = fopen(path, "r");
     if (!file) { perror(path); return 1; }
-    char line[65536];
-    int lines = 0;
-    while (fgets(line, sizeof line, file)) { fputs(line, stdout); lines++; }
+    int lines = 0, c;
+    while ((c = fgetc(file)) != EOF) lines += c == '\n';
     fclose(file);
+    printf("%d requests written to %s\n  show them: python3 examples/trace_view.py %s  (--raw: the JSON)\n",
+           lines, path, path);
     return (lines >= 3 && stats.delivered >= 4) ? 0 : 1;
 }
