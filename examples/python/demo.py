@@ -41,9 +41,9 @@ sys.path.insert(0, os.path.dirname(HERE))  # examples/: trace_view.py draws the 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 import dspy  # noqa: E402
+import trace_view  # noqa: E402
 from dspy.lm15 import ContextLengthError, Message, Response, TextPart, Usage  # noqa: E402
 
-import trace_view  # noqa: E402
 from raindrop_dspy import RaindropDSPy  # noqa: E402
 
 
