@@ -212,7 +212,7 @@ def build_traces(spans: List[Span]) -> Dict[str, List[Span]]:
 
 def span_line(span: Span, prefix: str, namew: int, g: Glyphs) -> str:
     name = short(span.name, namew - len(prefix), g)
-    head = f"{prefix}{name:<{namew - len(prefix)}}  {span.kind:<8} {duration(span.end - span.start):>8}"
+    head = f"{prefix}{name:<{namew - len(prefix)}} {span.kind:<8} {duration(span.end - span.start):>7}"
     a = span.attrs
     details = []
     if span.failed:

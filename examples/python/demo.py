@@ -133,7 +133,7 @@ ORDERS = {"A-1042": "shipped on Monday, arriving Thursday"}
 def lookup_order(order_id: str) -> str:
     """Look up the shipping status of an order by its id (like 'A-1042')."""
     if order_id not in ORDERS:
-        raise KeyError(f"no order {order_id!r}")
+        raise LookupError(f"no order {order_id}")
     return ORDERS[order_id]
 
 
