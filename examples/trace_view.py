@@ -117,7 +117,7 @@ class Span:
         self.start = int(raw.get("startTimeUnixNano", 0))
         self.end = int(raw.get("endTimeUnixNano", 0))
         status = raw.get("status") or {}
-        self.failed = status.get("code") == 2
+        self.failed = status.get("code") in (2, "STATUS_CODE_ERROR")  # OTLP/JSON: the number or the name
         self.error = self.attrs.get("error.type") or (status.get("message") or "error").split(":")[0]
         self.message = status.get("message") or ""
         self.kind = self.attrs.get("traceloop.span.kind") or {1: "internal", 3: "client"}.get(raw.get("kind"), "span")
@@ -190,7 +190,7 @@ def print_calls(events: List[Dict[str, Any]], out: TextIO, g: Glyphs) -> None:
         # the input gets 3/5 of the room, more when the output is short; a failed call's error type fits
         fair = 12 if error else room * 3 // 5
         left = short(inp, max(fair, room - 2 - len(g.arrow) - len(short(output, room, g))), g)
-        io = short(f"{left or '(no input)'} {g.arrow} {output}", room, g)
+        io = short(f"{left or '(no input)'} {g.arrow} {'(no output)' if output is None else output}", room, g)
         print(f"{n:>2} {g.fail if error else g.ok} {short(module, modw, g):<{modw}}  {io:<{room}}  {tail}", file=out)
 
 

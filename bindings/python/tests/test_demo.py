@@ -147,6 +147,25 @@ def test_trace_view_falls_back_to_ascii(demo):
     assert re.search(r"^ 4 x SupportAgent .* -> x ContextWindowExceededError ", out, re.M)
 
 
+def test_trace_view_reads_what_any_binding_writes(tmp_path):
+    """A plain event (no ai_data), hex ids, a standalone span without an event, a status by name."""
+    span = {"traceId": "0af7651916cd43dd8448eb211c80319c", "spanId": "b7ad6b7169203331", "name": "fetch",
+            "startTimeUnixNano": "1000000", "endTimeUnixNano": "3500000",
+            "status": {"code": "STATUS_CODE_ERROR", "message": "TimeoutError: 5 s"},
+            "attributes": [{"key": "traceloop.span.kind", "value": {"stringValue": "tool"}},
+                           {"key": "traceloop.entity.input", "value": {"stringValue": "{\"url\": \"x\"}"}}]}
+    lines = [{"route": "events/track", "body": [{"event_id": "e1", "event": "signup", "properties": {}}]},
+             {"route": "traces", "body": {"resourceSpans": [{"scopeSpans": [{"spans": [span]}]}]}}]
+    sink = tmp_path / "sink.jsonl"
+    sink.write_text("".join(json.dumps(line, separators=(",", ":")) + "\n" for line in lines))
+    out = run([VIEW, str(sink)])
+    assert re.search(r"^ 1 ✓ signup +\(no input\) → \(no output\) +- +e1$", out, re.M)
+    assert re.search(r"^trace 0af7651916cd43dd  · event -  · 1 span\(s\)$", out, re.M)
+    assert re.search(r'^   fetch +tool +2\.5 ms  ✗ TimeoutError  \{"url": "x"\} → 5 s$', out, re.M)
+    body = len(json.dumps(lines[0]["body"], separators=(",", ":")))
+    assert re.search(rf"^   events/track +1 +1 +{body}$", out, re.M)
+
+
 class Recorder(BaseHTTPRequestHandler):
     requests = []
 
