@@ -228,7 +228,7 @@ def live() -> int:
     stats = raindrop.stats()
     raindrop.shutdown()
     for what, event_id in calls:
-        print(f"  {what:<32} event {event_id}")
+        print(f"  {what:<36} event {event_id}")
     dropped = sum(v for k, v in stats.items() if k.startswith("dropped_"))
     print(f"delivered {stats.get('delivered', 0)} item(s) in {stats.get('requests', 0)} request(s), "
           f"dropped {dropped}")
