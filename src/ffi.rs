@@ -17,7 +17,6 @@ use crate::client::{CallResult, Client, EventArgs};
 use crate::error::{copy_message, rd_result, Error, RD_ERROR_MESSAGE_LEN};
 use crate::event::{self, AiData, Timestamp};
 use crate::identify::Identify;
-use crate::registry::Registry;
 use crate::signal::{parse_sentiment, Signal, SignalType};
 use crate::span::SpanKind;
 use crate::stats::rd_stats;
@@ -26,7 +25,7 @@ use std::borrow::Cow;
 use std::cell::RefCell;
 use std::ffi::{c_char, CStr};
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// A client handle: a generation-checked id, never a pointer. 0 is never valid.
@@ -217,7 +216,7 @@ pub struct rd_signal {
     pub sentiment_len: usize,
 }
 
-static CLIENTS: RwLock<Registry<Arc<Client>>> = RwLock::new(Registry::new());
+use crate::fork::CLIENTS;
 
 thread_local! {
     static LAST_ERROR: RefCell<String> = const { RefCell::new(String::new()) };
@@ -391,6 +390,7 @@ pub unsafe extern "C" fn rd_new(
         let out = client_out.as_mut().ok_or_else(|| Error::null("client_out"))?;
         let json = optional(config_json, config_json_len);
         let config = crate::config::parse(json.as_deref(), |name| std::env::var(name).ok())?;
+        crate::fork::install();
         let client = Client::new(config)?;
         let handle = CLIENTS.write().unwrap_or_else(|p| p.into_inner()).insert(client);
         *out = handle;

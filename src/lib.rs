@@ -10,6 +10,7 @@ mod config;
 mod error;
 mod event;
 mod ffi;
+mod fork;
 mod identify;
 mod ids;
 mod json_bound;

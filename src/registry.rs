@@ -62,6 +62,19 @@ impl<T> Registry<T> {
         self.live
     }
 
+    /// Invalidates every handle without dropping its value: a forked child must not run the
+    /// destructors of values whose threads and locks stayed in the parent.
+    pub fn forget_all(&mut self) {
+        for (index, slot) in self.slots.iter_mut().enumerate() {
+            if let Some(value) = slot.value.take() {
+                std::mem::forget(value);
+                slot.generation = slot.generation.wrapping_add(1).max(1);
+                self.free.push(index as u32);
+            }
+        }
+        self.live = 0;
+    }
+
     /// Removes every value for which `expired` says yes; returns how many went.
     pub fn remove_where(&mut self, mut expired: impl FnMut(&T) -> bool) -> usize {
         let mut removed = 0;
@@ -102,5 +115,18 @@ mod tests {
         assert_eq!(registry.get(0), None);
         assert_eq!(registry.get(0xdead_beef_0000_0001), None);
         assert_eq!(registry.get(u64::MAX), None);
+    }
+
+    #[test]
+    fn forget_all_invalidates_every_handle_without_dropping() {
+        let mut registry = Registry::new();
+        let value = std::sync::Arc::new(1);
+        let a = registry.insert(value.clone());
+        registry.forget_all();
+        assert!(registry.get(a).is_none());
+        assert_eq!(registry.len(), 0);
+        assert_eq!(std::sync::Arc::strong_count(&value), 2, "forgotten, not dropped");
+        let b = registry.insert(value.clone());
+        assert_ne!(a, b);
     }
 }

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Fork safety (issue 13 #1): fork while 4 threads call into the library, in C and in Python;
+# every child must finish (0 hung), each bounded by a 10 s timeout.
+#
+#   bash tests/fork/run.sh [FORKS]     default 200 (the CI run); 1000 for the full check
+# Needs the release library (make build) and, for Python, the binding's venv (RD_VENV, default
+# <repo>/.venv-py, set up by bindings/python/run-tests.sh).
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+FORKS="${1:-200}"
+OUT="$ROOT/target/fork"
+rm -rf "$OUT" && mkdir -p "$OUT"
+
+cc -std=c11 -O1 -Wall -Wextra -Werror -I"$ROOT/include" "$ROOT/tests/fork/fork_c.c" \
+   -L"$ROOT/target/release" -lraindrop_dspy -lpthread -Wl,-rpath,"$ROOT/target/release" -o "$OUT/fork_c"
+"$OUT/fork_c" "$FORKS" "$OUT"
+
+VENV="${RD_VENV:-$ROOT/.venv-py}"
+[ -x "$VENV/bin/python" ] || RD_SETUP_ONLY=1 bash "$ROOT/bindings/python/run-tests.sh"
+"$VENV/bin/python" "$ROOT/tests/fork/fork_py.py" "$FORKS" "$OUT"
