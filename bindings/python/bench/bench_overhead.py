@@ -43,7 +43,8 @@ def bench_calls(args: argparse.Namespace) -> dict:
     from raindrop_dspy import RaindropDSPy
 
     key = None if args.no_key else "rk_bench"
-    rd = RaindropDSPy(api_key=key, endpoint=args.endpoint, user_id="bench-user")
+    rd = RaindropDSPy(api_key=key, endpoint=args.endpoint, user_id="bench-user",
+                      tracing_enabled=args.tracing == "on")
     dspy.configure(lm=DummyLM({"": {"answer": "x"}}))
     if args.trivial:
         # No LM at all: isolates the wrapper's own cost with hot caches.
@@ -89,7 +90,7 @@ def bench_calls(args: argparse.Namespace) -> dict:
     p_med, w_med = statistics.median(p_blocks), statistics.median(w_blocks)
     return {
         "label": args.label,
-        "workload": "trivial module" if args.trivial else "dspy.Predict + DummyLM",
+        "workload": ("trivial module" if args.trivial else "dspy.Predict + DummyLM") + f", tracing {args.tracing}",
         "package": getattr(raindrop_dspy, "__file__", "?"),
         "package_version": getattr(raindrop_dspy, "__version__", "?"),
         "dspy": dspy.__version__,
@@ -213,6 +214,7 @@ def main() -> None:
     ap.add_argument("--clock", choices=("thread", "wall"), default="thread",
                     help="thread: CPU time of the calling thread (robust on a shared machine); wall: perf_counter")
     ap.add_argument("--trivial", action="store_true", help="wrap a module that makes no LM call")
+    ap.add_argument("--tracing", choices=("on", "off"), default="on", help="tracing_enabled (default on)")
     ap.add_argument("--import-time", action="store_true")
     ap.add_argument("--tracing-compare", action="store_true",
                     help="this package only: plain vs wrapped with tracing off vs on")

@@ -43,15 +43,19 @@ KEYARG=(--endpoint "$URL")
 py_of() { if [ "$1" = native ]; then echo "$OURS/bin/python"; else echo "$OFFICIAL/bin/python"; fi; }
 echo "== load average: $(cut -d' ' -f1-3 /proc/loadavg), $(nproc) CPU(s)" | tee -a "$OUT" >&2
 if [ -z "${TRACING_ONLY:-}" ]; then
-for round in 1 2 3; do
-  for side in native official; do
-    echo "== round $round: $side, dspy.Predict" >&2
-    "$(py_of $side)" "$HERE/bench_overhead.py" --label "$side" "${KEYARG[@]}" | tee -a "$OUT"
+ROUNDS="${ROUNDS:-3}"
+for round in $(seq 1 "$ROUNDS"); do
+  for tracing in on off; do
+    for side in native official; do
+      echo "== round $round: $side, dspy.Predict, tracing $tracing" >&2
+      "$(py_of $side)" "$HERE/bench_overhead.py" --label "$side" --tracing "$tracing" "${KEYARG[@]}" | tee -a "$OUT"
+    done
   done
-done
-for side in native official; do
-  echo "== $side, trivial module (wrapper cost alone)" >&2
-  "$(py_of $side)" "$HERE/bench_overhead.py" --label "$side" --trivial --blocks 40 --block-size 100 "${KEYARG[@]}" | tee -a "$OUT"
+  for side in native official; do
+    echo "== round $round: $side, trivial module (wrapper cost alone)" >&2
+    "$(py_of $side)" "$HERE/bench_overhead.py" --label "$side" --trivial --blocks 40 --block-size 100 "${KEYARG[@]}" \
+      | tee -a "$OUT"
+  done
 done
 for side in native official; do
   echo "== import time: $side" >&2

@@ -202,6 +202,7 @@ def completion_text(outputs: Any) -> Optional[str]:
 
 
 _system_json: Dict[str, str] = {}
+_role_json: Dict[str, str] = {}
 
 
 def messages_json(msgs: Any) -> str:
@@ -217,6 +218,11 @@ def messages_json(msgs: Any) -> str:
             content = m.get("content")
             if type(role) is not str or type(content) is not str:
                 break
+            head = _role_json.get(role)
+            if head is None:
+                if len(_role_json) >= 64:
+                    _role_json.clear()
+                head = _role_json[role] = '{"role":' + _encode_str(role) + ',"content":'
             if role == "system":
                 c = _system_json.get(content)
                 if c is None:
@@ -225,7 +231,7 @@ def messages_json(msgs: Any) -> str:
                     c = _system_json[content] = _encode_str(content)
             else:
                 c = _encode_str(content)
-            parts.append('{"role":' + _encode_str(role) + ',"content":' + c + "}")
+            parts.append(head + c + "}")
         else:
             return "[" + ",".join(parts) + "]"
     return to_json(msgs)

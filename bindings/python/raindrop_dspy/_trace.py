@@ -314,7 +314,8 @@ def _make_lm_call(orig: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(orig)
     def __call__(self: Any, *args: Any, **kwargs: Any) -> Any:
         frame = get()
-        if frame is None or type(frame) is LmFrame:
+        # Tracing off: no span to time; the history hook reports the call for the roll-up.
+        if frame is None or type(frame) is LmFrame or not frame.client.tracing:
             return orig(self, *args, **kwargs)
         scope = LmFrame(frame, self, args, kwargs)
         with scope:
@@ -330,7 +331,7 @@ def _make_lm_acall(orig: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(orig)
     async def acall(self: Any, *args: Any, **kwargs: Any) -> Any:
         frame = get()
-        if frame is None or type(frame) is LmFrame:
+        if frame is None or type(frame) is LmFrame or not frame.client.tracing:
             return await orig(self, *args, **kwargs)
         scope = LmFrame(frame, self, args, kwargs)
         with scope:
@@ -350,7 +351,8 @@ def _make_record_history(original: Callable[..., Any]) -> Callable[..., Any]:
             if type(frame) is LmFrame:
                 frame.entry = entry
             else:
-                # An LM whose __call__ bypasses BaseLM.__call__: report it, untimed.
+                # Tracing off (no LM frame), or an LM whose __call__ bypasses
+                # BaseLM.__call__: report it now, untimed.
                 now = _time_ns()
                 record_lm(frame, client, entry, now, now, None, None)
         return original(client, entry)
