@@ -193,7 +193,8 @@ impl Driver {
         if key.trim().is_empty() {
             return Err(failed("RAINDROP_WRITE_KEY is required (an empty key builds a disabled client)"));
         }
-        let mut config = json!({"api_key": key, "endpoint": format!("{}/v1/", sink.trim_end_matches('/'))});
+        // The drivers never mirror to a local Workshop (raindrop-wire.md §7).
+        let mut config = json!({"api_key": key, "endpoint": format!("{}/v1/", sink.trim_end_matches('/')), "local_workshop_url": false});
         if let Ok(project) = std::env::var("RAINDROP_PROJECT_ID") {
             config["project_id"] = Value::String(project);
         }

@@ -233,7 +233,8 @@ typedef struct {
 typedef struct {
   // Accepted onto the queue.
   uint64_t queued;
-  // Delivered (2xx, or written to the file sink).
+  // Delivered (2xx, or written to the file sink; with no api key but a Workshop mirror,
+  // handed to the mirror).
   uint64_t delivered;
   // Dropped because the queue was full.
   uint64_t dropped_queue_full;
@@ -257,6 +258,12 @@ typedef struct {
   uint64_t queue_depth;
   // Status of the last HTTP answer; 0 before any.
   int32_t last_http_status;
+  // Requests the local Workshop mirror accepted (2xx).
+  uint64_t mirror_sent;
+  // Mirror requests that failed (an error status, refused, reset or timed out); never retried.
+  uint64_t mirror_failed;
+  // Bodies not mirrored: over 1 MiB, the mirror's queue full, or left at shutdown.
+  uint64_t mirror_dropped;
 } rd_stats;
 
 #ifdef __cplusplus

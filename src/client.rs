@@ -66,10 +66,21 @@ pub struct Client {
 }
 
 impl Client {
-    pub fn new(config: Config) -> Result<Arc<Client>, Error> {
+    pub fn new(mut config: Config) -> Result<Arc<Client>, Error> {
         let logger = Logger::new(config.debug, config.api_key.clone());
+        if config.workshop == crate::mirror::Workshop::Probe {
+            config.workshop = crate::mirror::probe();
+        }
+        if let Some(warning) = config.workshop_warning.clone() {
+            logger.warn("workshop", || warning);
+        }
         if !config.enabled() {
             logger.warn("disabled", || "no api key (api_key or RAINDROP_WRITE_KEY): telemetry is disabled".into());
+        } else if let Some(url) = config.mirror_url() {
+            logger.debug(|| format!("mirroring to the Raindrop Workshop at {url}"));
+            if config.api_key.is_none() && matches!(config.sink, crate::config::Sink::Http(_)) {
+                logger.warn("workshop_only", || format!("no api key: sending to the Workshop at {url} only"));
+            }
         }
         if config.invalid_project_id.is_some() {
             // The value is not echoed: it may be a secret put in the wrong key.

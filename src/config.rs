@@ -42,6 +42,16 @@ struct RawConfig {
     library_name: Option<String>,
     library_version: Option<String>,
     language: Option<String>,
+    local_workshop_url: Option<UrlOrFalse>,
+    redact_pii: Option<bool>,
+}
+
+/// `local_workshop_url`: a URL, or `false` to opt out.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum UrlOrFalse {
+    Url(String),
+    Flag(bool),
 }
 
 /// Where requests go.
@@ -88,11 +98,23 @@ pub struct Config {
     pub library_name: String,
     pub library_version: String,
     pub language: String,
+    /// The Workshop mirror after resolution (`Probe` until `Client::new` probes).
+    pub workshop: crate::mirror::Workshop,
+    /// Given once at `rd_new` when a Workshop URL was given but is not valid.
+    pub workshop_warning: Option<String>,
+    pub redact_pii: bool,
 }
 
 impl Config {
     pub fn enabled(&self) -> bool {
-        self.api_key.is_some() || matches!(self.sink, Sink::File(_))
+        self.api_key.is_some() || matches!(self.sink, Sink::File(_)) || self.mirror_url().is_some()
+    }
+
+    pub fn mirror_url(&self) -> Option<&str> {
+        match &self.workshop {
+            crate::mirror::Workshop::Url(url) => Some(url),
+            _ => None,
+        }
     }
 }
 
@@ -207,7 +229,20 @@ pub fn parse(json: Option<&str>, env: impl Fn(&str) -> Option<String>) -> Result
             return Err(Error::config(format!("{name} is longer than {MAX_NAME_BYTES} bytes")));
         }
     }
+    let workshop_setting = match raw.local_workshop_url {
+        None => crate::mirror::Setting::Inherit,
+        Some(UrlOrFalse::Flag(false)) => crate::mirror::Setting::Off,
+        Some(UrlOrFalse::Flag(true)) => {
+            return Err(Error::config("local_workshop_url must be a URL, false or null"));
+        }
+        Some(UrlOrFalse::Url(url)) if url.trim().is_empty() => crate::mirror::Setting::Off,
+        Some(UrlOrFalse::Url(url)) => crate::mirror::Setting::Url(url),
+    };
+    let (workshop, workshop_warning) = crate::mirror::resolve(&workshop_setting, &env);
     Ok(Config {
+        workshop,
+        workshop_warning,
+        redact_pii: raw.redact_pii.unwrap_or(false),
         api_key,
         sink,
         traces_endpoint,

@@ -15,6 +15,7 @@ mod identify;
 mod ids;
 mod json_bound;
 mod log;
+mod mirror;
 mod queue;
 #[doc(hidden)] // public for tests/redaction.rs and examples/redact_bench.rs only
 pub mod redact;

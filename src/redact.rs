@@ -8,6 +8,8 @@
 //! and a word scanner for the well-known first names (the list of `redact-pii` 3.4.0, MIT, the
 //! one the official SDKs load).
 
+use crate::queue::Item;
+use crate::text::Text;
 use regex::Regex;
 use std::borrow::Cow;
 use std::collections::HashSet;
@@ -165,11 +167,41 @@ fn redact_private_keys(text: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
-/// Redacts `text` in place (no copy when nothing matched).
-pub fn redact_string(text: &mut String) {
-    if let Cow::Owned(redacted) = redact(text) {
-        *text = redacted;
+/// Redacts every text of a queued item that leaves the process: event input, output and error
+/// message; span input (prompts, tool input), output (completions, tool output) and error
+/// message; signal comment and `after`. A placeholder can be longer than what it replaced, so
+/// each changed text is capped again at `max_chars`.
+pub(crate) fn item(mut item: Item, max_chars: usize) -> Item {
+    let text = |field: &mut Option<Text>| {
+        if let Some(Cow::Owned(redacted)) = field.as_deref().map(redact) {
+            *field = Some(Text::from(crate::text::cap(&redacted, max_chars)));
+        }
+    };
+    let string = |field: &mut Option<String>| {
+        if let Some(Cow::Owned(redacted)) = field.as_deref().map(redact) {
+            *field = Some(crate::text::cap(&redacted, max_chars).into_owned());
+        }
+    };
+    match &mut item {
+        Item::Event(event) => {
+            if let Some(ai) = &mut event.ai {
+                text(&mut ai.input);
+                text(&mut ai.output);
+            }
+            string(&mut event.builtins.error_message);
+        }
+        Item::Span(span) => {
+            text(&mut span.detail.input);
+            text(&mut span.detail.output);
+            string(&mut span.detail.error_message);
+        }
+        Item::Signal(signal) => {
+            string(&mut signal.comment);
+            string(&mut signal.after);
+        }
+        Item::Identify(_) | Item::Flush(_) | Item::Shutdown => {}
     }
+    item
 }
 
 fn redact_patterns<'t>(redactor: &Redactor, text: &'t str) -> Cow<'t, str> {

@@ -125,6 +125,8 @@ pub struct Sender {
     context: Box<serde_json::value::RawValue>,
     traces_prefix: String,
     batches: [Batch; 4],
+    /// The local Workshop mirror, when one was resolved.
+    mirror: Option<crate::mirror::Mirror>,
 }
 
 const SLOT: [Route; 4] = [Route::Events, Route::Signals, Route::Identify, Route::Traces];
@@ -142,7 +144,11 @@ impl Sender {
         });
         let context = serde_json::value::to_raw_value(&context).unwrap_or_else(|_| Default::default());
         let traces_prefix = span::envelope_prefix(&config.service_name, &config.library_name, &config.library_version);
+        let mirror = config
+            .mirror_url()
+            .and_then(|url| crate::mirror::Mirror::start(url.to_owned(), config.project_id.clone(), shared.clone()));
         Sender {
+            mirror,
             transport: Transport::new(config),
             context,
             traces_prefix,
@@ -157,6 +163,9 @@ impl Sender {
     }
 
     pub fn run(mut self) {
+        if self.config().redact_pii {
+            crate::redact::prepare(); // compile the patterns before the first item, off the caller's thread
+        }
         let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.run_loop()));
         if outcome.is_err() {
             self.shared
@@ -164,6 +173,13 @@ impl Sender {
                 .warn("sender_panic", || "the sender thread failed; telemetry stops for this client".into());
         }
         self.shared.control.finish();
+        // The cloud part is done (rd_shutdown sees it finished); give the mirror until the
+        // shutdown deadline, then drop what it still holds.
+        if let (Some(mirror), Some(deadline)) = (&self.mirror, self.shared.control.shutdown_deadline()) {
+            if !self.shared.control.aborted() {
+                mirror.wait_idle(deadline);
+            }
+        }
     }
 
     fn run_loop(&mut self) {
@@ -219,6 +235,7 @@ impl Sender {
         self.queue.taken(&item);
         let max_chars = self.config().max_text_field_chars;
         let max_bytes = self.config().max_batch_bytes;
+        let item = if self.config().redact_pii { crate::redact::item(item, max_chars) } else { item };
         let (route, bytes) = match item {
             Item::Flush(ack) => {
                 self.send_all();
@@ -340,6 +357,16 @@ impl Sender {
             max: config.retry_max_backoff,
             retry_after_cap: config.retry_after_cap,
         };
+        // The Workshop mirror gets the same bytes, once (not per retry), without waiting.
+        if let Some(mirror) = &self.mirror {
+            mirror.offer(route, body, stats);
+            let collector = route == Route::Traces && config.traces_endpoint.is_some();
+            if config.api_key.is_none() && matches!(config.sink, crate::config::Sink::Http(_)) && !collector {
+                // No api key: the Workshop only (raindrop-wire.md §1.3).
+                Stats::add(&stats.delivered, count);
+                return;
+            }
+        }
         let first_attempt = Instant::now();
         let mut retry = 0u32;
         loop {

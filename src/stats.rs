@@ -16,6 +16,9 @@ pub struct Stats {
     pub requests: AtomicU64,
     pub bytes_sent: AtomicU64,
     pub last_http_status: AtomicI32,
+    pub mirror_sent: AtomicU64,
+    pub mirror_failed: AtomicU64,
+    pub mirror_dropped: AtomicU64,
 }
 
 /// Delivery statistics of one client (`rd_get_stats`). Counts are items (events, signals,
@@ -26,7 +29,8 @@ pub struct Stats {
 pub struct rd_stats {
     /// Accepted onto the queue.
     pub queued: u64,
-    /// Delivered (2xx, or written to the file sink).
+    /// Delivered (2xx, or written to the file sink; with no api key but a Workshop mirror,
+    /// handed to the mirror).
     pub delivered: u64,
     /// Dropped because the queue was full.
     pub dropped_queue_full: u64,
@@ -50,6 +54,12 @@ pub struct rd_stats {
     pub queue_depth: u64,
     /// Status of the last HTTP answer; 0 before any.
     pub last_http_status: i32,
+    /// Requests the local Workshop mirror accepted (2xx).
+    pub mirror_sent: u64,
+    /// Mirror requests that failed (an error status, refused, reset or timed out); never retried.
+    pub mirror_failed: u64,
+    /// Bodies not mirrored: over 1 MiB, the mirror's queue full, or left at shutdown.
+    pub mirror_dropped: u64,
 }
 
 impl Stats {
@@ -82,6 +92,9 @@ impl Stats {
             bytes_sent: self.bytes_sent.load(Relaxed),
             queue_depth: queue_depth as u64,
             last_http_status: self.last_http_status.load(Relaxed),
+            mirror_sent: self.mirror_sent.load(Relaxed),
+            mirror_failed: self.mirror_failed.load(Relaxed),
+            mirror_dropped: self.mirror_dropped.load(Relaxed),
         }
     }
 }

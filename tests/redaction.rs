@@ -1,7 +1,12 @@
 //! The PII redaction corpus: per category, texts that must be redacted (with the exact result)
 //! and look-alikes that must be left alone; Unicode; text at the size cap; adversarial inputs.
 
+mod support;
+
 use raindrop_dspy::redact::redact;
+use serde_json::json;
+use support::capi::*;
+use support::*;
 
 fn check(cases: &[(&str, &str)]) {
     let mut failures = Vec::new();
@@ -214,4 +219,39 @@ fn adversarial_inputs_finish_and_are_correct() {
     let passwords = "password:".repeat(N / 9);
     let out = redact(&passwords);
     assert!(out.starts_with("<REDACTED_SECRET>"));
+}
+
+/// With `redact_pii`, every text that leaves the process is redacted on the sender thread:
+/// event input, output and error message; LM prompt and completion; tool input and output;
+/// signal comment and `after`. Without it, nothing is.
+#[test]
+fn redact_pii_covers_every_text_that_leaves_the_process() {
+    const PII: [&str; 6] =
+        ["jane@example.com", "555-123-4567", "4111 1111 1111 1111", "123-45-6789", "hunter2", "Dear Zelda"];
+    for redact_pii in [true, false] {
+        let sink = Sink::start();
+        let mut c = client(&sink, json!({"redact_pii": redact_pii}));
+        c.track_ai(&Ev::ai("mail jane@example.com", "call 555-123-4567")).unwrap();
+        let (call, _) = c.wrap_begin(0, Some("Agent"), Some(b"card 4111 1111 1111 1111"), None).unwrap();
+        let lm = c.span_begin(call, SPAN_LM, "lm", Some(b"ssn 123-45-6789")).unwrap();
+        c.span_end(lm, Some(&CallRes::new().output("password: hunter2"))).unwrap();
+        let tool = c.span_begin(call, SPAN_TOOL, "search", Some(b"jane@example.com")).unwrap();
+        c.span_end(tool, Some(&CallRes::new().output("555-123-4567"))).unwrap();
+        c.wrap_end(
+            call,
+            Some(&CallRes::new().output("Dear Zelda,").error("ValueError", "bad card 4111 1111 1111 1111")),
+        )
+        .unwrap();
+        c.signal(&Sig::new("e-1", "feedback").comment("from jane@example.com").after("Dear Zelda")).unwrap();
+        c.shutdown(10_000).unwrap();
+        let sent: String = sink.attempts().iter().map(|a| String::from_utf8_lossy(&a.body).into_owned()).collect();
+        for text in PII {
+            assert_eq!(sent.contains(text), !redact_pii, "redact_pii={redact_pii}: {text:?} in {sent}");
+        }
+        if redact_pii {
+            for placeholder in ["EMAIL", "PHONE", "CREDIT_CARD", "SSN", "SECRET", "NAME"] {
+                assert!(sent.contains(&format!("<REDACTED_{placeholder}>")), "{placeholder} missing: {sent}");
+            }
+        }
+    }
 }

@@ -160,6 +160,9 @@ class rd_stats(Structure):
         ("bytes_sent", c_uint64),
         ("queue_depth", c_uint64),
         ("last_http_status", c_int32),
+        ("mirror_sent", c_uint64),
+        ("mirror_failed", c_uint64),
+        ("mirror_dropped", c_uint64),
     ]
 
 
