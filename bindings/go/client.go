@@ -36,6 +36,17 @@ type Config struct {
 	BypassOtelForTools *bool // nil: core default (true)
 	Debug              bool
 
+	// LocalWorkshopURL mirrors every request to a local Raindrop Workshop
+	// (same routes and bytes, never the Authorization header). Empty: the
+	// environment decides (RAINDROP_LOCAL_DEBUGGER, RAINDROP_WORKSHOP), then a
+	// probe of 127.0.0.1:5899. DisableLocalWorkshop turns the mirror off.
+	LocalWorkshopURL     string
+	DisableLocalWorkshop bool
+	// RedactPII redacts PII (emails, phones, cards, SSNs, secrets, credentials,
+	// addresses, names) in every text that leaves the process, on the core's
+	// sender thread.
+	RedactPII bool
+
 	MaxQueueItems     int
 	MaxQueueBytes     int
 	MaxBatchEvents    int
@@ -98,6 +109,14 @@ func (c *Config) toJSON() ([]byte, error) {
 	}
 	if c.Debug {
 		m["debug"] = true
+	}
+	if c.DisableLocalWorkshop {
+		m["local_workshop_url"] = false
+	} else {
+		str("local_workshop_url", c.LocalWorkshopURL)
+	}
+	if c.RedactPII {
+		m["redact_pii"] = true
 	}
 	num("max_queue_items", c.MaxQueueItems)
 	num("max_queue_bytes", c.MaxQueueBytes)

@@ -22,6 +22,9 @@ type Stats struct {
 	BytesSent          uint64
 	QueueDepth         uint64 // items waiting now
 	LastHTTPStatus     int    // 0: no response yet
+	MirrorSent         uint64 // requests the local Workshop accepted
+	MirrorFailed       uint64 // mirror requests that failed (never retried)
+	MirrorDropped      uint64 // bodies not mirrored: over 1 MiB, mirror queue full, or left at shutdown
 }
 
 // Stats returns a snapshot of the delivery counters.
@@ -47,5 +50,8 @@ func (c *Client) Stats() (Stats, error) {
 		BytesSent:          uint64(s.bytes_sent),
 		QueueDepth:         uint64(s.queue_depth),
 		LastHTTPStatus:     int(s.last_http_status),
+		MirrorSent:         uint64(s.mirror_sent),
+		MirrorFailed:       uint64(s.mirror_failed),
+		MirrorDropped:      uint64(s.mirror_dropped),
 	}, nil
 }

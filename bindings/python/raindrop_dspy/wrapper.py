@@ -134,6 +134,14 @@ class RaindropDSPy:
     (an explicit argument wins, even ``""``). Without a key, one warning is
     given and telemetry is disabled: wrapped modules run unchanged.
 
+    Beyond the official package: ``local_workshop_url`` mirrors every request to a local
+    Raindrop Workshop (a URL; ``False`` or ``""`` turns it off; ``None``, the default, lets
+    ``RAINDROP_LOCAL_DEBUGGER``, ``RAINDROP_WORKSHOP`` and then a probe of 127.0.0.1:5899
+    decide). Unlike ``raindrop-ai``, ``None`` is not an opt-out: use ``False``. Without an api
+    key, a Workshop named here or in the environment gets everything and the cloud nothing.
+    ``redact_pii=True`` redacts PII (emails, phones, cards, SSNs, secrets, credentials,
+    addresses, names) in every text that leaves the process, on the core's sender thread.
+
     Accepted for compatibility but without effect here: ``disable_auto_instrument``
     (the native core never monkey-patches LLM client libraries), ``app_git`` (no
     git metadata is collected), ``client`` (a ``raindrop.Raindrop`` instance
@@ -158,6 +166,8 @@ class RaindropDSPy:
         app_git: Any = True,
         client: Optional[Any] = None,
         debug: bool = False,
+        local_workshop_url: Union[str, bool, None] = None,
+        redact_pii: bool = False,
     ) -> None:
         api_key = api_key if api_key is not None else os.environ.get("RAINDROP_WRITE_KEY")
         endpoint = endpoint if endpoint is not None else os.environ.get("RAINDROP_ENDPOINT")
@@ -178,8 +188,11 @@ class RaindropDSPy:
         file_sink = bool(endpoint) and str(endpoint).startswith("file://")
         if not api_key:
             warnings.warn(_NO_KEY_WARNING, stacklevel=2)
-        if api_key or file_sink:
-            # Without a key only the offline file:// sink is written (as the core does).
+        if local_workshop_url is True:
+            raise TypeError("local_workshop_url must be a URL, False or None")
+        if api_key or file_sink or _workshop_named(local_workshop_url):
+            # Without a key only the offline file:// sink, or a Workshop named by the argument or
+            # the environment, is written to (the core then sends to the Workshop only).
             config = {
                 "api_key": api_key,
                 "endpoint": endpoint or None,
@@ -193,6 +206,10 @@ class RaindropDSPy:
                 "library_name": "raindrop-dspy",
                 "library_version": _library_version(),
                 "language": "python",
+                # None: the environment decides (RAINDROP_LOCAL_DEBUGGER, RAINDROP_WORKSHOP),
+                # then a probe of 127.0.0.1:5899; False or "": off.
+                "local_workshop_url": local_workshop_url,
+                "redact_pii": bool(redact_pii),
             }
             try:
                 self._native = NativeClient(config)
@@ -456,6 +473,19 @@ def _detached_instance() -> RaindropDSPy:
     return inst
 
 
+def _workshop_named(local_workshop_url: Union[str, bool, None]) -> bool:
+    """Whether a Workshop URL is given, by the argument or the environment (without a key the
+    native client is started only then; the 127.0.0.1:5899 probe needs a key or a file sink)."""
+    if local_workshop_url is False or local_workshop_url == "":
+        return False
+    if isinstance(local_workshop_url, str):
+        return True
+    if os.environ.get("RAINDROP_LOCAL_DEBUGGER", "").strip():
+        return True
+    workshop = os.environ.get("RAINDROP_WORKSHOP", "").strip().lower()
+    return bool(workshop) and workshop not in ("0", "false", "no", "off")
+
+
 def create_raindrop_dspy(
     api_key: Optional[str] = None,
     user_id: Optional[str] = None,
@@ -472,13 +502,15 @@ def create_raindrop_dspy(
     app_git: Any = True,
     client: Optional[Any] = None,
     debug: bool = False,
+    local_workshop_url: Union[str, bool, None] = None,
+    redact_pii: bool = False,
 ) -> RaindropDSPy:
     """Factory kept for backwards compatibility: same arguments as :class:`RaindropDSPy`."""
     kwargs: Dict[str, Any] = dict(
         user_id=user_id, convo_id=convo_id, project_id=project_id, tracing_enabled=tracing_enabled,
         bypass_otel_for_tools=bypass_otel_for_tools, disable_auto_instrument=disable_auto_instrument,
         event_name=event_name, event_id=event_id, endpoint=endpoint, tools=tools, app_git=app_git,
-        client=client, debug=debug,
+        client=client, debug=debug, local_workshop_url=local_workshop_url, redact_pii=redact_pii,
     )
     try:
         return RaindropDSPy(api_key, **kwargs)

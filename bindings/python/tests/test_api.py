@@ -22,13 +22,16 @@ SEED_PARAMS = [
     "api_key", "user_id", "convo_id", "project_id", "tracing_enabled", "bypass_otel_for_tools",
     "disable_auto_instrument", "event_name", "event_id", "endpoint", "tools", "app_git", "client", "debug",
 ]
+# Beyond the seed, keyword-only and after every seed parameter (issue 12).
+EXTRA_PARAMS = ["local_workshop_url", "redact_pii"]
 
 
 def test_signature_matches_official():
     for fn in (RaindropDSPy.__init__, create_raindrop_dspy):
         params = inspect.signature(fn).parameters
         names = [n for n in params if n != "self"]
-        assert names == SEED_PARAMS
+        assert names == SEED_PARAMS + EXTRA_PARAMS
+        assert all(params[n].kind is inspect.Parameter.KEYWORD_ONLY for n in EXTRA_PARAMS)
         assert params["tools"].kind is inspect.Parameter.KEYWORD_ONLY
         assert params["event_name"].default == "ai_generation"
         assert params["tracing_enabled"].default is True

@@ -470,6 +470,12 @@ struct Config {
     std::optional<bool> tracing_enabled;
     std::optional<bool> bypass_otel_for_tools;
     std::optional<bool> debug;
+    /// Mirrors every request to a local Raindrop Workshop (same routes and bytes, never the
+    /// Authorization header); "" turns it off. Unset: RAINDROP_LOCAL_DEBUGGER, then
+    /// RAINDROP_WORKSHOP, then a probe of 127.0.0.1:5899 decide.
+    std::optional<std::string> local_workshop_url;
+    /// Redacts PII in every text that leaves the process, on the core's sender thread.
+    std::optional<bool> redact_pii;
 
     std::optional<std::uint64_t> max_queue_items;
     std::optional<std::uint64_t> max_queue_bytes;
@@ -524,6 +530,8 @@ struct Config {
         boolean("tracing_enabled", tracing_enabled);
         boolean("bypass_otel_for_tools", bypass_otel_for_tools);
         boolean("debug", debug);
+        str("local_workshop_url", local_workshop_url);
+        boolean("redact_pii", redact_pii);
         num("max_queue_items", max_queue_items);
         num("max_queue_bytes", max_queue_bytes);
         num("max_batch_events", max_batch_events);
@@ -563,6 +571,10 @@ struct Stats {
     std::uint64_t queue_depth = 0;
     /// 0: no response yet.
     std::int32_t last_http_status = 0;
+    /// Requests the local Workshop accepted, failed (never retried), and bodies not mirrored.
+    std::uint64_t mirror_sent = 0;
+    std::uint64_t mirror_failed = 0;
+    std::uint64_t mirror_dropped = 0;
 };
 
 /// One event for Client::track_ai (AI fields) or Client::track (plain; AI fields ignored).
@@ -1218,6 +1230,9 @@ public:
         out.bytes_sent = s.bytes_sent;
         out.queue_depth = s.queue_depth;
         out.last_http_status = s.last_http_status;
+        out.mirror_sent = s.mirror_sent;
+        out.mirror_failed = s.mirror_failed;
+        out.mirror_dropped = s.mirror_dropped;
         return out;
     }
 
