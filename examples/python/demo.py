@@ -13,6 +13,9 @@ every request it would send to a ``file://`` sink; ``examples/trace_view.py``
 reads that file back and prints one line per call, each trace as a tree, what
 went to which route, the signals and the identify.
 
+A local Raindrop Workshop (``raindrop workshop``, on localhost:5899) gets the
+same requests: the core finds it at start, or ``RAINDROP_LOCAL_DEBUGGER`` names it.
+
     python examples/python/demo.py [--raw] [--keep PATH]
     RAINDROP_WRITE_KEY=rk_... python examples/python/demo.py --live
 
@@ -211,7 +214,10 @@ def main() -> int:
     trace_view.render(sink, raw=args.raw)
     print("Raw JSON: bash scripts/demo.sh --raw, or python3 examples/trace_view.py --raw FILE")
     print("Live:     RAINDROP_WRITE_KEY=rk_... bash scripts/demo.sh --live  (the same calls, sent to the\n"
-          "          Raindrop API; the LM stays offline). A local Workshop mirror is not supported yet.")
+          "          Raindrop API; the LM stays offline)")
+    print("Workshop: start the local Raindrop Workshop (`raindrop workshop`, UI on http://localhost:5899)\n"
+          "          and rerun: the core finds it and mirrors every request there as well\n"
+          "          (another address: RAINDROP_LOCAL_DEBUGGER=http://host:port/v1/; off: RAINDROP_WORKSHOP=0)")
     return 0
 
 

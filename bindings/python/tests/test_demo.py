@@ -7,6 +7,7 @@ with --raw. With --live it sends the same calls over HTTP (here to a loopback se
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -24,7 +25,9 @@ VIEW = os.path.join(EXAMPLES, "trace_view.py")
 
 
 def run(args, env=None):
-    full = {k: v for k, v in os.environ.items() if k != "RAINDROP_WRITE_KEY"}  # offline unless given
+    # offline unless given, and no local Workshop mirror unless a test names one
+    full = {k: v for k, v in os.environ.items() if not k.startswith("RAINDROP_")}
+    full["RAINDROP_WORKSHOP"] = "0"
     full.update(env or {})
     proc = subprocess.run([sys.executable, *args], capture_output=True, text=True, timeout=300, env=full,
                           encoding="utf-8", errors="replace")
@@ -168,7 +171,7 @@ def test_trace_view_reads_what_any_binding_writes(tmp_path):
 
 
 class Recorder(BaseHTTPRequestHandler):
-    requests = []
+    """A loopback HTTP server standing in for the Raindrop API or a local Workshop."""
 
     def setup(self) -> None:
         super().setup()
@@ -176,7 +179,7 @@ class Recorder(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:  # noqa: N802
         body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-        Recorder.requests.append((self.path, self.headers.get("Authorization"), json.loads(body)))
+        self.server.received.append((self.path, self.headers.get("Authorization"), json.loads(body)))
         self.send_response(200)
         self.send_header("Content-Length", "0")
         self.end_headers()
@@ -185,24 +188,44 @@ class Recorder(BaseHTTPRequestHandler):
         pass
 
 
-def test_demo_live_sends_the_same_calls_over_http():
-    Recorder.requests = []
+@contextlib.contextmanager
+def recorder():
+    """(base URL, list of (path, Authorization, JSON body) received)."""
     server = HTTPServer(("127.0.0.1", 0), Recorder)
+    server.received = []
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
-        out = run([DEMO, "--live"], env={"RAINDROP_WRITE_KEY": "rk_live_test",
-                                         "RAINDROP_ENDPOINT": f"http://127.0.0.1:{server.server_port}/v1/"})
+        yield f"http://127.0.0.1:{server.server_port}/v1/", server.received
     finally:
         server.shutdown()
-    events = [e for path, _, body in Recorder.requests if path.endswith("/events/track") for e in body]
+        server.server_close()
+
+
+def test_demo_live_sends_the_same_calls_over_http():
+    with recorder() as (url, received):
+        out = run([DEMO, "--live"], env={"RAINDROP_WRITE_KEY": "rk_live_test", "RAINDROP_ENDPOINT": url})
+    events = [e for path, _, body in received if path.endswith("/events/track") for e in body]
     assert len(events) == 4
-    assert {auth for _, auth, _ in Recorder.requests} == {"Bearer rk_live_test"}
-    assert {path.rsplit("/v1/", 1)[1] for path, _, _ in Recorder.requests} == {
+    assert {auth for _, auth, _ in received} == {"Bearer rk_live_test"}
+    assert {path.rsplit("/v1/", 1)[1] for path, _, _ in received} == {
         "events/track", "signals/track", "users/identify", "traces"}
     for event in events:
         assert f"event {event['event_id']}" in out
-    spans = [s for path, _, body in Recorder.requests if path.endswith("/traces")
+    spans = [s for path, _, body in received if path.endswith("/traces")
              for rs in body["resourceSpans"] for ss in rs["scopeSpans"] for s in ss["spans"]]
-    items = len(events) + len(spans) + sum(len(body) for path, _, body in Recorder.requests
+    items = len(events) + len(spans) + sum(len(body) for path, _, body in received
                                            if path.endswith(("/signals/track", "/users/identify")))
-    assert f"delivered {items} item(s) in {len(Recorder.requests)} request(s), dropped 0" in out
+    assert f"delivered {items} item(s) in {len(received)} request(s), dropped 0" in out
+
+
+def test_demo_mirrors_to_a_local_workshop(tmp_path):
+    """What the demo says: a local Workshop gets the same requests as the file, without the key."""
+    sink = tmp_path / "requests.jsonl"
+    with recorder() as (url, received):
+        out = run([DEMO, "--keep", str(sink)], env={"RAINDROP_LOCAL_DEBUGGER": url})
+    assert "raindrop workshop" in out and "RAINDROP_LOCAL_DEBUGGER=" in out
+    written = sorted((line["route"], json.dumps(line["body"], sort_keys=True))
+                     for line in map(json.loads, sink.read_text().splitlines()))
+    mirrored = sorted((path.rsplit("/v1/", 1)[1], json.dumps(body, sort_keys=True)) for path, _, body in received)
+    assert mirrored == written and len(written) >= 4
+    assert {auth for _, auth, _ in received} == {None}
