@@ -41,16 +41,21 @@ def _blen(value: Optional[bytes]) -> int:
 
 _BYTES_OFF = _ffi.bytes_data_offset()
 _pack_result = struct.Struct(_ffi.CALL_RESULT_HEAD_PROPS).pack_into
-_pack_output = struct.Struct("<QQ").pack_into  # rd_call_result.output, output_len
+_pack_output = struct.Struct("<QQQQ").pack_into  # output, output_len, model, model_len
 
 
-def fill_output(res: Any, ob: Optional[bytes]) -> None:
-    """Set only the output of a result whose other fields never change (``ThreadBuffers.out``)."""
+def fill_output(res: Any, ob: Optional[bytes], mb: Optional[bytes]) -> None:
+    """Set only the output and model of a result whose other fields never change
+    (``ThreadBuffers.out``). The bytes must stay alive until the foreign call returns."""
     if _BYTES_OFF:
-        _pack_output(res, 0, 0 if ob is None else id(ob) + _BYTES_OFF, 0 if ob is None else len(ob))
+        off = _BYTES_OFF
+        _pack_output(res, 0, 0 if ob is None else id(ob) + off, 0 if ob is None else len(ob),
+                     0 if mb is None else id(mb) + off, 0 if mb is None else len(mb))
     else:
         res.output = ob
         res.output_len = 0 if ob is None else len(ob)
+        res.model = mb
+        res.model_len = 0 if mb is None else len(mb)
 
 
 def fill_result(res: Any, ob: Optional[bytes], mb: Optional[bytes], pt: int, ct: int, fb: Optional[bytes],
@@ -119,8 +124,8 @@ class ThreadBuffers:
         # which must never leak into a later rd_wrap_end.
         self.sres = _ffi.rd_call_result()
         self.sres_addr = ctypes.addressof(self.sres)
-        # The usual end of a wrapped call: an output and nothing else (tokens unknown: the
-        # core rolls them up from the LM spans). Only the output is ever written into it.
+        # The usual end of a wrapped call: an output, maybe a model, tokens unknown (the core
+        # rolls them up from the LM spans). Only output and model are ever written into it.
         self.out = _ffi.rd_call_result(prompt_tokens=_ffi.RD_TOKENS_UNKNOWN,
                                        completion_tokens=_ffi.RD_TOKENS_UNKNOWN)
         self.out_addr = ctypes.addressof(self.out)

@@ -24,6 +24,19 @@ def enc(s: Optional[str]) -> Optional[bytes]:
     return None if s is None else s.encode("utf-8", "surrogatepass")
 
 
+_bytes_cache: Dict[str, bytes] = {}
+
+
+def cached_bytes(s: str) -> bytes:
+    """``enc`` for the few distinct values a process sees (model names, finish reasons)."""
+    b = _bytes_cache.get(s)
+    if b is None:
+        if len(_bytes_cache) >= 1024:
+            _bytes_cache.clear()
+        b = _bytes_cache[s] = s.encode("utf-8", "surrogatepass")
+    return b
+
+
 def to_json(value: Any) -> str:
     """JSON text of any value (``str()`` of what JSON cannot hold); never raises."""
     try:

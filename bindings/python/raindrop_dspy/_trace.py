@@ -36,6 +36,7 @@ from ._capture import ACTIVE, Frame
 from ._client import fill_result, thread_buffers
 from ._extract import (
     UNKNOWN,
+    cached_bytes,
     completion_text,
     enc,
     error_fields,
@@ -63,18 +64,7 @@ _obj_getattr = object.__getattribute__
 _CoroutineType = types.CoroutineType
 
 _name_cache: Dict[type, bytes] = {}
-_bytes_cache: Dict[str, bytes] = {}
 _props_cache: Dict[Tuple[Optional[str], Optional[str], bool], Optional[bytes]] = {}
-
-
-def _cached_bytes(s: str) -> bytes:
-    """Encoded model names and finish reasons: a handful of distinct values per process."""
-    b = _bytes_cache.get(s)
-    if b is None:
-        if len(_bytes_cache) >= 1024:
-            _bytes_cache.clear()
-        b = _bytes_cache[s] = s.encode("utf-8", "surrogatepass")
-    return b
 
 
 def _report(nc: Any, rc: int, what: str) -> None:
@@ -266,11 +256,11 @@ def record_lm(frame: Frame, lm: Any, entry: Any, t0: int, t1: int, result: Any, 
             except Exception:
                 logger.debug("raindrop_dspy: LM span text failed", exc_info=True)
                 inp = out = pb = None
-        mb = None if model is None else _cached_bytes(model)
+        mb = None if model is None else cached_bytes(model)
         name = mb or type(lm).__name__.encode()
         inb = None if inp is None else inp.encode("utf-8", "surrogatepass")
         ob = None if out is None else out.encode("utf-8", "surrogatepass")
-        fb = None if fr is None else _cached_bytes(fr)
+        fb = None if fr is None else cached_bytes(fr)
         if exc is None:
             et = em = None
         else:

@@ -37,7 +37,7 @@ from typing import (
 from . import _ffi, _trace
 from ._capture import ACTIVE, Frame, install_hooks
 from ._client import NativeClient, fill_output, fill_result, thread_buffers
-from ._extract import enc, error_fields, fallback_model, fallback_usage, input_text, output_text
+from ._extract import cached_bytes, error_fields, fallback_model, fallback_usage, input_text, output_text
 
 logger = logging.getLogger("raindrop_dspy")
 
@@ -87,36 +87,32 @@ class CallFrame(Frame):
             nc = self.client
             tb = thread_buffers()
             if self.lm_seen:
+                mb = None  # the core takes the LM calls' model
                 parent = self.parent
                 if parent is not None and parent.client is nc:
                     parent.lm_seen = True
-                if exc is None:
-                    # The common case: only the output; the rest of tb.out stays "unknown".
-                    text = output_text(self.result)
-                    ob = None if text is None else text.encode("utf-8", "surrogatepass")
-                    fill_output(tb.out, ob)
-                    h = nc._handle
-                    if h:
-                        rc = nc.lib.hot_wrap_end(h, self.handle, tb.out_addr, None)
-                        if rc != _RD_OK:
-                            nc.report(rc, "rd_wrap_end")
-                    return
-                mb = None
             else:
-                mb = enc(fallback_model(self.module, self.kwargs))
+                model = fallback_model(self.module, self.kwargs)
+                mb = None if model is None else cached_bytes(model)
             if exc is None:
+                text = output_text(self.result)
+                ob = None if text is None else text.encode("utf-8", "surrogatepass")
                 pt, ct = (_UNKNOWN, _UNKNOWN) if self.lm_seen else fallback_usage(self.result)
-                ob = enc(output_text(self.result))
-                et = em = None
+                if pt < 0 and ct < 0:
+                    # The common case: output and model only; the rest of tb.out never changes.
+                    fill_output(tb.out, ob, mb)
+                    res_addr = tb.out_addr
+                else:
+                    fill_result(tb.res, ob, mb, pt, ct, None, None, None, None)
+                    res_addr = tb.res_addr
             else:
-                pt = ct = _UNKNOWN
-                ob = None
                 et, em = error_fields(exc)
-            fill_result(tb.res, ob, mb, pt, ct, None, et, em, None)
+                fill_result(tb.res, None, mb, _UNKNOWN, _UNKNOWN, None, et, em, None)
+                res_addr = tb.res_addr
             h = nc._handle
             if not h:
                 return  # shut down (or forked) since the call began
-            rc = nc.lib.hot_wrap_end(h, self.handle, tb.res_addr, None)
+            rc = nc.lib.hot_wrap_end(h, self.handle, res_addr, None)
             if rc != _RD_OK:
                 nc.report(rc, "rd_wrap_end")
         except Exception:
