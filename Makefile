@@ -5,7 +5,7 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: all build demo demo-c test test-rust check-header test-c test-python test-go test-cpp test-otelcol test-fork
+.PHONY: all build demo demo-c test test-rust check-header test-c test-python test-go test-cpp test-otelcol test-fork test-exit
 
 all: build
 
@@ -21,7 +21,7 @@ demo-c: build
 	./target/quickstart target/quickstart-events.jsonl
 	python3 examples/trace_view.py target/quickstart-events.jsonl
 
-test: build check-header test-rust test-c test-python test-go test-cpp test-otelcol test-fork
+test: build check-header test-rust test-c test-python test-go test-cpp test-otelcol test-fork test-exit
 	@echo "make test: all suites passed"
 
 # The checked-in header must equal a fresh generation, compile alone as C and C++, and every
@@ -54,6 +54,10 @@ test-cpp: build
 # Fork safety: 200 forks while 4 threads call, in C and Python (after test-python: its venv).
 test-fork: build
 	bash tests/fork/run.sh 200
+
+# Exit paths: 5,000 queued events survive return from main, exit() and quick_exit().
+test-exit: build
+	bash tests/exit/run.sh
 
 # End to end: our traces into a real OpenTelemetry Collector (built from the Go module proxy;
 # the binary is cached under target/otelcol).

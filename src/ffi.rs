@@ -216,7 +216,7 @@ pub struct rd_signal {
     pub sentiment_len: usize,
 }
 
-use crate::fork::CLIENTS;
+use crate::process::CLIENTS;
 
 thread_local! {
     static LAST_ERROR: RefCell<String> = const { RefCell::new(String::new()) };
@@ -390,7 +390,7 @@ pub unsafe extern "C" fn rd_new(
         let out = client_out.as_mut().ok_or_else(|| Error::null("client_out"))?;
         let json = optional(config_json, config_json_len);
         let config = crate::config::parse(json.as_deref(), |name| std::env::var(name).ok())?;
-        crate::fork::install();
+        crate::process::install();
         let client = Client::new(config)?;
         let handle = CLIENTS.write().unwrap_or_else(|p| p.into_inner()).insert(client);
         *out = handle;

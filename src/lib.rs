@@ -10,12 +10,12 @@ mod config;
 mod error;
 mod event;
 mod ffi;
-mod fork;
 mod identify;
 mod ids;
 mod json_bound;
 mod log;
 mod mirror;
+mod process;
 mod queue;
 #[doc(hidden)] // public for tests/redaction.rs and examples/redact_bench.rs only
 pub mod redact;

@@ -62,6 +62,20 @@ impl<T> Registry<T> {
         self.live
     }
 
+    /// Removes and returns every value.
+    pub fn take_all(&mut self) -> Vec<T> {
+        let mut taken = Vec::with_capacity(self.live);
+        for (index, slot) in self.slots.iter_mut().enumerate() {
+            if let Some(value) = slot.value.take() {
+                taken.push(value);
+                slot.generation = slot.generation.wrapping_add(1).max(1);
+                self.free.push(index as u32);
+            }
+        }
+        self.live = 0;
+        taken
+    }
+
     /// Invalidates every handle without dropping its value: a forked child must not run the
     /// destructors of values whose threads and locks stayed in the parent.
     pub fn forget_all(&mut self) {

@@ -1,3 +1,6 @@
+//! Process-wide state and hooks: the registry of live clients, fork safety, and the drain at
+//! process exit.
+//!
 //! Fork safety. A process may fork while other threads are inside `rd_*` calls; in the child only
 //! the forking thread lives on, and a lock another thread held stays locked there forever. So
 //! around `fork()` the forking thread takes the process-wide locks the core uses (the handle
@@ -25,12 +28,35 @@ thread_local! {
     static HELD: RefCell<Option<Held>> = const { RefCell::new(None) };
 }
 
-/// Registers the fork handlers, once per process (before the first client exists).
+extern "C" {
+    // C11, in glibc and musl; not bound by the libc crate on Linux.
+    fn at_quick_exit(function: extern "C" fn()) -> libc::c_int;
+}
+
+/// Registers the fork and exit handlers, once per process (before the first client exists).
 pub fn install() {
     static INSTALLED: Once = Once::new();
     INSTALLED.call_once(|| {
-        // Safety: plain functions without arguments, valid for the life of the process.
-        unsafe { libc::pthread_atfork(Some(prepare), Some(parent), Some(child)) };
+        // Safety: plain functions without arguments, valid for the life of the process (a
+        // library's atexit handlers also run when it is unloaded).
+        unsafe {
+            libc::pthread_atfork(Some(prepare), Some(parent), Some(child));
+            libc::atexit(drain_at_exit);
+            at_quick_exit(drain_at_exit);
+        }
+    });
+}
+
+/// Exit without `rd_shutdown` (returning from C's `main`, `exit()`, `quick_exit()`): every live
+/// client drains within its shutdown deadline, one after another, as `rd_shutdown` would. Paths
+/// that run no handler at all (`_exit`, Go's `os.Exit`, a signal) keep only what was delivered.
+extern "C" fn drain_at_exit() {
+    // A panic must not unwind out of a C handler; there is no one left to report it to.
+    let _ = std::panic::catch_unwind(|| {
+        let clients = CLIENTS.write().unwrap_or_else(|p| p.into_inner()).take_all();
+        for client in clients {
+            let _ = client.shutdown(None);
+        }
     });
 }
 
