@@ -5,7 +5,7 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: all build demo demo-c test test-rust check-header test-c test-python test-go test-cpp test-otelcol test-fork test-exit
+.PHONY: test-workshop all build demo demo-c test test-rust check-header test-c test-python test-go test-cpp test-otelcol test-fork test-exit
 
 all: build
 
@@ -21,7 +21,7 @@ demo-c: build
 	./target/quickstart target/quickstart-events.jsonl
 	python3 examples/trace_view.py target/quickstart-events.jsonl
 
-test: build check-header test-rust test-c test-python test-go test-cpp test-otelcol test-fork test-exit
+test: build check-header test-rust test-c test-python test-go test-cpp test-otelcol test-fork test-workshop test-exit
 	@echo "make test: all suites passed"
 
 # The checked-in header must equal a fresh generation, compile alone as C and C++, and every
@@ -63,3 +63,9 @@ test-exit: build
 # the binary is cached under target/otelcol).
 test-otelcol: build
 	RD_E2E_SKIP_CARGO=1 bash tests/otelcol/run-e2e.sh
+
+# End to end against the real Raindrop Workshop (bun and the Workshop's dependencies from the npm
+# registry, cached under target/workshop; skips with a message when they cannot be obtained):
+# a DSPy program and a C program mirror to it while their cloud endpoint is a loopback sink.
+test-workshop: build
+	RD_E2E_SKIP_CARGO=1 bash tests/workshop/run-e2e.sh
