@@ -437,8 +437,6 @@ rd_result rd_shutdown(rd_client client, int64_t timeout_ms, rd_error *err_out);
 // Errors: RD_ERR_INVALID_HANDLE, RD_ERR_NULL_ARGUMENT (stats_out).
 rd_result rd_get_stats(rd_client client, rd_stats *stats_out, rd_error *err_out);
 
-extern int at_quick_exit(void (*function)(void));
-
 #ifdef __cplusplus
 }  // extern "C"
 #endif  // __cplusplus
