@@ -207,3 +207,35 @@ fn local_workshop_url_true_is_refused() {
     let cfg = config(&cloud, json!({"local_workshop_url": true}));
     assert!(new_client(&cfg).is_err());
 }
+
+#[test]
+#[ignore = "runs as a child process of warnings_once_and_mirror_errors_never_above_debug"]
+fn child_logging_client() {
+    let cloud = Sink::start();
+    // An invalid URL, used a lot: one warning.
+    let mut c = mirrored(&cloud, "ftp://127.0.0.1:1/", json!({}));
+    for _ in 0..3 {
+        send_everything(&c);
+    }
+    c.shutdown(5000).unwrap();
+    // A failing mirror without debug: nothing logged about it.
+    let mut c = mirrored(&cloud, &garbage_server(), json!({}));
+    send_everything(&c);
+    c.wait_stats(WAIT, |s| s.mirror_failed >= 2);
+    c.shutdown(5000).unwrap();
+}
+
+#[test]
+fn warnings_once_and_mirror_errors_never_above_debug() {
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "child_logging_client", "--ignored", "--nocapture", "--test-threads=1"])
+        .env_remove("RAINDROP_LOCAL_DEBUGGER")
+        .env_remove("RAINDROP_WORKSHOP")
+        .output()
+        .expect("run the child test");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success() && stdout.contains("1 passed"), "child failed:\n{stdout}\n{stderr}");
+    assert_eq!(stderr.matches("local_workshop_url is not an http(s) URL").count(), 1, "{stderr}");
+    assert!(!stderr.contains("Workshop mirror http"), "mirror errors are debug-only: {stderr}");
+}
