@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 pub const DEFAULT_URL: &str = "http://localhost:5899/v1/";
 const PROBE_PORT: u16 = 5899;
 const PROBE_BUDGET: Duration = Duration::from_millis(100);
-const TIMEOUT: Duration = Duration::from_secs(2);
+pub const TIMEOUT: Duration = Duration::from_secs(2);
 const MAX_BODY: usize = 1 << 20;
 /// Bodies waiting for the mirror; more are dropped and counted (`mirror_dropped`).
 const QUEUE: usize = 64;

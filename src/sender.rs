@@ -173,11 +173,12 @@ impl Sender {
                 .warn("sender_panic", || "the sender thread failed; telemetry stops for this client".into());
         }
         self.shared.control.finish();
-        // The cloud part is done (rd_shutdown sees it finished); give the mirror until the
-        // shutdown deadline, then drop what it still holds.
+        // The cloud part is done (rd_shutdown sees it finished); give the mirror one request
+        // timeout (2 s), within the shutdown deadline, then drop what it still holds: a hanging
+        // Workshop delays shutdown by 2 s at most.
         if let (Some(mirror), Some(deadline)) = (&self.mirror, self.shared.control.shutdown_deadline()) {
             if !self.shared.control.aborted() {
-                mirror.wait_idle(deadline);
+                mirror.wait_idle(deadline.min(Instant::now() + crate::mirror::TIMEOUT));
             }
         }
     }
