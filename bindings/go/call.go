@@ -1,7 +1,38 @@
 package raindrop
 
 /*
+#include <string.h>
 #include "raindrop_dspy.h"
+
+// rd_go_end fills an rd_call_result on the C stack and ends the call or span.
+// The strings come as separate arguments because a Go struct holding Go
+// pointers cannot be handed to C without pinning each one (which costs more
+// than the rest of the call).
+static rd_result rd_go_end(rd_client c, rd_call h, int span,
+		const char *output, size_t output_len, const char *model, size_t model_len,
+		int64_t prompt_tokens, int64_t completion_tokens,
+		const char *finish_reason, size_t finish_reason_len,
+		const char *error_type, size_t error_type_len,
+		const char *error_message, size_t error_message_len,
+		const char *properties_json, size_t properties_json_len,
+		const char *user_id, size_t user_id_len, const char *convo_id, size_t convo_id_len,
+		const char *event_name, size_t event_name_len,
+		const char *attachments_json, size_t attachments_json_len, rd_error *err_out) {
+	rd_call_result r;
+	memset(&r, 0, sizeof r);
+	r.output = output; r.output_len = output_len;
+	r.model = model; r.model_len = model_len;
+	r.prompt_tokens = prompt_tokens; r.completion_tokens = completion_tokens;
+	r.finish_reason = finish_reason; r.finish_reason_len = finish_reason_len;
+	r.error_type = error_type; r.error_type_len = error_type_len;
+	r.error_message = error_message; r.error_message_len = error_message_len;
+	r.properties_json = properties_json; r.properties_json_len = properties_json_len;
+	r.user_id = user_id; r.user_id_len = user_id_len;
+	r.convo_id = convo_id; r.convo_id_len = convo_id_len;
+	r.event_name = event_name; r.event_name_len = event_name_len;
+	r.attachments_json = attachments_json; r.attachments_json_len = attachments_json_len;
+	return span ? rd_span_end(c, h, &r, err_out) : rd_wrap_end(c, h, &r, err_out);
+}
 */
 import "C"
 
@@ -189,11 +220,21 @@ func (c *Client) beginCall(parent *node, name, input, eventID string) (*node, er
 		ph = parent.h
 	}
 	var h C.rd_call
-	var idBuf [eventIDBufLen]byte
 	var e C.rd_error
 	np, nn := strArg(name)
-	ip, in := strArg(input)
+	ip, in := optArg(input)
 	ep, en := optArg(eventID)
+	if parent != nil { // a nested call has its top-level call's event id
+		rc := C.rd_wrap_begin(c.h, ph, np, nn, ip, in, ep, en, &h, nil, 0, &e)
+		runtime.KeepAlive(c)
+		runtime.KeepAlive(name)
+		runtime.KeepAlive(input)
+		if err := errFrom("rd_wrap_begin", rc, &e); err != nil {
+			return nil, err
+		}
+		return &node{c: c, h: h, eventID: parent.eventID, parent: parent}, nil
+	}
+	var idBuf [eventIDBufLen]byte
 	rc := C.rd_wrap_begin(c.h, ph, np, nn, ip, in, ep, en, &h,
 		(*C.char)(unsafe.Pointer(&idBuf[0])), C.size_t(len(idBuf)), &e)
 	runtime.KeepAlive(c)
@@ -217,21 +258,9 @@ func (n *node) end(r callResult, opts *CallOptions) error {
 		n.parent.add(u)
 	}
 	props := r.props
-	var atts string
-	var pin runtime.Pinner
-	defer pin.Unpin()
-	var cr C.rd_call_result
-	cr.prompt_tokens, cr.completion_tokens = -1, -1
-	if u.PromptTokens > 0 {
-		cr.prompt_tokens = C.int64_t(u.PromptTokens)
-	}
-	if u.CompletionTokens > 0 {
-		cr.completion_tokens = C.int64_t(u.CompletionTokens)
-	}
+	var user, convo, eventName, atts string
 	if opts != nil {
-		pinOpt(&pin, &cr.user_id, &cr.user_id_len, opts.UserID)
-		pinOpt(&pin, &cr.convo_id, &cr.convo_id_len, opts.ConvoID)
-		pinOpt(&pin, &cr.event_name, &cr.event_name_len, opts.EventName)
+		user, convo, eventName = opts.UserID, opts.ConvoID, opts.EventName
 		if len(opts.Properties) > 0 {
 			merged := make(map[string]any, len(opts.Properties)+len(props))
 			for k, v := range opts.Properties {
@@ -246,25 +275,37 @@ func (n *node) end(r callResult, opts *CallOptions) error {
 	}
 	pj := ""
 	if len(props) > 0 {
-		pj = toJSON(props)
+		pj = wholeJSON(props)
 	}
-	pinOpt(&pin, &cr.output, &cr.output_len, r.output)
-	pinOpt(&pin, &cr.model, &cr.model_len, u.Model)
-	pinOpt(&pin, &cr.finish_reason, &cr.finish_reason_len, u.FinishReason)
-	pinOpt(&pin, &cr.error_type, &cr.error_type_len, r.errType)
-	pinOpt(&pin, &cr.error_message, &cr.error_message_len, r.errMsg)
-	pinOpt(&pin, &cr.properties_json, &cr.properties_json_len, pj)
-	pinOpt(&pin, &cr.attachments_json, &cr.attachments_json_len, atts)
-
-	var e C.rd_error
-	var rc C.rd_result
-	op := "rd_wrap_end"
+	pt, ct := C.int64_t(-1), C.int64_t(-1)
+	if u.PromptTokens > 0 {
+		pt = C.int64_t(u.PromptTokens)
+	}
+	if u.CompletionTokens > 0 {
+		ct = C.int64_t(u.CompletionTokens)
+	}
+	span, op := C.int(0), "rd_wrap_end"
 	if n.isSpan {
-		op = "rd_span_end"
-		rc = C.rd_span_end(n.c.h, n.h, &cr, &e)
-	} else {
-		rc = C.rd_wrap_end(n.c.h, n.h, &cr, &e)
+		span, op = 1, "rd_span_end"
 	}
+	outP, outN := optArg(r.output)
+	modelP, modelN := optArg(u.Model)
+	frP, frN := optArg(u.FinishReason)
+	etP, etN := optArg(r.errType)
+	emP, emN := optArg(r.errMsg)
+	pjP, pjN := optArg(pj)
+	userP, userN := optArg(user)
+	convoP, convoN := optArg(convo)
+	evP, evN := optArg(eventName)
+	attP, attN := optArg(atts)
+	var e C.rd_error
+	rc := C.rd_go_end(n.c.h, n.h, span, outP, outN, modelP, modelN, pt, ct, frP, frN, etP, etN, emP, emN,
+		pjP, pjN, userP, userN, convoP, convoN, evP, evN, attP, attN, &e)
+	runtime.KeepAlive(r)
+	runtime.KeepAlive(u)
+	runtime.KeepAlive(pj)
+	runtime.KeepAlive(opts)
+	runtime.KeepAlive(atts)
 	runtime.KeepAlive(n)
 	err := errFrom(op, rc, &e)
 	switch {

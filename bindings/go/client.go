@@ -144,9 +144,10 @@ func (c *Config) toJSON() ([]byte, error) {
 // concurrent use by any number of goroutines. Close (or Shutdown) it when done;
 // a finalizer shuts down a client that is garbage collected unclosed.
 type Client struct {
-	h      C.rd_client
-	closed atomic.Bool
-	logger *log.Logger
+	h       C.rd_client
+	closed  atomic.Bool
+	logger  *log.Logger
+	maxText int // the text cap: inputs and outputs are encoded up to it
 
 	lastQueueFullLog atomic.Int64 // unix nanos of the last queue-full warning
 	lastRefusedLog   atomic.Int64 // unix nanos of the last refused-call warning
@@ -167,7 +168,10 @@ func New(cfg Config) (*Client, error) {
 	if err := errFrom("rd_new", rc, &e); err != nil {
 		return nil, err
 	}
-	c := &Client{h: h, logger: cfg.Logger}
+	c := &Client{h: h, logger: cfg.Logger, maxText: cfg.MaxTextFieldChars}
+	if c.maxText <= 0 {
+		c.maxText = defaultMaxTextChars
+	}
 	if c.logger == nil {
 		c.logger = log.Default()
 	}

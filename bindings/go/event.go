@@ -7,7 +7,6 @@ import "C"
 
 import (
 	"encoding/json"
-	"fmt"
 	"runtime"
 	"time"
 	"unsafe"
@@ -173,34 +172,4 @@ func jsonAttachments(a []Attachment) (string, error) {
 // matches ErrInvalidJSON and unwraps to the encoding/json error.
 func invalidJSON(arg string, err error) *Error {
 	return &Error{Code: CodeInvalidJSON, Op: arg, Message: err.Error(), cause: err}
-}
-
-// toJSON renders any value as JSON text for an event's input or output. A
-// value encoding/json cannot encode (a func, a channel, a cycle) is rendered
-// with fmt instead, so recording never fails.
-func toJSON(v any) string {
-	if v == nil {
-		return ""
-	}
-	if s, ok := v.(string); ok {
-		return s
-	}
-	b, err := json.Marshal(v)
-	if err == nil {
-		return string(b)
-	}
-	if m, ok := v.(map[string]any); ok {
-		safe := make(map[string]any, len(m))
-		for k, x := range m {
-			if _, err := json.Marshal(x); err != nil {
-				safe[k] = fmt.Sprintf("%v", x)
-			} else {
-				safe[k] = x
-			}
-		}
-		if b, err := json.Marshal(safe); err == nil {
-			return string(b)
-		}
-	}
-	return fmt.Sprintf("%v", v)
 }

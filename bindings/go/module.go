@@ -102,11 +102,7 @@ func (w *wrappedModule) Process(ctx context.Context, inputs map[string]any) (map
 	if parent == nil {
 		opts, eventID = callOptionsFrom(ctx)
 	}
-	input := ""
-	if inputs != nil {
-		input = toJSON(inputs)
-	}
-	n, err := w.c.beginCall(parent, w.name, input, eventID)
+	n, err := w.c.beginCall(parent, w.name, w.c.textJSON(inputs), eventID)
 	if err != nil {
 		w.c.warnRefused(err)
 		return w.m.Process(ctx, inputs)
@@ -121,9 +117,7 @@ func (w *wrappedModule) Process(ctx context.Context, inputs map[string]any) (map
 	ended = true
 
 	r := callResult{}
-	if out != nil {
-		r.output = toJSON(out)
-	}
+	r.output = w.c.textJSON(out)
 	if err != nil {
 		r.errType = fmt.Sprintf("%T", err)
 		r.errMsg = err.Error()

@@ -73,7 +73,7 @@ func (c *Client) startSpan(ctx context.Context, parent *node, kind SpanKind, nam
 	if parent != nil {
 		ph, eventID = parent.h, parent.eventID
 	}
-	in := toJSON(input)
+	in := c.textJSON(input)
 	var h C.rd_call
 	var e C.rd_error
 	np, nn := strArg(name)
@@ -101,9 +101,7 @@ func (s *Span) End(r SpanResult) {
 	s.n.add(Usage{Model: r.Model, PromptTokens: r.PromptTokens,
 		CompletionTokens: r.CompletionTokens, FinishReason: r.FinishReason})
 	cr := callResult{props: r.Properties}
-	if r.Output != nil {
-		cr.output = toJSON(r.Output)
-	}
+	cr.output = s.n.c.textJSON(r.Output)
 	if r.Err != nil {
 		cr.errType = fmt.Sprintf("%T", r.Err)
 		cr.errMsg = r.Err.Error()

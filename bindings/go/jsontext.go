@@ -1,0 +1,640 @@
+package raindrop
+
+import (
+	"bytes"
+	"encoding"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"math"
+	"reflect"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"unicode/utf8"
+	"unsafe"
+)
+
+// defaultMaxTextChars is the core's default text cap (max_text_field_chars).
+const defaultMaxTextChars = 1_000_000
+
+// textJSON renders an input or output for the core: a string as is, anything
+// else as JSON, both cut just past the client's text cap. nil (also a nil map,
+// slice or pointer) is "" (absent), never "null".
+func (c *Client) textJSON(v any) string {
+	if isNil(v) {
+		return ""
+	}
+	return boundedJSON(v, c.maxText)
+}
+
+func isNil(v any) bool {
+	if v == nil {
+		return true
+	}
+	switch r := reflect.ValueOf(v); r.Kind() {
+	case reflect.Map, reflect.Slice, reflect.Pointer, reflect.Interface:
+		return r.IsNil()
+	}
+	return false
+}
+
+// boundedJSON renders v as JSON text for an event's input or output, writing
+// at most a little more than maxChars characters: the core cuts the text to
+// its cap anyway, so encoding past it would only cost time. The cost is bounded
+// by the cap, not by the size of v (a 5 MiB string costs what the cap costs).
+//
+// The text is what encoding/json produces with SetEscapeHTML(false) (same
+// escaping except that <, > and & stay as they are, same float format, sorted
+// map keys, struct tags) up to where it is cut. Values encoding/json cannot
+// encode (a channel, a func, NaN) are written as the JSON string of their %v,
+// so recording never fails. Two exceptions keep the cost bounded: a map with
+// more entries than the budget left is written in map order, and the output of
+// a json.Marshaler is taken as it comes.
+func boundedJSON(v any, maxChars int) string {
+	if s, ok := v.(string); ok {
+		return capChars(s, maxChars+1)
+	}
+	e := jsonWriter{left: maxChars + 1}
+	if m, ok := v.(map[string]any); ok {
+		e.buf.Grow(min(sizeHint(m), maxChars)) // one allocation for the usual input
+	}
+	e.anyValue(v, 0)
+	return e.buf.String()
+}
+
+// wholeJSON is boundedJSON without a cap: always valid JSON, for the span and
+// call properties the core parses (it bounds them itself).
+func wholeJSON(v any) string {
+	return boundedJSON(v, math.MaxInt-1)
+}
+
+// sizeHint guesses the JSON size of a flat map of strings.
+func sizeHint(m map[string]any) int {
+	n := 2
+	for k, v := range m {
+		n += len(k) + 4
+		if s, ok := v.(string); ok {
+			n += len(s) + 2
+		} else {
+			n += 16
+		}
+	}
+	return n
+}
+
+// capChars returns s cut to at most n characters.
+func capChars(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for i := range s {
+		if n == 0 {
+			return s[:i]
+		}
+		n--
+	}
+	return s
+}
+
+// jsonWriter appends JSON to buf until left (characters) runs out.
+type jsonWriter struct {
+	buf  strings.Builder
+	left int
+}
+
+// maxDepth stops self-referencing values that write nothing per level.
+const maxDepth = 1000
+
+func (e *jsonWriter) full() bool { return e.left <= 0 }
+
+// raw appends ASCII text.
+func (e *jsonWriter) raw(s string) {
+	e.buf.WriteString(s)
+	e.left -= len(s)
+}
+
+func (e *jsonWriter) rawBytes(b []byte) {
+	e.buf.Grow(len(b))
+	e.buf.Write(b)
+	e.left -= utf8.RuneCount(b)
+}
+
+// str appends s as a JSON string, cut to the budget first.
+func (e *jsonWriter) str(s string) {
+	s = capChars(s, e.left)
+	if plainASCII(s) { // the common case: copied as is
+		e.buf.Grow(len(s) + 2)
+		e.buf.WriteByte('"')
+		e.buf.WriteString(s)
+		e.buf.WriteByte('"')
+		e.left -= len(s) + 2
+		return
+	}
+	var b bytes.Buffer // encoding/json's escaping, without the HTML part
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(s) // cannot fail for a string
+	e.rawBytes(bytes.TrimSuffix(b.Bytes(), []byte("\n")))
+}
+
+const (
+	ones  = 0x0101010101010101
+	highs = 0x8080808080808080
+)
+
+// plainASCII reports whether s is ASCII that encoding/json writes unescaped:
+// no control characters, quotes or backslashes. It tests eight bytes at a time
+// (a 1 KB text is the usual input).
+func plainASCII(s string) bool {
+	b := unsafe.Slice(unsafe.StringData(s), len(s))
+	i := 0
+	for ; i+8 <= len(b); i += 8 {
+		x := binary.LittleEndian.Uint64(b[i:])
+		// Each term has the high bit of a byte set where that byte is special.
+		bad := x | (x - 0x20*ones) | hasByte(x, '"') | hasByte(x, '\\')
+		if bad&highs != 0 {
+			return false
+		}
+	}
+	for ; i < len(b); i++ {
+		if c := b[i]; c < 0x20 || c >= 0x80 || c == '"' || c == '\\' {
+			return false
+		}
+	}
+	return true
+}
+
+// hasByte sets the high bit of the bytes of x equal to c (exact once x has no
+// byte >= 0x80, which the caller tests in the same expression).
+func hasByte(x uint64, c byte) uint64 {
+	v := x ^ (uint64(c) * ones)
+	return (v - ones) &^ v
+}
+
+var (
+	jsonMarshalerType = reflect.TypeFor[json.Marshaler]()
+	textMarshalerType = reflect.TypeFor[encoding.TextMarshaler]()
+)
+
+// anyValue writes the common types of module inputs and outputs without
+// reflection; the rest goes through value.
+func (e *jsonWriter) anyValue(v any, depth int) {
+	if e.full() {
+		return
+	}
+	switch x := v.(type) {
+	case nil:
+		e.raw("null")
+	case string:
+		e.str(x)
+	case bool:
+		e.raw(strconv.FormatBool(x))
+	case int:
+		e.raw(strconv.Itoa(x))
+	case int64:
+		e.raw(strconv.FormatInt(x, 10))
+	case float64:
+		e.float(x, 64)
+	case map[string]any:
+		if x == nil {
+			e.raw("null")
+			return
+		}
+		e.stringMap(x, depth)
+	case []any:
+		if x == nil {
+			e.raw("null")
+			return
+		}
+		e.raw("[")
+		for i, el := range x {
+			if e.full() {
+				break
+			}
+			if i > 0 {
+				e.raw(",")
+			}
+			e.anyValue(el, depth+1)
+		}
+		e.raw("]")
+	default:
+		e.value(reflect.ValueOf(v), depth)
+	}
+}
+
+// stringMap is mapValue for map[string]any, the usual inputs and outputs.
+func (e *jsonWriter) stringMap(m map[string]any, depth int) {
+	if depth > maxDepth {
+		e.raw("null")
+		return
+	}
+	e.raw("{")
+	first := true
+	if len(m) > e.left/4+1 { // more entries than can fit: map order (see mapValue)
+		for k, v := range m {
+			if e.full() {
+				break
+			}
+			e.anyMember(&first, k, v, depth)
+		}
+		e.raw("}")
+		return
+	}
+	var small [8]string
+	keys := small[:0]
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		if e.full() {
+			break
+		}
+		e.anyMember(&first, k, m[k], depth)
+	}
+	e.raw("}")
+}
+
+func (e *jsonWriter) anyMember(first *bool, key string, val any, depth int) {
+	if !*first {
+		e.raw(",")
+	}
+	*first = false
+	e.str(key)
+	e.raw(":")
+	e.anyValue(val, depth+1)
+}
+
+func (e *jsonWriter) value(v reflect.Value, depth int) {
+	if e.full() {
+		return
+	}
+	if !v.IsValid() {
+		e.raw("null")
+		return
+	}
+	if depth > maxDepth {
+		e.raw("null")
+		return
+	}
+	t := v.Type()
+	if v.Kind() == reflect.Interface {
+		if v.IsNil() {
+			e.raw("null")
+			return
+		}
+		e.value(v.Elem(), depth+1)
+		return
+	}
+	if t.Implements(jsonMarshalerType) || t.Implements(textMarshalerType) {
+		if v.Kind() == reflect.Pointer && v.IsNil() {
+			e.raw("null")
+			return
+		}
+		e.marshaler(v)
+		return
+	}
+	switch v.Kind() {
+	case reflect.String:
+		if t == reflect.TypeFor[json.Number]() && v.String() != "" {
+			e.raw(v.String())
+			return
+		}
+		e.str(v.String())
+	case reflect.Bool:
+		e.raw(strconv.FormatBool(v.Bool()))
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		e.raw(strconv.FormatInt(v.Int(), 10))
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
+		e.raw(strconv.FormatUint(v.Uint(), 10))
+	case reflect.Float32, reflect.Float64:
+		e.float(v.Float(), t.Bits())
+	case reflect.Pointer:
+		if v.IsNil() {
+			e.raw("null")
+			return
+		}
+		e.value(v.Elem(), depth+1)
+	case reflect.Map:
+		e.mapValue(v, depth)
+	case reflect.Slice:
+		if v.IsNil() {
+			e.raw("null")
+			return
+		}
+		if t.Elem().Kind() == reflect.Uint8 && !t.Elem().Implements(jsonMarshalerType) {
+			e.bytesValue(v)
+			return
+		}
+		e.list(v, depth)
+	case reflect.Array:
+		e.list(v, depth)
+	case reflect.Struct:
+		e.structValue(v, depth)
+	default: // chan, func, complex, unsafe pointer: encoding/json cannot encode them
+		e.str(fmt.Sprintf("%v", v.Interface()))
+	}
+}
+
+// float writes f the way encoding/json does; NaN and infinities (which it
+// refuses) become strings.
+func (e *jsonWriter) float(f float64, bits int) {
+	if math.IsNaN(f) || math.IsInf(f, 0) {
+		e.str(strconv.FormatFloat(f, 'g', -1, bits))
+		return
+	}
+	format := byte('f')
+	if abs := math.Abs(f); abs != 0 {
+		if bits == 64 && (abs < 1e-6 || abs >= 1e21) || bits == 32 && (float32(abs) < 1e-6 || float32(abs) >= 1e21) {
+			format = 'e'
+		}
+	}
+	b := strconv.AppendFloat(nil, f, format, -1, bits)
+	if format == 'e' { // clean up e-09 to e-9, as encoding/json does
+		if n := len(b); n >= 4 && b[n-4] == 'e' && b[n-3] == '-' && b[n-2] == '0' {
+			b[n-2] = b[n-1]
+			b = b[:n-1]
+		}
+	}
+	e.rawBytes(b)
+}
+
+func (e *jsonWriter) marshaler(v reflect.Value) {
+	if m, ok := v.Interface().(json.Marshaler); ok {
+		b, err := m.MarshalJSON()
+		var out bytes.Buffer
+		if err == nil && json.Compact(&out, b) == nil {
+			e.rawBytes(out.Bytes())
+			return
+		}
+		e.str(fmt.Sprintf("%v", v.Interface()))
+		return
+	}
+	b, err := v.Interface().(encoding.TextMarshaler).MarshalText()
+	if err != nil {
+		e.str(fmt.Sprintf("%v", v.Interface()))
+		return
+	}
+	e.str(string(b))
+}
+
+// bytesValue writes a []byte as base64, like encoding/json, from a prefix
+// that fits the budget.
+func (e *jsonWriter) bytesValue(v reflect.Value) {
+	b := v.Bytes()
+	if max := (e.left/4 + 1) * 3; len(b) > max {
+		b = b[:max]
+	}
+	s, _ := json.Marshal(b)
+	e.rawBytes(s)
+}
+
+func (e *jsonWriter) list(v reflect.Value, depth int) {
+	e.raw("[")
+	for i := 0; i < v.Len() && !e.full(); i++ {
+		if i > 0 {
+			e.raw(",")
+		}
+		e.value(v.Index(i), depth+1)
+	}
+	e.raw("]")
+}
+
+func (e *jsonWriter) mapValue(v reflect.Value, depth int) {
+	if v.IsNil() {
+		e.raw("null")
+		return
+	}
+	kt := v.Type().Key()
+	if kt.Kind() != reflect.String && !kt.Implements(textMarshalerType) && !isIntKind(kt.Kind()) {
+		e.str(fmt.Sprintf("%v", v.Interface())) // encoding/json refuses such keys
+		return
+	}
+	type entry struct {
+		key string
+		val reflect.Value
+	}
+	// Each entry writes at least 4 characters ("":x): with more entries than
+	// the budget can hold, sorting them all would cost more than the cap, so
+	// they go in map order.
+	sorted := v.Len() <= e.left/4+1
+	var entries []entry
+	if sorted {
+		entries = make([]entry, 0, v.Len())
+	}
+	e.raw("{")
+	first := true
+	for it := v.MapRange(); it.Next(); {
+		en := entry{mapKey(it.Key()), it.Value()}
+		if sorted {
+			entries = append(entries, en)
+			continue
+		}
+		if e.full() {
+			break
+		}
+		e.member(&first, en.key, en.val, depth)
+	}
+	if sorted {
+		slices.SortFunc(entries, func(a, b entry) int { return strings.Compare(a.key, b.key) })
+		for _, en := range entries {
+			if e.full() {
+				break
+			}
+			e.member(&first, en.key, en.val, depth)
+		}
+	}
+	e.raw("}")
+}
+
+func (e *jsonWriter) member(first *bool, key string, val reflect.Value, depth int) {
+	if !*first {
+		e.raw(",")
+	}
+	*first = false
+	e.str(key)
+	e.raw(":")
+	e.value(val, depth+1)
+}
+
+func isIntKind(k reflect.Kind) bool {
+	return k >= reflect.Int && k <= reflect.Uintptr
+}
+
+func mapKey(k reflect.Value) string {
+	if k.Kind() == reflect.String {
+		return k.String()
+	}
+	if tm, ok := k.Interface().(encoding.TextMarshaler); ok {
+		b, _ := tm.MarshalText()
+		return string(b)
+	}
+	if k.Kind() >= reflect.Uint && k.Kind() <= reflect.Uintptr {
+		return strconv.FormatUint(k.Uint(), 10)
+	}
+	return strconv.FormatInt(k.Int(), 10)
+}
+
+func (e *jsonWriter) structValue(v reflect.Value, depth int) {
+	e.raw("{")
+	first := true
+	for _, f := range structFields(v.Type()) {
+		if e.full() {
+			break
+		}
+		fv, ok := fieldByIndex(v, f.index)
+		if !ok || f.omitEmpty && isEmptyValue(fv) {
+			continue
+		}
+		if !first {
+			e.raw(",")
+		}
+		first = false
+		e.str(f.name)
+		e.raw(":")
+		if f.quoted && isScalar(fv.Kind()) {
+			inner := jsonWriter{left: e.left}
+			inner.value(fv, depth+1)
+			e.str(inner.buf.String())
+			continue
+		}
+		e.value(fv, depth+1)
+	}
+	e.raw("}")
+}
+
+func isScalar(k reflect.Kind) bool {
+	return k == reflect.Bool || k == reflect.String || isIntKind(k) || k == reflect.Float32 || k == reflect.Float64
+}
+
+// fieldByIndex follows an embedded-field path; a nil embedded pointer hides
+// its fields, as in encoding/json.
+func fieldByIndex(v reflect.Value, index []int) (reflect.Value, bool) {
+	for i, x := range index {
+		if i > 0 && v.Kind() == reflect.Pointer {
+			if v.IsNil() {
+				return reflect.Value{}, false
+			}
+			v = v.Elem()
+		}
+		v = v.Field(x)
+	}
+	return v, true
+}
+
+func isEmptyValue(v reflect.Value) bool {
+	switch v.Kind() {
+	case reflect.Array, reflect.Map, reflect.Slice, reflect.String:
+		return v.Len() == 0
+	case reflect.Bool, reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr,
+		reflect.Float32, reflect.Float64, reflect.Interface, reflect.Pointer:
+		return v.IsZero()
+	}
+	return false
+}
+
+type jsonField struct {
+	name       string
+	index      []int
+	omitEmpty  bool
+	quoted     bool
+	tagged     bool
+	depthLevel int
+}
+
+var fieldCache sync.Map // reflect.Type -> []jsonField
+
+// structFields lists the fields encoding/json would write for t, in its
+// order, with its rules for tags and embedded structs.
+func structFields(t reflect.Type) []jsonField {
+	if f, ok := fieldCache.Load(t); ok {
+		return f.([]jsonField)
+	}
+	var all []jsonField
+	var walk func(t reflect.Type, index []int, level int, seen map[reflect.Type]bool)
+	walk = func(t reflect.Type, index []int, level int, seen map[reflect.Type]bool) {
+		if seen[t] {
+			return
+		}
+		seen[t] = true
+		for i := 0; i < t.NumField(); i++ {
+			sf := t.Field(i)
+			tag := sf.Tag.Get("json")
+			if tag == "-" {
+				continue
+			}
+			name, opts, _ := strings.Cut(tag, ",")
+			ft := sf.Type
+			if sf.Anonymous {
+				if ft.Kind() == reflect.Pointer {
+					ft = ft.Elem()
+				}
+				if !sf.IsExported() && ft.Kind() != reflect.Struct {
+					continue
+				}
+				if name == "" && ft.Kind() == reflect.Struct {
+					walk(ft, append(slices.Clone(index), i), level+1, seen)
+					continue
+				}
+			} else if !sf.IsExported() {
+				continue
+			}
+			f := jsonField{name: name, index: append(slices.Clone(index), i), tagged: name != "", depthLevel: level}
+			if f.name == "" {
+				f.name = sf.Name
+			}
+			for _, o := range strings.Split(opts, ",") {
+				f.omitEmpty = f.omitEmpty || o == "omitempty"
+				f.quoted = f.quoted || o == "string"
+			}
+			all = append(all, f)
+		}
+	}
+	walk(t, nil, 0, map[reflect.Type]bool{})
+	// A name defined at several depths: the shallowest wins, a tie between
+	// tagged and untagged goes to the tagged one, any other tie hides the name.
+	byName := map[string][]jsonField{}
+	for _, f := range all {
+		byName[f.name] = append(byName[f.name], f)
+	}
+	var out []jsonField
+	for _, f := range all {
+		if dominant(byName[f.name]) == f.depthLevel && winner(byName[f.name], f) {
+			out = append(out, f)
+		}
+	}
+	slices.SortStableFunc(out, func(a, b jsonField) int { return slices.Compare(a.index, b.index) })
+	fieldCache.Store(t, out)
+	return out
+}
+
+func dominant(fs []jsonField) int {
+	d := fs[0].depthLevel
+	for _, f := range fs {
+		d = min(d, f.depthLevel)
+	}
+	return d
+}
+
+// winner reports whether f is the one field written for its name.
+func winner(fs []jsonField, f jsonField) bool {
+	var top []jsonField
+	for _, g := range fs {
+		if g.depthLevel == f.depthLevel {
+			top = append(top, g)
+		}
+	}
+	if len(top) == 1 {
+		return true
+	}
+	var tagged []jsonField
+	for _, g := range top {
+		if g.tagged {
+			tagged = append(tagged, g)
+		}
+	}
+	return len(tagged) == 1 && slices.Equal(tagged[0].index, f.index)
+}

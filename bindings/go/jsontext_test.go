@@ -1,0 +1,150 @@
+package raindrop
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"math"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+)
+
+type inner struct {
+	A int    `json:"a"`
+	B string `json:"b,omitempty"`
+}
+
+type Embedded struct {
+	E  string
+	ID int `json:"id"`
+}
+
+type sample struct {
+	Name    string            `json:"name"`
+	Skip    string            `json:"-"`
+	Count   int               `json:",omitempty"`
+	Ratio   float64           `json:"ratio"`
+	Tiny    float64           `json:"tiny"`
+	Big     float32           `json:"big"`
+	Quoted  int               `json:"quoted,string"`
+	Inner   inner             `json:"inner"`
+	Ptr     *inner            `json:"ptr"`
+	List    []any             `json:"list"`
+	Bytes   []byte            `json:"bytes"`
+	Tags    map[string]string `json:"tags"`
+	IntKeys map[int]bool      `json:"int_keys"`
+	When    time.Time         `json:"when"`
+	Raw     json.RawMessage   `json:"raw"`
+	Num     json.Number       `json:"num"`
+	private int
+	Embedded
+	ID string // hidden by nothing: Embedded's tagged "id" is deeper, but this is "ID"
+}
+
+// TestBoundedJSONMatchesEncodingJSON: under the cap the text is byte for byte
+// what encoding/json writes (without HTML escaping).
+func TestBoundedJSONMatchesEncodingJSON(t *testing.T) {
+	values := []any{
+		"plain", `quote " back \ ctl ` + "\n\t\x01", "<html> & co", "é ü 😀 \u2028", "bad \xff utf8",
+		42, -7, uint64(math.MaxUint64), 3.5, 1e-9, 1e21, 123456789.0, float32(0.1), true, false,
+		map[string]any{"b": 1, "a": []any{1, "x", nil, map[string]any{}}, "c": nil},
+		[]string{"x", "y"}, []int{}, map[string]int{}, [2]bool{true, false},
+		sample{Name: "n", Ratio: 0.25, Tiny: 1e-7, Big: 1e22, Quoted: 12, Inner: inner{A: 1},
+			Ptr: &inner{A: 2, B: "b"}, List: []any{1.5, "s"}, Bytes: []byte("hello bytes"),
+			Tags: map[string]string{"z": "1", "a": "2"}, IntKeys: map[int]bool{10: true, 2: false},
+			When: time.Date(2026, 1, 2, 3, 4, 5, 6, time.UTC), Raw: json.RawMessage(`{ "x" : [1, 2] }`),
+			Num: "12.50", Embedded: Embedded{E: "e", ID: 9}, ID: "top"},
+		&inner{A: 3},
+	}
+	for _, v := range values {
+		var buf bytes.Buffer
+		enc := json.NewEncoder(&buf)
+		enc.SetEscapeHTML(false)
+		if err := enc.Encode(v); err != nil {
+			t.Fatalf("%#v: %v", v, err)
+		}
+		want := bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
+		if s, ok := v.(string); ok {
+			want = []byte(s) // a string input goes as is
+		}
+		if got := boundedJSON(v, 1<<20); got != string(want) {
+			t.Errorf("boundedJSON(%#v)\n got %s\nwant %s", v, got, want)
+		}
+	}
+}
+
+func TestBoundedJSONUnencodableValuesBecomeStrings(t *testing.T) {
+	got := wholeJSON(map[string]any{"c": make(chan int), "f": math.Inf(1), "ok": 1})
+	var m map[string]any
+	if err := json.Unmarshal([]byte(got), &m); err != nil {
+		t.Fatalf("not valid JSON: %s: %v", got, err)
+	}
+	if m["ok"] != 1.0 || m["f"] != "+Inf" || !strings.HasPrefix(m["c"].(string), "0x") {
+		t.Errorf("got %s", got)
+	}
+}
+
+// TestBoundedJSONCostIsBoundedByTheCap: a 5 MiB input costs what the cap
+// costs (allocation, not time: the assertion must not depend on the machine).
+func TestBoundedJSONCostIsBoundedByTheCap(t *testing.T) {
+	big := strings.Repeat("é", 5<<20/2)
+	const maxChars = 1000
+	inputs := []any{
+		map[string]any{"question": big},
+		[]string{big, big},
+		map[string]any{"deep": []any{map[string]any{"x": big}}},
+		big,
+	}
+	many := make(map[string]int, 100_000)
+	for i := 0; i < 100_000; i++ {
+		many[strings.Repeat("k", 10)+string(rune('a'+i%26))+itoa(i)] = i
+	}
+	inputs = append(inputs, many)
+	for i, v := range inputs {
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		got := boundedJSON(v, maxChars)
+		runtime.ReadMemStats(&after)
+		if n := len([]rune(got)); n <= maxChars || n > maxChars+64 {
+			t.Errorf("input %d: %d characters, want just past the cap %d", i, n, maxChars)
+		}
+		// Map iteration and the sort scratch of `many` allocate per entry; the
+		// text inputs must allocate nothing near their 5 MiB.
+		if alloc := after.TotalAlloc - before.TotalAlloc; i < 4 && alloc > 64<<10 {
+			t.Errorf("input %d: allocated %d bytes for a %d-character cap", i, alloc, maxChars)
+		}
+	}
+}
+
+func itoa(i int) string { b, _ := json.Marshal(i); return string(b) }
+
+func TestWrapCapsAHugeInputBeforeEncoding(t *testing.T) {
+	capt := newCapture(t)
+	cl := newTestClient(t, capt, func(c *Config) { c.MaxTextFieldChars = 2000 })
+	m := cl.Wrap("m", ModuleFunc(func(ctx context.Context, in map[string]any) (map[string]any, error) {
+		return map[string]any{"answer": "short"}, nil
+	}))
+	huge := strings.Repeat("x", 5<<20)
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	if _, err := m.Process(context.Background(), map[string]any{"question": huge}); err != nil {
+		t.Fatal(err)
+	}
+	runtime.ReadMemStats(&after)
+	if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 512<<10 {
+		t.Errorf("a 5 MiB input allocated %d bytes: it was encoded whole", alloc)
+	}
+	flush(t, cl)
+	evs := capt.events(t)
+	if len(evs) != 1 {
+		t.Fatalf("want 1 event, got %d", len(evs))
+	}
+	in := str(path(evs[0], "ai_data", "input"))
+	if len([]rune(in)) > 2000 || !strings.HasPrefix(in, `{"question":"xxx`) || !strings.HasSuffix(in, "[truncated by raindrop]") {
+		t.Errorf("input: %d chars, %q...%q", len(in), in[:min(len(in), 20)], in[max(0, len(in)-30):])
+	}
+}
