@@ -24,6 +24,8 @@ const SECRET: &str = "<REDACTED_SECRET>";
 const ADDRESS: &str = "<REDACTED_ADDRESS>";
 const NAME: &str = "<REDACTED_NAME>";
 
+/// A match never takes a closing quote (nor a backslash-escaped one), so a redacted JSON text,
+/// such as an LM prompt's messages, stays valid JSON.
 /// The categories in priority order (at one position the first that matches wins), each an
 /// `(?x)` pattern. ASCII word boundaries (`(?-u:\b)`) keep every search inside the lazy DFA on
 /// any input: a Unicode `\b` would send non-ASCII text to the slow engine. Greeting and
@@ -33,7 +35,7 @@ const CATEGORIES: [(Kind, &str); 9] = [
         Kind::Credentials,
         r#"      (?-u:\b)(?i:api[_-]?key|x-api-key|auth[_-]?token|access[_-]?token|refresh[_-]?token|id[_-]?token
           |token|bearer|authorization|secret[_-]?key|client[_-]?secret|private[_-]?key)
-        ["']?[\ \t]*[:=][\ \t]*["']?(?i:(?:bearer|basic|token)[\ \t]+)?[A-Za-z0-9_\-.~+/]+=*["']?
+        \\?["']?[\ \t]*[:=][\ \t]*\\?["']?(?i:(?:bearer|basic|token)[\ \t]+)?[A-Za-z0-9_\-.~+/]+=*
     | (?-u:\b)(?i:bearer)[\ \t]+[A-Za-z0-9_\-.~+/]{8,}=*
     | (?-u:\b)sk-[A-Za-z0-9_-]{20,}
     | (?-u:\b)(?:AKIA|ASIA)[0-9A-Z]{16}(?-u:\b)
@@ -53,8 +55,8 @@ const CATEGORIES: [(Kind, &str); 9] = [
     (Kind::Ssn, r#"(?-u:\b)[0-9]{3}[-\ ]?[0-9]{2}[-\ ]?[0-9]{4}(?-u:\b)"#),
     (
         Kind::Secret,
-        r#"(?-u:\b)(?i:pass(?:word|phrase|code)?|secret|pwd|passwd)["']?
-      (?:[\ \t]*[:=][\ \t]*|[\ \t]+(?i:is)[\ \t]+)["']?[^\s"',;]+["']?"#,
+        r#"(?-u:\b)(?i:pass(?:word|phrase|code)?|secret|pwd|passwd)\\?["']?
+      (?:[\ \t]*[:=][\ \t]*|[\ \t]+(?i:is)[\ \t]+)\\?["']?[^\s"'\\,;]+"#,
     ),
     (
         Kind::Address,
@@ -134,7 +136,8 @@ pub fn redact(text: &str) -> Cow<'_, str> {
 
 /// PEM private key blocks, by literal search rather than a lazy `.*?` in the regex: a BEGIN
 /// without its END would make every later regex search rescan to the end (quadratic). A block
-/// cut short (no END) is redacted to the end of the text: it is still a key.
+/// cut short (no END) is redacted to the end of the text (or of its JSON string): it is still
+/// a key.
 fn redact_private_keys(text: &str) -> Cow<'_, str> {
     const BEGIN: &str = "-----BEGIN ";
     const END: &str = "-----END ";
@@ -155,7 +158,13 @@ fn redact_private_keys(text: &str) -> Cow<'_, str> {
             Some((name, body)) if name.ends_with("PRIVATE KEY") => {
                 out.push_str(&rest[..at]);
                 out.push_str(CREDENTIALS);
-                rest = body.find(END).and_then(|end| label(&body[end + END.len()..])).map_or("", |(_, tail)| tail);
+                // Without its END line, the key runs to the end of the text, or to a quote (the
+                // end of a JSON string: a key's base64 has none).
+                let cut = || body.find('"').map_or("", |quote| &body[quote..]);
+                rest = match body.find(END).and_then(|end| label(&body[end + END.len()..])) {
+                    Some((_, tail)) => tail,
+                    None => cut(),
+                };
             }
             _ => {
                 out.push_str(&rest[..at + BEGIN.len()]);

@@ -28,8 +28,8 @@ fn untouched(cases: &[&str]) {
 fn credentials() {
     check(&[
         ("api_key=sk_live_abc123", "<REDACTED_CREDENTIALS>"),
-        ("my API-KEY: 'abc-123-def'", "my <REDACTED_CREDENTIALS>"),
-        (r#"{"api_key": "abcdef123456"}"#, r#"{"<REDACTED_CREDENTIALS>}"#),
+        ("my API-KEY: 'abc-123-def'", "my <REDACTED_CREDENTIALS>'"),
+        (r#"{"api_key": "abcdef123456"}"#, r#"{"<REDACTED_CREDENTIALS>"}"#),
         ("Authorization: Bearer eyJhbGciOi.abc", "<REDACTED_CREDENTIALS>"),
         ("curl -H 'Bearer abcdefgh12345678'", "curl -H '<REDACTED_CREDENTIALS>'"),
         ("access_token=ya29.a0AfH6SM", "<REDACTED_CREDENTIALS>"),
@@ -123,7 +123,7 @@ fn secrets() {
         (r#"{"password": "p@ss w"}"#, r#"{"<REDACTED_SECRET> w"}"#),
         ("my passphrase is correct-horse", "my <REDACTED_SECRET>"),
         ("pwd:abc;next", "<REDACTED_SECRET>;next"),
-        ("secret = 's3cr3t'", "<REDACTED_SECRET>"),
+        ("secret = 's3cr3t'", "<REDACTED_SECRET>'"),
     ]);
     untouched(&["forgot my password again", "passwords must be long", "the secret sauce"]);
 }
@@ -164,6 +164,31 @@ fn names() {
         "Hiking in the Alps",
         "Question: What is 2+2?\nAnswer: 4",
     ]);
+}
+
+/// LM prompts are JSON (a messages array): redacting every category inside a message keeps it
+/// valid JSON, with the placeholder inside the string.
+#[test]
+fn redacted_json_stays_json() {
+    let contents = [
+        "api_key=sk_live_abc123",
+        r#"config {"api_key": "abc123", "password": "hunter2"}"#,
+        "Authorization: Bearer abc.def.ghi",
+        "password: 'hunter2' and secret=\"x\"",
+        "card 4111-1111-1111-1111, ssn 123-45-6789, call (555) 123-4567",
+        "mail \"jane@example.com\"",
+        "Dear Alice,\nship to 123 Main Street\nThanks,\nBob Stone",
+        "-----BEGIN PRIVATE KEY-----\nMIIE\n-----END PRIVATE KEY-----",
+        "cut short: -----BEGIN RSA PRIVATE KEY-----\nMIIE",
+    ];
+    for content in contents {
+        let messages = serde_json::to_string(&json!([{"role": "user", "content": content}])).unwrap();
+        let redacted = redact(&messages);
+        assert_ne!(redacted, messages, "nothing redacted in {content:?}");
+        let parsed: serde_json::Value =
+            serde_json::from_str(&redacted).unwrap_or_else(|e| panic!("{e}: {messages} became {redacted}"));
+        assert!(parsed[0]["content"].as_str().unwrap().contains("<REDACTED_"), "{redacted}");
+    }
 }
 
 #[test]
