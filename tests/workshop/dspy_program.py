@@ -4,6 +4,7 @@ offline LM, wrapped with RaindropDSPy, the Workshop mirror on.
     python dspy_program.py CLOUD_BASE_URL WORKSHOP_BASE_URL   (prints "name event_id" per call)
 
 Three wrapped calls: a ChainOfThought, a ReAct agent that calls a tool, and a call that fails.
+With redact_pii: the email address in the first question never leaves the process.
 """
 
 from __future__ import annotations
@@ -52,11 +53,11 @@ def main() -> int:
     logging.getLogger("dspy").setLevel(logging.ERROR)
     dspy.configure(lm=dspy.LM("openai/gpt-4o-mini", engine=OfflineEngine(), cache=False, num_retries=0))
     rd = RaindropDSPy(api_key="rk_e2e_python", endpoint=cloud, local_workshop_url=workshop,
-                      project_id="e2e-proj", user_id="py-user", convo_id="py-convo")
+                      project_id="e2e-proj", user_id="py-user", convo_id="py-convo", redact_pii=True)
     cot = rd.wrap(dspy.ChainOfThought("question -> answer"))
     react = rd.wrap(dspy.ReAct("question -> answer", tools=[multiply], max_iters=3))
 
-    cot(question="What is 6 times 7?")
+    cot(question="What is 6 times 7? Mail the answer to jane.doe@example.com")
     print("py_cot", rd.last_event_id)
     react(question="Multiply 6 by 7 with the tool.")
     print("py_react", rd.last_event_id)

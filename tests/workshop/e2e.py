@@ -6,6 +6,7 @@ Starts two loopback servers: the "cloud" sink, which records every request, and 
 front of the Workshop, which records every mirrored request (to check the headers: the Workshop
 does not keep them) and forwards it unchanged. Runs the DSPy program (with PYTHON) and the C
 program, each with the cloud endpoint on the sink and the mirror on the recorder; then checks:
+  * with redact_pii (the Python program), the email address in a question reached neither;
   * the mirror got exactly the cloud's requests (same routes, same bytes), never Authorization,
     always the project header;
   * the Workshop lists one run per wrapped call (GET /api/runs), each (GET /api/runs/detail/<id>)
@@ -116,6 +117,11 @@ def main() -> int:
     for path, headers, _ in cloud.requests:
         expect(headers.get("authorization", "").startswith("Bearer rk_e2e_"), f"no key to the cloud on {path}")
 
+    # redact_pii (the Python program): the address never left the process, its placeholder did
+    everything = b"".join(body for _, _, body in cloud.requests + mirror.requests)
+    expect(b"jane.doe@example.com" not in everything, "an email address left the process")
+    expect(b"<REDACTED_EMAIL>" in everything, "no <REDACTED_EMAIL> placeholder was sent")
+
     # 2. what the Workshop stored
     api = workshop.rstrip("/").removesuffix("/v1")
     runs = get(f"{api}/api/runs")
@@ -152,6 +158,10 @@ def main() -> int:
             errors = [s for s in spans if s.get("status") == "ERROR"]
             expect(bool(errors), f"{name}: no ERROR span")
             expect(any(text in (s.get("attributes") or "") for s in errors), f"{name}: error text {text!r} missing")
+        if name == "py_cot":
+            stored = json.dumps(spans)
+            expect("<REDACTED_EMAIL>" in stored and "jane.doe@example.com" not in stored,
+                   f"{name}: the Workshop does not show the redacted prompt")
         print(f"{name}: run {run_['id'][:12]}…, {len(spans)} spans {sorted(set(map(str, kinds)))}, "
               f"user {run_.get('user_id')}, convo {run_.get('convo_id')}")
 
