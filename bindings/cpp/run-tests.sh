@@ -4,7 +4,9 @@
 #   2. CMake Release build + ctest (GoogleTest over a loopback HTTP capture server + the example),
 #   3. the quickstart example,
 #   4. install to a prefix; a find_package() consumer and a pkg-config C consumer built against it,
-#   5. an AddressSanitizer + UBSan build of the tests, run through ctest.
+#   5. the umbrella header below C++17: one #error naming the standard,
+#   6. an AddressSanitizer + UBSan build of the tests, run through ctest,
+#   7. with TSAN=1: the tests under ThreadSanitizer against the shared core (tests/tsan.supp).
 # Environment: BUILD_DIR (default bindings/cpp/build), JOBS (default: nproc),
 #              SKIP_ASAN=1 to skip step 5, CARGO_BUILD=0 to use an existing target/release.
 set -euo pipefail
@@ -79,6 +81,21 @@ if command -v pkg-config >/dev/null; then
     "$BUILD_DIR/consumer_cpp_pc" "$OUT" "pkg-config, C++"
 else
     echo "pkg-config not installed: skipping the pkg-config consumers"
+fi
+
+step "below C++17 the umbrella header stops with one #error naming the standard"
+if out="$(echo '#include <raindrop/raindrop.hpp>' | c++ -std=c++14 -I"$HERE/include" -I"$ROOT/include" -x c++ -fsyntax-only - 2>&1)"; then
+    echo "compiled as C++14: the #error is missing" >&2; exit 1
+fi
+echo "$out" | grep -q 'requires C++17 or later' || { echo "$out" >&2; exit 1; }
+[ "$(echo "$out" | grep -c ': error:')" -eq 1 ] || { echo "more than the one #error:" >&2; echo "$out" >&2; exit 1; }
+
+if [ "${TSAN:-0}" = 1 ]; then
+    step "ThreadSanitizer (shared core, tests/tsan.supp), opt-in with TSAN=1"
+    c++ -std=c++17 -O1 -g -fsanitize=thread -I"$HERE/include" -I"$ROOT/include" "$HERE/tests/raindrop_test.cpp" \
+        -L"$ROOT/target/release" -lraindrop_dspy -Wl,-rpath,"$ROOT/target/release" -lgtest -lgtest_main -lpthread \
+        -o "$BUILD_DIR/raindrop_test_tsan"
+    TSAN_OPTIONS="suppressions=$HERE/tests/tsan.supp halt_on_error=1" "$BUILD_DIR/raindrop_test_tsan"
 fi
 
 if [ "${SKIP_ASAN:-0}" != 1 ]; then
