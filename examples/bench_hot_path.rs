@@ -55,16 +55,15 @@ fn call(client: rd_client, op: Op, p: &Payload) -> rd_result {
     unsafe {
         match op {
             Op::Wrap => {
-                let mut call: rd_call = 0;
+                let mut call = rd_call::default();
                 let rc = rd_wrap_begin(
                     client,
-                    0,
+                    rd_call::default(),
                     p.module.as_ptr().cast(),
                     p.module.len(),
                     p.input.as_ptr().cast(),
                     p.input.len(),
                     std::ptr::null(),
-                    0,
                     &mut call,
                     std::ptr::null_mut(),
                     0,
@@ -143,7 +142,7 @@ fn run(name: &str, config: &str, threads: usize, samples: usize, op: Op, pace: b
         }
     }
     // Shut down briefly: a hanging sink's leftovers are dropped (not what is measured here).
-    rd_shutdown(client, 300, std::ptr::null_mut());
+    unsafe { rd_shutdown(client, 300, std::ptr::null_mut(), std::ptr::null_mut()) };
     samples_all.sort_unstable();
     Row { name: name.to_owned(), samples: samples_all, codes }
 }

@@ -44,7 +44,7 @@ fn main() {
         std::thread::sleep(Duration::from_millis(300));
         let before = stats(client);
         let started = Instant::now();
-        let rc = rd_shutdown(client, timeout, std::ptr::null_mut());
+        let rc = unsafe { rd_shutdown(client, timeout, std::ptr::null_mut(), std::ptr::null_mut()) };
         let took = started.elapsed().as_secs_f64() * 1000.0;
         // The handle is freed: stats are no longer readable (RD_ERR_INVALID_HANDLE), so report
         // what was known just before, plus the result code.

@@ -37,16 +37,15 @@ fn track_ai(client: rd_client, input: &str, output: &str, model: &str) -> rd_res
 fn wrap(client: rd_client, input: &str, output: &str, model: &str) -> rd_result {
     unsafe {
         let module = "qa.Predict";
-        let mut call: rd_call = 0;
+        let mut call = rd_call::default();
         let rc = rd_wrap_begin(
             client,
-            0,
+            rd_call::default(),
             module.as_ptr().cast(),
             module.len(),
             input.as_ptr().cast(),
             input.len(),
             std::ptr::null(),
-            0,
             &mut call,
             std::ptr::null_mut(),
             0,
@@ -131,7 +130,7 @@ fn sustained(name: &str, op: Op, events: usize, text_bytes: usize) {
         }
     }
     let offered = started.elapsed();
-    let rc = rd_flush(client, 60_000, std::ptr::null_mut());
+    let rc = unsafe { rd_flush(client, 60_000, std::ptr::null_mut()) };
     let elapsed = started.elapsed();
     let s = stats(client);
     let sender_cpu = sender_cpu_secs();
@@ -155,7 +154,7 @@ fn sustained(name: &str, op: Op, events: usize, text_bytes: usize) {
     if server_events != events as u64 {
         println!("|   note: the sink counted {server_events} events for {events} offered (stats: delivered {}, dropped_queue_full {})", s.delivered, s.dropped_queue_full);
     }
-    rd_shutdown(client, 5_000, std::ptr::null_mut());
+    unsafe { rd_shutdown(client, 5_000, std::ptr::null_mut(), std::ptr::null_mut()) };
     sink.stop();
 }
 
@@ -192,7 +191,7 @@ fn memory(name: &str, offers: usize, input_bytes: usize, output_bytes: usize) {
         codes[2],
         took.as_nanos() as f64 / offers as f64,
     );
-    rd_shutdown(client, 1_000, std::ptr::null_mut());
+    unsafe { rd_shutdown(client, 1_000, std::ptr::null_mut(), std::ptr::null_mut()) };
 }
 
 fn main() {

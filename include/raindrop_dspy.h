@@ -19,6 +19,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* The library version, from Cargo.toml: equal to rd_version() of the library built with
+ * this header. */
+#define RD_VERSION_MAJOR 0
+#define RD_VERSION_MINOR 1
+#define RD_VERSION_PATCH 0
+#define RD_VERSION_STRING "0.1.0"
+
 // The longest `service_name`, `library_name`, `library_version` and `language`.
 #define MAX_NAME_BYTES 256
 
@@ -60,9 +67,24 @@ typedef enum {
   RD_ERR_TIMEOUT = 10,
   // Too many calls or spans are begun and not ended (see `max_open_calls`).
   RD_ERR_TOO_MANY_OPEN_CALLS = 11,
+  // `rd_shutdown` drained the queue, but some items were dropped on the way (rejected, past
+  // the retry budget or the deadline): the counts are in its `stats_out`.
+  RD_ERR_ITEMS_DROPPED = 12,
   // A bug in the library (a panic caught at the boundary).
   RD_ERR_INTERNAL = 99,
 } rd_result;
+
+// How severe a log line is.
+typedef enum {
+  // Diagnostics, only with the `debug` config key.
+  RD_LOG_DEBUG = 0,
+  // Worth knowing, not a problem (not emitted yet; reserved).
+  RD_LOG_INFO = 1,
+  // Something went wrong and the library coped (dropped items, unreachable sink, bad config).
+  RD_LOG_WARN = 2,
+  // Something went wrong and telemetry stops.
+  RD_LOG_ERROR = 3,
+} rd_log_level;
 
 // What kind of span `rd_span_begin` opens.
 typedef enum {
@@ -75,24 +97,69 @@ typedef enum {
   RD_SPAN_TOOL = 2,
 } rd_span_kind;
 
-// A client handle: a generation-checked id, never a pointer. 0 is never valid.
-typedef uint64_t rd_client;
+// Where a client's log lines go, given to `rd_new` (NULL, or `log` NULL: stderr).
+//
+// `log` is called from any thread, the caller's and the client's sender thread included, and
+// possibly from several at the same time. `message`
+// is UTF-8, NUL-terminated, `message_len` bytes without the NUL, borrowed for the duration of
+// the callback; it never holds the api key. The callback must be quick (it may run on the hot
+// path), must not unwind, and must not call `rd_*` functions on the same client. It is never
+// called after `rd_shutdown` of the client returned: `user_data` must stay valid until then.
+typedef struct rd_logger {
+  // Receives each line; NULL means stderr.
+  void (*log)(void *user_data, rd_log_level level, const char *message, size_t message_len);
+  // Passed back to `log` untouched.
+  void *user_data;
+} rd_logger;
+
+// A client handle, passed by value: a generation-checked id, never a pointer. `{0}` is never
+// valid. A distinct type from `rd_call`, so the compiler catches one passed for the other.
+typedef struct rd_client {
+  // The id; 0 means "none".
+  uint64_t id;
+} rd_client;
 
 // An error handed back in the same call: the caller owns this struct (typically on its stack).
 // Written only when the call fails. `message` is NUL-terminated UTF-8 naming the argument at fault.
-typedef struct {
+typedef struct rd_error {
   // The same code the function returned.
   rd_result code;
-  // What went wrong, NUL-terminated, cut on a character boundary.
-  char message[RD_ERROR_MESSAGE_LEN];
+// What went wrong, NUL-terminated, cut on a character boundary.
+char message[RD_ERROR_MESSAGE_LEN];
 } rd_error;
 
-// A call or span handle, valid with the client that made it until it is ended. 0 means "none".
-typedef uint64_t rd_call;
+// A call or span handle, passed by value, valid with the client that made it until it is
+// ended. `{0}` means "none" (no parent).
+typedef struct rd_call {
+  // The id; 0 means "none".
+  uint64_t id;
+} rd_call;
+
+// Per-call options for a top-level `rd_wrap_begin`. Every string is optional (NULL = the
+// client's default); zero-initialise the struct. Every span under the call (sub-modules, LM and
+// tool calls) carries the call's user, convo and event name, not only its event.
+typedef struct rd_call_options {
+  // The event id (at most RD_MAX_EVENT_ID_BYTES bytes); default: a new UUID v4.
+  const char *event_id;
+  // Length of `event_id` in bytes.
+  size_t event_id_len;
+  // The user id; default: the client's `user_id`, then "unknown".
+  const char *user_id;
+  // Length of `user_id` in bytes.
+  size_t user_id_len;
+  // The conversation id; default: the client's `convo_id`.
+  const char *convo_id;
+  // Length of `convo_id` in bytes.
+  size_t convo_id_len;
+  // The event name; default: the client's `event_name` ("ai_generation").
+  const char *event_name;
+  // Length of `event_name` in bytes.
+  size_t event_name_len;
+} rd_call_options;
 
 // How a call or span ended. Every string is optional (NULL = absent); zero-initialise the
 // struct and set token counts to `RD_TOKENS_UNKNOWN` unless known.
-typedef struct {
+typedef struct rd_call_result {
   // Output text (event `ai_data.output`, span output).
   const char *output;
   // Length of `output` in bytes.
@@ -145,7 +212,7 @@ typedef struct {
 } rd_call_result;
 
 // A one-shot event for `rd_track_ai` / `rd_track`. Every string is optional (NULL = absent).
-typedef struct {
+typedef struct rd_event {
   // Event id (at most 256 bytes); default: a new UUID v4.
   const char *event_id;
   // Length of `event_id` in bytes.
@@ -189,7 +256,7 @@ typedef struct {
 } rd_event;
 
 // A signal (user feedback on an event) for `rd_track_signal`.
-typedef struct {
+typedef struct rd_signal {
   // Required: the event the signal is about.
   const char *event_id;
   // Length of `event_id` in bytes.
@@ -230,7 +297,7 @@ typedef struct {
 
 // Delivery statistics of one client (`rd_get_stats`). Counts are items (events, signals,
 // identifies, spans) unless named otherwise.
-typedef struct {
+typedef struct rd_stats {
   // Accepted onto the queue.
   uint64_t queued;
   // Delivered (2xx, or written to the file sink; with no api key but a Workshop mirror,
@@ -280,38 +347,45 @@ const char *rd_version(void);
 // returned). A C convenience: Go and other runtimes that move between threads use `err_out`.
 size_t rd_last_error_message(char *buf, size_t buf_len);
 
+// The name of a result code, e.g. "RD_ERR_QUEUE_FULL"; "RD_ERR_UNKNOWN" for a value that is no
+// code. The string is static and NUL-terminated: never free it. Takes an `int32_t` so that any
+// value is defined. Thread-safe; cannot fail.
+const char *rd_result_name(int32_t code);
+
 // Creates a client from configuration JSON (see docs/c-api.md for every key; NULL or empty
 // means all defaults). `api_key` falls back to `RAINDROP_WRITE_KEY` and `endpoint` to
 // `RAINDROP_ENDPOINT`; with no key at all telemetry is disabled (one warning) and every call
 // still succeeds. Starts one background sender thread.
 //
-// `config_json` is borrowed for the duration of the call. On success `*client_out` holds the
-// new handle; release it with `rd_shutdown`. Thread-safe.
+// `config_json` is borrowed for the duration of the call. `logger` may be NULL (log lines go
+// to stderr); its fields are copied, see `rd_logger` for how long `user_data` must live. On
+// success `*client_out` holds the new handle; release it with `rd_shutdown`. Thread-safe.
 // Errors: RD_ERR_NULL_ARGUMENT (client_out), RD_ERR_INVALID_CONFIG, RD_ERR_INTERNAL.
 rd_result rd_new(const char *config_json,
                  size_t config_json_len,
+                 const rd_logger *logger,
                  rd_client *client_out,
                  rd_error *err_out);
 
-// Begins one wrapped module call. With `parent` = 0 it is a top-level call, which sends one
-// event when it ends (`event_id` if given, else a new UUID v4). With a `parent` call it is a
-// nested call: a child span of the parent's trace sharing its event id, sending no event.
-// `module_name` is required; `input` and `event_id` are optional (event ids: at most 256 bytes).
+// Begins one wrapped module call. With `parent` = `{0}` it is a top-level call, which sends
+// one event when it ends; `options` (may be NULL) gives its event id (else a new UUID v4), user,
+// convo and event name, which every span under it carries too. With a `parent` call it is a
+// nested call: a child span of the parent's trace sharing its event id and options, sending no
+// event; `options` must then be NULL or have every field NULL. `module_name` is required; `input` is optional.
 //
 // All strings are borrowed for the duration of the call. On success `*call_out` holds the call
 // handle (end it with `rd_wrap_end`) and, when `event_id_out` is non-NULL, the call's event id
 // is written there NUL-terminated (`event_id_out_len` must be at least RD_EVENT_ID_BUF_LEN).
 // Never blocks on I/O. Thread-safe.
 // Errors: RD_ERR_INVALID_HANDLE (client, parent), RD_ERR_NULL_ARGUMENT (module_name,
-// call_out), RD_ERR_INVALID_ARGUMENT (event_id, event_id_out_len), RD_ERR_TOO_MANY_OPEN_CALLS.
+// call_out), RD_ERR_INVALID_ARGUMENT (options, event_id_out_len), RD_ERR_TOO_MANY_OPEN_CALLS.
 rd_result rd_wrap_begin(rd_client client,
                         rd_call parent,
                         const char *module_name,
                         size_t module_name_len,
                         const char *input,
                         size_t input_len,
-                        const char *event_id,
-                        size_t event_id_len,
+                        const rd_call_options *options,
                         rd_call *call_out,
                         char *event_id_out,
                         size_t event_id_out_len,
@@ -418,7 +492,9 @@ rd_result rd_identify(rd_client client,
 // RD_ERR_INVALID_ARGUMENT (empty event_id / name, feedback without comment, edit without after),
 // RD_ERR_INVALID_SIGNAL_TYPE, RD_ERR_INVALID_SENTIMENT, RD_ERR_INVALID_TIMESTAMP,
 // RD_ERR_INVALID_JSON (properties_json), RD_ERR_QUEUE_FULL.
-rd_result rd_track_signal(rd_client client, const rd_signal *signal, rd_error *err_out);
+rd_result rd_track_signal(rd_client client,
+                          const rd_signal *signal,
+                          rd_error *err_out);
 
 // Blocks until everything queued before this call was delivered or dropped (drops show in
 // `rd_get_stats`, not as an error), or until `timeout_ms` (negative: `flush_timeout_ms`).
@@ -429,13 +505,25 @@ rd_result rd_flush(rd_client client, int64_t timeout_ms, rd_error *err_out);
 // Drains the queue within `timeout_ms` (negative: `shutdown_timeout_ms`, 10 s by default),
 // stops the sender thread and frees the handle: later calls with it give
 // RD_ERR_INVALID_HANDLE, so calling it twice is harmless. Returns by the deadline whatever the
-// sink does; what could not be delivered by then is dropped. Thread-safe.
-// Errors: RD_ERR_INVALID_HANDLE, RD_ERR_TIMEOUT (the handle is freed all the same).
-rd_result rd_shutdown(rd_client client, int64_t timeout_ms, rd_error *err_out);
+// sink does; what could not be delivered by then is dropped. Once it returns, the client's log
+// callback is never called again. Thread-safe.
+//
+// `stats_out` may be NULL; when the handle was live it receives the client's final statistics
+// (caller-owned), on success and on RD_ERR_ITEMS_DROPPED or RD_ERR_TIMEOUT alike: the only way
+// to read them after the handle is freed. RD_OK means nothing queued was dropped while draining.
+// Errors: RD_ERR_INVALID_HANDLE, RD_ERR_ITEMS_DROPPED (drained, but items were dropped on the
+// way), RD_ERR_TIMEOUT (the deadline came first: what was left is counted in dropped_shutdown).
+// The handle is freed in every case but RD_ERR_INVALID_HANDLE.
+rd_result rd_shutdown(rd_client client,
+                      int64_t timeout_ms,
+                      rd_stats *stats_out,
+                      rd_error *err_out);
 
 // Copies the client's delivery statistics into `*stats_out` (caller-owned). Thread-safe.
 // Errors: RD_ERR_INVALID_HANDLE, RD_ERR_NULL_ARGUMENT (stats_out).
-rd_result rd_get_stats(rd_client client, rd_stats *stats_out, rd_error *err_out);
+rd_result rd_get_stats(rd_client client,
+                       rd_stats *stats_out,
+                       rd_error *err_out);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -34,7 +34,17 @@ pub struct OpenCall {
     /// Handle of the top-level call this one rolls up to (0: itself or none).
     pub root: u64,
     pub event_id: Arc<str>,
+    /// Who the call is for: given when its top-level call began, shared by every span under it.
+    pub context: Arc<CallContext>,
     pub rollup: Rollup,
+}
+
+/// Per-call user, conversation and event name (`rd_call_options`); absent = the client's.
+#[derive(Clone, Debug, Default)]
+pub struct CallContext {
+    pub user_id: Option<String>,
+    pub convo_id: Option<String>,
+    pub event_name: Option<String>,
 }
 
 /// What an ending LM call reports, for the roll-up.
@@ -58,7 +68,9 @@ pub struct Begin<'a> {
     pub sends_event_if_top_level: bool,
     pub name: String,
     pub input: Option<Text>,
+    /// Top-level calls only: nested ones share their top-level call's.
     pub event_id: Option<&'a str>,
+    pub context: Option<CallContext>,
 }
 
 impl Calls {
@@ -72,17 +84,20 @@ impl Calls {
 
     /// A new call placed under its parent (sharing its trace and event id), not yet stored.
     fn place(table: &Registry<OpenCall>, begin: Begin<'_>, start_nanos: u64) -> Result<OpenCall, Error> {
-        let (trace_id, parent_span_id, root, event_id, nested) = if begin.parent == 0 {
+        let (trace_id, parent_span_id, root, event_id, context, nested) = if begin.parent == 0 {
             let event_id: Arc<str> = match begin.event_id {
                 Some(id) => Arc::from(id),
                 None if begin.sends_event_if_top_level => Arc::from(crate::ids::uuid_v4()),
                 None => Arc::from(""),
             };
-            (crate::ids::trace_id(), None, 0, event_id, false)
+            (crate::ids::trace_id(), None, 0, event_id, Arc::new(begin.context.unwrap_or_default()), false)
         } else {
             let parent = table.get(begin.parent).ok_or_else(|| Error::handle("parent"))?;
+            if begin.event_id.is_some() || begin.context.is_some() {
+                return Err(Error::invalid("options", "only a top-level call takes options: nested calls share its"));
+            }
             let root = if parent.root == 0 { begin.parent } else { parent.root };
-            (parent.trace_id, Some(parent.span_id), root, parent.event_id.clone(), true)
+            (parent.trace_id, Some(parent.span_id), root, parent.event_id.clone(), parent.context.clone(), true)
         };
         Ok(OpenCall {
             kind: begin.kind,
@@ -96,6 +111,7 @@ impl Calls {
             parent_span_id,
             root,
             event_id,
+            context,
             rollup: Rollup::default(),
         })
     }

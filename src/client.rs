@@ -1,12 +1,12 @@
 //! A client: the configuration, the open calls, the queue and the sender thread, and every
 //! operation of the C ABI in safe Rust.
 
-use crate::call::{Begin, Calls, LmResult, OpenCall};
+use crate::call::{Begin, CallContext, Calls, LmResult, OpenCall};
 use crate::config::Config;
 use crate::error::{rd_result, Error};
 use crate::event::{AiData, Builtins, Event, Timestamp};
 use crate::identify::Identify;
-use crate::log::Logger;
+use crate::log::{LogSink, Logger};
 use crate::queue::{Ack, Item, Queue};
 use crate::sender::{Control, Sender, Shared};
 use crate::signal::Signal;
@@ -66,8 +66,8 @@ pub struct Client {
 }
 
 impl Client {
-    pub fn new(mut config: Config) -> Result<Arc<Client>, Error> {
-        let logger = Logger::new(config.debug, config.api_key.clone());
+    pub fn new(mut config: Config, log_sink: Option<LogSink>) -> Result<Arc<Client>, Error> {
+        let logger = Logger::new(config.debug, config.api_key.clone(), log_sink);
         if config.workshop == crate::mirror::Workshop::Probe {
             config.workshop = crate::mirror::probe();
         }
@@ -137,6 +137,7 @@ impl Client {
         module: String,
         input: Option<Text>,
         event_id: Option<&str>,
+        context: Option<CallContext>,
     ) -> Result<(u64, Arc<str>), Error> {
         self.begin(Begin {
             parent,
@@ -145,6 +146,7 @@ impl Client {
             name: module,
             input,
             event_id,
+            context,
         })
     }
 
@@ -155,7 +157,7 @@ impl Client {
         name: String,
         input: Option<Text>,
     ) -> Result<(u64, Arc<str>), Error> {
-        self.begin(Begin { parent, kind, sends_event_if_top_level: false, name, input, event_id: None })
+        self.begin(Begin { parent, kind, sends_event_if_top_level: false, name, input, event_id: None, context: None })
     }
 
     /// Ends a call or span: a top-level wrapped call becomes an event; any call becomes a span
@@ -177,7 +179,7 @@ impl Client {
         end_nanos: u64,
         result: CallResult,
     ) -> Result<(), Error> {
-        let begin = Begin { parent, kind, sends_event_if_top_level: false, name, input, event_id: None };
+        let begin = Begin { parent, kind, sends_event_if_top_level: false, name, input, event_id: None, context: None };
         let call = self.calls.record(begin, start_nanos, lm_result(&result))?;
         self.finish(call, result, end_nanos.max(start_nanos))
     }
@@ -216,14 +218,21 @@ impl Client {
         }
         Event {
             event_id: call.event_id.to_string(),
-            user_id: result.user_id.or_else(|| config.user_id.clone()).unwrap_or_else(|| "unknown".into()),
-            event: result.event_name.unwrap_or_else(|| config.event_name.clone()),
+            user_id: result
+                .user_id
+                .or_else(|| call.context.user_id.clone())
+                .or_else(|| config.user_id.clone())
+                .unwrap_or_else(|| "unknown".into()),
+            event: result
+                .event_name
+                .or_else(|| call.context.event_name.clone())
+                .unwrap_or_else(|| config.event_name.clone()),
             timestamp: result.timestamp.unwrap_or(Timestamp::UnixNanos(call.start_nanos)),
             ai: Some(AiData {
                 model,
                 input: call.input,
                 output,
-                convo_id: result.convo_id.or_else(|| config.convo_id.clone()),
+                convo_id: result.convo_id.or_else(|| call.context.convo_id.clone()).or_else(|| config.convo_id.clone()),
             }),
             properties_json: result.properties_json,
             builtins: Builtins {
@@ -255,8 +264,21 @@ impl Client {
                 kind: call.kind,
                 nested: call.nested,
                 event_id: call.event_id.clone(),
-                user_id: result.user_id.clone().or_else(|| config.user_id.clone()),
-                convo_id: result.convo_id.clone().or_else(|| config.convo_id.clone()),
+                user_id: result
+                    .user_id
+                    .clone()
+                    .or_else(|| call.context.user_id.clone())
+                    .or_else(|| config.user_id.clone()),
+                convo_id: result
+                    .convo_id
+                    .clone()
+                    .or_else(|| call.context.convo_id.clone())
+                    .or_else(|| config.convo_id.clone()),
+                event_name: result
+                    .event_name
+                    .clone()
+                    .or_else(|| call.context.event_name.clone())
+                    .unwrap_or_else(|| config.event_name.clone()),
                 input: call.input.clone(),
                 output: result.output.clone(),
                 model: result.model.clone().or_else(|| call.rollup.model.clone()),
@@ -324,8 +346,17 @@ impl Client {
     }
 
     /// Drains within the deadline, then stops the sender; what is left is dropped and counted.
-    pub fn shutdown(&self, timeout: Option<Duration>) -> Result<(), Error> {
-        let Some(queue) = &self.queue else { return Ok(()) };
+    /// Returns the outcome and the final statistics (also on error). Afterwards the binding's log
+    /// callback is never called again.
+    pub fn shutdown(&self, timeout: Option<Duration>) -> (Result<(), Error>, rd_stats) {
+        let outcome = self.drain(timeout);
+        self.shared.logger.detach();
+        outcome
+    }
+
+    fn drain(&self, timeout: Option<Duration>) -> (Result<(), Error>, rd_stats) {
+        let Some(queue) = &self.queue else { return (Ok(()), self.stats()) };
+        let dropped_before = self.shared.stats.dropped_after_queueing();
         let deadline = self.deadline(timeout, self.shared.config.shutdown_timeout);
         let control = &self.shared.control;
         control.begin_shutdown(deadline);
@@ -336,11 +367,21 @@ impl Client {
             if let Some(thread) = self.sender.lock().unwrap_or_else(|p| p.into_inner()).take() {
                 let _ = thread.join();
             }
-            return Ok(());
+            let stats = self.stats();
+            let dropped = self.shared.stats.dropped_after_queueing() - dropped_before;
+            if dropped > 0 {
+                let message = format!("shutdown: {dropped} items were dropped while draining (see the statistics)");
+                return (Err(Error::new(rd_result::RD_ERR_ITEMS_DROPPED, message)), stats);
+            }
+            return (Ok(()), stats);
         }
-        // Deadline reached: tell the sender to drop what is left and leave it to finish alone.
+        // Deadline reached: tell the sender to drop what is left and leave it to finish alone. Its
+        // requests end by the deadline, so every item not final now is dropped: count it so.
         control.abort();
-        Err(Error::new(rd_result::RD_ERR_TIMEOUT, "shutdown deadline reached: undelivered items were dropped"))
+        let mut stats = self.stats();
+        stats.dropped_shutdown += self.shared.stats.outstanding();
+        let message = "shutdown deadline reached: undelivered items were dropped (see the statistics)";
+        (Err(Error::new(rd_result::RD_ERR_TIMEOUT, message)), stats)
     }
 
     pub fn stats(&self) -> rd_stats {

@@ -31,8 +31,55 @@ pub enum rd_result {
     RD_ERR_TIMEOUT = 10,
     /// Too many calls or spans are begun and not ended (see `max_open_calls`).
     RD_ERR_TOO_MANY_OPEN_CALLS = 11,
+    /// `rd_shutdown` drained the queue, but some items were dropped on the way (rejected, past
+    /// the retry budget or the deadline): the counts are in its `stats_out`.
+    RD_ERR_ITEMS_DROPPED = 12,
     /// A bug in the library (a panic caught at the boundary).
     RD_ERR_INTERNAL = 99,
+}
+
+impl rd_result {
+    const ALL: [rd_result; 14] = [
+        rd_result::RD_OK,
+        rd_result::RD_ERR_INVALID_HANDLE,
+        rd_result::RD_ERR_NULL_ARGUMENT,
+        rd_result::RD_ERR_INVALID_JSON,
+        rd_result::RD_ERR_INVALID_ARGUMENT,
+        rd_result::RD_ERR_INVALID_SIGNAL_TYPE,
+        rd_result::RD_ERR_INVALID_SENTIMENT,
+        rd_result::RD_ERR_INVALID_TIMESTAMP,
+        rd_result::RD_ERR_INVALID_CONFIG,
+        rd_result::RD_ERR_QUEUE_FULL,
+        rd_result::RD_ERR_TIMEOUT,
+        rd_result::RD_ERR_TOO_MANY_OPEN_CALLS,
+        rd_result::RD_ERR_ITEMS_DROPPED,
+        rd_result::RD_ERR_INTERNAL,
+    ];
+
+    /// The code with this value, if any.
+    pub fn from_code(code: i32) -> Option<rd_result> {
+        Self::ALL.into_iter().find(|c| *c as i32 == code)
+    }
+
+    /// The code's name as in the header.
+    pub fn name(self) -> &'static std::ffi::CStr {
+        match self {
+            rd_result::RD_OK => c"RD_OK",
+            rd_result::RD_ERR_INVALID_HANDLE => c"RD_ERR_INVALID_HANDLE",
+            rd_result::RD_ERR_NULL_ARGUMENT => c"RD_ERR_NULL_ARGUMENT",
+            rd_result::RD_ERR_INVALID_JSON => c"RD_ERR_INVALID_JSON",
+            rd_result::RD_ERR_INVALID_ARGUMENT => c"RD_ERR_INVALID_ARGUMENT",
+            rd_result::RD_ERR_INVALID_SIGNAL_TYPE => c"RD_ERR_INVALID_SIGNAL_TYPE",
+            rd_result::RD_ERR_INVALID_SENTIMENT => c"RD_ERR_INVALID_SENTIMENT",
+            rd_result::RD_ERR_INVALID_TIMESTAMP => c"RD_ERR_INVALID_TIMESTAMP",
+            rd_result::RD_ERR_INVALID_CONFIG => c"RD_ERR_INVALID_CONFIG",
+            rd_result::RD_ERR_QUEUE_FULL => c"RD_ERR_QUEUE_FULL",
+            rd_result::RD_ERR_TIMEOUT => c"RD_ERR_TIMEOUT",
+            rd_result::RD_ERR_TOO_MANY_OPEN_CALLS => c"RD_ERR_TOO_MANY_OPEN_CALLS",
+            rd_result::RD_ERR_ITEMS_DROPPED => c"RD_ERR_ITEMS_DROPPED",
+            rd_result::RD_ERR_INTERNAL => c"RD_ERR_INTERNAL",
+        }
+    }
 }
 
 /// Length of the message buffer in `rd_error`, NUL terminator included.

@@ -13,6 +13,7 @@
 //! for the length given with it (structs: for their size) for the duration of the call.
 #![allow(clippy::missing_safety_doc)] // stated once above, and in the header's preamble
 
+use crate::call::CallContext;
 use crate::client::{CallResult, Client, EventArgs};
 use crate::error::{copy_message, rd_result, Error, RD_ERROR_MESSAGE_LEN};
 use crate::event::{self, AiData, Timestamp};
@@ -23,18 +24,88 @@ use crate::stats::rd_stats;
 use crate::text::{self, Text};
 use std::borrow::Cow;
 use std::cell::RefCell;
-use std::ffi::{c_char, CStr};
+use std::ffi::{c_char, c_void, CStr};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 use std::time::Duration;
 
-/// A client handle: a generation-checked id, never a pointer. 0 is never valid.
+/// A client handle, passed by value: a generation-checked id, never a pointer. `{0}` is never
+/// valid. A distinct type from `rd_call`, so the compiler catches one passed for the other.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[allow(non_camel_case_types)]
-pub type rd_client = u64;
+pub struct rd_client {
+    /// The id; 0 means "none".
+    pub id: u64,
+}
 
-/// A call or span handle, valid with the client that made it until it is ended. 0 means "none".
+/// A call or span handle, passed by value, valid with the client that made it until it is
+/// ended. `{0}` means "none" (no parent).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[allow(non_camel_case_types)]
-pub type rd_call = u64;
+pub struct rd_call {
+    /// The id; 0 means "none".
+    pub id: u64,
+}
+
+/// How severe a log line is.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[allow(non_camel_case_types)]
+pub enum rd_log_level {
+    /// Diagnostics, only with the `debug` config key.
+    RD_LOG_DEBUG = 0,
+    /// Worth knowing, not a problem (not emitted yet; reserved).
+    RD_LOG_INFO = 1,
+    /// Something went wrong and the library coped (dropped items, unreachable sink, bad config).
+    RD_LOG_WARN = 2,
+    /// Something went wrong and telemetry stops.
+    RD_LOG_ERROR = 3,
+}
+
+/// Where a client's log lines go, given to `rd_new` (NULL, or `log` NULL: stderr).
+///
+/// `log` is called from any thread, the caller's and the client's sender thread included, and
+/// possibly from several at the same time. `message`
+/// is UTF-8, NUL-terminated, `message_len` bytes without the NUL, borrowed for the duration of
+/// the callback; it never holds the api key. The callback must be quick (it may run on the hot
+/// path), must not unwind, and must not call `rd_*` functions on the same client. It is never
+/// called after `rd_shutdown` of the client returned: `user_data` must stay valid until then.
+#[repr(C)]
+#[allow(non_camel_case_types)]
+pub struct rd_logger {
+    /// Receives each line; NULL means stderr.
+    pub log: Option<
+        unsafe extern "C" fn(user_data: *mut c_void, level: rd_log_level, message: *const c_char, message_len: usize),
+    >,
+    /// Passed back to `log` untouched.
+    pub user_data: *mut c_void,
+}
+
+/// Per-call options for a top-level `rd_wrap_begin`. Every string is optional (NULL = the
+/// client's default); zero-initialise the struct. Every span under the call (sub-modules, LM and
+/// tool calls) carries the call's user, convo and event name, not only its event.
+#[repr(C)]
+#[allow(non_camel_case_types)]
+pub struct rd_call_options {
+    /// The event id (at most RD_MAX_EVENT_ID_BYTES bytes); default: a new UUID v4.
+    pub event_id: *const c_char,
+    /// Length of `event_id` in bytes.
+    pub event_id_len: usize,
+    /// The user id; default: the client's `user_id`, then "unknown".
+    pub user_id: *const c_char,
+    /// Length of `user_id` in bytes.
+    pub user_id_len: usize,
+    /// The conversation id; default: the client's `convo_id`.
+    pub convo_id: *const c_char,
+    /// Length of `convo_id` in bytes.
+    pub convo_id_len: usize,
+    /// The event name; default: the client's `event_name` ("ai_generation").
+    pub event_name: *const c_char,
+    /// Length of `event_name` in bytes.
+    pub event_name_len: usize,
+}
 
 /// Size of an event id output buffer that always suffices (event ids are at most 256 bytes).
 pub const RD_EVENT_ID_BUF_LEN: usize = 257;
@@ -283,7 +354,7 @@ unsafe fn required_struct<'a, T>(ptr: *const T, name: &str) -> Result<&'a T, Err
 
 fn client(handle: rd_client) -> Result<Arc<Client>, Error> {
     let clients = CLIENTS.read().unwrap_or_else(|p| p.into_inner());
-    clients.get(handle).cloned().ok_or_else(|| Error::handle("client"))
+    clients.get(handle.id).cloned().ok_or_else(|| Error::handle("client"))
 }
 
 fn timeout(ms: i64) -> Option<Duration> {
@@ -371,18 +442,61 @@ pub unsafe extern "C" fn rd_last_error_message(buf: *mut c_char, buf_len: usize)
     .unwrap_or(0)
 }
 
+/// The name of a result code, e.g. "RD_ERR_QUEUE_FULL"; "RD_ERR_UNKNOWN" for a value that is no
+/// code. The string is static and NUL-terminated: never free it. Takes an `int32_t` so that any
+/// value is defined. Thread-safe; cannot fail.
+#[no_mangle]
+pub extern "C" fn rd_result_name(code: i32) -> *const c_char {
+    let name: &'static CStr = match rd_result::from_code(code) {
+        Some(code) => code.name(),
+        None => c"RD_ERR_UNKNOWN",
+    };
+    name.as_ptr()
+}
+
+/// A C log callback as the core's log sink.
+struct CLogger {
+    log: unsafe extern "C" fn(*mut c_void, rd_log_level, *const c_char, usize),
+    user_data: *mut c_void,
+}
+
+// SAFETY: rd_logger's documentation makes the caller promise that `log` may be called from any
+// thread with `user_data` until rd_shutdown returns, which Logger::detach guarantees.
+unsafe impl Send for CLogger {}
+unsafe impl Sync for CLogger {}
+
+impl CLogger {
+    fn write(&self, level: crate::log::Level, message: &str) {
+        let level = match level {
+            crate::log::Level::Debug => rd_log_level::RD_LOG_DEBUG,
+            crate::log::Level::Warn => rd_log_level::RD_LOG_WARN,
+            crate::log::Level::Error => rd_log_level::RD_LOG_ERROR,
+        };
+        // NUL-terminated for C callers that ignore the length; an inner NUL cannot occur in our
+        // messages' own text and is harmless in a caller's (the length is exact).
+        let mut line = Vec::with_capacity(message.len() + 1);
+        line.extend_from_slice(message.as_bytes());
+        line.push(0);
+        // SAFETY: `log` and `user_data` come from the caller's rd_logger (see the impl above);
+        // the line is valid for message.len() + 1 bytes during the call.
+        unsafe { (self.log)(self.user_data, level, line.as_ptr().cast(), message.len()) };
+    }
+}
+
 /// Creates a client from configuration JSON (see docs/c-api.md for every key; NULL or empty
 /// means all defaults). `api_key` falls back to `RAINDROP_WRITE_KEY` and `endpoint` to
 /// `RAINDROP_ENDPOINT`; with no key at all telemetry is disabled (one warning) and every call
 /// still succeeds. Starts one background sender thread.
 ///
-/// `config_json` is borrowed for the duration of the call. On success `*client_out` holds the
-/// new handle; release it with `rd_shutdown`. Thread-safe.
+/// `config_json` is borrowed for the duration of the call. `logger` may be NULL (log lines go
+/// to stderr); its fields are copied, see `rd_logger` for how long `user_data` must live. On
+/// success `*client_out` holds the new handle; release it with `rd_shutdown`. Thread-safe.
 /// Errors: RD_ERR_NULL_ARGUMENT (client_out), RD_ERR_INVALID_CONFIG, RD_ERR_INTERNAL.
 #[no_mangle]
 pub unsafe extern "C" fn rd_new(
     config_json: *const c_char,
     config_json_len: usize,
+    logger: *const rd_logger,
     client_out: *mut rd_client,
     err_out: *mut rd_error,
 ) -> rd_result {
@@ -391,24 +505,27 @@ pub unsafe extern "C" fn rd_new(
         let json = optional(config_json, config_json_len);
         let config = crate::config::parse(json.as_deref(), |name| std::env::var(name).ok())?;
         crate::process::install();
-        let client = Client::new(config)?;
+        let sink = logger.as_ref().and_then(|l| l.log.map(|log| CLogger { log, user_data: l.user_data }));
+        let sink = sink.map(|c| Box::new(move |level, message: &str| c.write(level, message)) as crate::log::LogSink);
+        let client = Client::new(config, sink)?;
         let handle = CLIENTS.write().unwrap_or_else(|p| p.into_inner()).insert(client);
-        *out = handle;
+        *out = rd_client { id: handle };
         Ok(())
     })
 }
 
-/// Begins one wrapped module call. With `parent` = 0 it is a top-level call, which sends one
-/// event when it ends (`event_id` if given, else a new UUID v4). With a `parent` call it is a
-/// nested call: a child span of the parent's trace sharing its event id, sending no event.
-/// `module_name` is required; `input` and `event_id` are optional (event ids: at most 256 bytes).
+/// Begins one wrapped module call. With `parent` = `{0}` it is a top-level call, which sends
+/// one event when it ends; `options` (may be NULL) gives its event id (else a new UUID v4), user,
+/// convo and event name, which every span under it carries too. With a `parent` call it is a
+/// nested call: a child span of the parent's trace sharing its event id and options, sending no
+/// event; `options` must then be NULL or have every field NULL. `module_name` is required; `input` is optional.
 ///
 /// All strings are borrowed for the duration of the call. On success `*call_out` holds the call
 /// handle (end it with `rd_wrap_end`) and, when `event_id_out` is non-NULL, the call's event id
 /// is written there NUL-terminated (`event_id_out_len` must be at least RD_EVENT_ID_BUF_LEN).
 /// Never blocks on I/O. Thread-safe.
 /// Errors: RD_ERR_INVALID_HANDLE (client, parent), RD_ERR_NULL_ARGUMENT (module_name,
-/// call_out), RD_ERR_INVALID_ARGUMENT (event_id, event_id_out_len), RD_ERR_TOO_MANY_OPEN_CALLS.
+/// call_out), RD_ERR_INVALID_ARGUMENT (options, event_id_out_len), RD_ERR_TOO_MANY_OPEN_CALLS.
 #[no_mangle]
 pub unsafe extern "C" fn rd_wrap_begin(
     client: rd_client,
@@ -417,8 +534,7 @@ pub unsafe extern "C" fn rd_wrap_begin(
     module_name_len: usize,
     input: *const c_char,
     input_len: usize,
-    event_id: *const c_char,
-    event_id_len: usize,
+    options: *const rd_call_options,
     call_out: *mut rd_call,
     event_id_out: *mut c_char,
     event_id_out_len: usize,
@@ -430,14 +546,29 @@ pub unsafe extern "C" fn rd_wrap_begin(
         let name = required(module_name, module_name_len, "module_name")?;
         let out = call_out.as_mut().ok_or_else(|| Error::null("call_out"))?;
         check_event_id_buffer(event_id_out, event_id_out_len)?;
-        let given_id = event_id_argument(event_id, event_id_len, "event_id")?;
+        // Options with every field NULL are no options (a binding may always pass its struct).
+        let options = options.as_ref().filter(|o| {
+            !(o.event_id.is_null() && o.user_id.is_null() && o.convo_id.is_null() && o.event_name.is_null())
+        });
+        let (given_id, context) = match options {
+            None => (None, None),
+            Some(o) => (
+                event_id_argument(o.event_id, o.event_id_len, "options.event_id")?,
+                Some(CallContext {
+                    user_id: capped(o.user_id, o.user_id_len, 1024).filter(|u| !u.trim().is_empty()),
+                    convo_id: capped(o.convo_id, o.convo_id_len, 1024).filter(|c| !c.is_empty()),
+                    event_name: capped(o.event_name, o.event_name_len, 1024).filter(|e| !e.trim().is_empty()),
+                }),
+            ),
+        };
         let (handle, id) = client.wrap_begin(
-            parent,
+            parent.id,
             text::cap(&name, 1024).into_owned(),
             capped_text(input, input_len, max_chars),
             given_id.as_deref(),
+            context,
         )?;
-        *out = handle;
+        *out = rd_call { id: handle };
         write_event_id(event_id_out, &id);
         Ok(())
     })
@@ -494,7 +625,7 @@ pub unsafe extern "C" fn rd_wrap_end(
     boundary(err_out, || {
         let client = self::client(client)?;
         let result = call_result(result, client.config().max_text_field_chars)?;
-        client.end(call, result)
+        client.end(call.id, result)
     })
 }
 
@@ -526,12 +657,12 @@ pub unsafe extern "C" fn rd_span_begin(
         let out = span_out.as_mut().ok_or_else(|| Error::null("span_out"))?;
         let max_chars = client.config().max_text_field_chars;
         let (handle, _) = client.span_begin(
-            parent,
+            parent.id,
             kind,
             text::cap(&name, 1024).into_owned(),
             capped_text(input, input_len, max_chars),
         )?;
-        *out = handle;
+        *out = rd_call { id: handle };
         Ok(())
     })
 }
@@ -580,7 +711,7 @@ pub unsafe extern "C" fn rd_span_record(
         let input = capped_text(input, input_len, max_chars);
         let result = call_result(result, max_chars)?;
         client.record_span(
-            parent,
+            parent.id,
             kind,
             text::cap(&name, 1024).into_owned(),
             input,
@@ -766,21 +897,37 @@ pub unsafe extern "C" fn rd_track_signal(
 /// Never sends anything twice. Thread-safe; may block, so not for the hot path.
 /// Errors: RD_ERR_INVALID_HANDLE, RD_ERR_TIMEOUT (delivery goes on in the background).
 #[no_mangle]
-pub extern "C" fn rd_flush(client: rd_client, timeout_ms: i64, err_out: *mut rd_error) -> rd_result {
+pub unsafe extern "C" fn rd_flush(client: rd_client, timeout_ms: i64, err_out: *mut rd_error) -> rd_result {
     boundary(err_out, || self::client(client)?.flush(timeout(timeout_ms)))
 }
 
 /// Drains the queue within `timeout_ms` (negative: `shutdown_timeout_ms`, 10 s by default),
 /// stops the sender thread and frees the handle: later calls with it give
 /// RD_ERR_INVALID_HANDLE, so calling it twice is harmless. Returns by the deadline whatever the
-/// sink does; what could not be delivered by then is dropped. Thread-safe.
-/// Errors: RD_ERR_INVALID_HANDLE, RD_ERR_TIMEOUT (the handle is freed all the same).
+/// sink does; what could not be delivered by then is dropped. Once it returns, the client's log
+/// callback is never called again. Thread-safe.
+///
+/// `stats_out` may be NULL; when the handle was live it receives the client's final statistics
+/// (caller-owned), on success and on RD_ERR_ITEMS_DROPPED or RD_ERR_TIMEOUT alike: the only way
+/// to read them after the handle is freed. RD_OK means nothing queued was dropped while draining.
+/// Errors: RD_ERR_INVALID_HANDLE, RD_ERR_ITEMS_DROPPED (drained, but items were dropped on the
+/// way), RD_ERR_TIMEOUT (the deadline came first: what was left is counted in dropped_shutdown).
+/// The handle is freed in every case but RD_ERR_INVALID_HANDLE.
 #[no_mangle]
-pub extern "C" fn rd_shutdown(client: rd_client, timeout_ms: i64, err_out: *mut rd_error) -> rd_result {
+pub unsafe extern "C" fn rd_shutdown(
+    client: rd_client,
+    timeout_ms: i64,
+    stats_out: *mut rd_stats,
+    err_out: *mut rd_error,
+) -> rd_result {
     boundary(err_out, || {
-        let removed = CLIENTS.write().unwrap_or_else(|p| p.into_inner()).remove(client);
+        let removed = CLIENTS.write().unwrap_or_else(|p| p.into_inner()).remove(client.id);
         let client = removed.ok_or_else(|| Error::handle("client"))?;
-        client.shutdown(timeout(timeout_ms))
+        let (outcome, stats) = client.shutdown(timeout(timeout_ms));
+        if let Some(out) = stats_out.as_mut() {
+            *out = stats;
+        }
+        outcome
     })
 }
 

@@ -168,9 +168,7 @@ impl Sender {
         }
         let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.run_loop()));
         if outcome.is_err() {
-            self.shared
-                .logger
-                .warn("sender_panic", || "the sender thread failed; telemetry stops for this client".into());
+            self.shared.logger.error(|| "the sender thread failed; telemetry stops for this client".into());
         }
         self.shared.control.finish();
         // The cloud part is done (rd_shutdown sees it finished); give the mirror one request

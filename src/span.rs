@@ -44,6 +44,7 @@ pub struct SpanDetail {
     pub event_id: Arc<str>,
     pub user_id: Option<String>,
     pub convo_id: Option<String>,
+    pub event_name: String,
     pub input: Option<Text>,
     pub output: Option<Text>,
     pub model: Option<String>,
@@ -148,6 +149,7 @@ impl Span {
         if let Some(convo) = &d.convo_id {
             put("traceloop.association.properties.convo_id", text(convo));
         }
+        put("traceloop.association.properties.event_name", text(&d.event_name));
         match d.kind {
             SpanKind::Lm => {
                 if let Some(model) = &d.model {

@@ -77,6 +77,14 @@ impl Stats {
         self.queued.load(Relaxed).saturating_sub(finished)
     }
 
+    /// Items accepted onto the queue and dropped since (not counting queue-full drops).
+    pub fn dropped_after_queueing(&self) -> u64 {
+        self.dropped_rejected.load(Relaxed)
+            + self.dropped_retry_budget.load(Relaxed)
+            + self.dropped_shutdown.load(Relaxed)
+            + self.dropped_invalid.load(Relaxed)
+    }
+
     pub fn snapshot(&self, queue_depth: usize) -> rd_stats {
         rd_stats {
             queued: self.queued.load(Relaxed),

@@ -52,14 +52,14 @@ fn config_bad_values() {
 #[test]
 fn config_malformed_json() {
     for bad in ["{\"api_key\": ", "not json", "[1,2]"] {
-        let mut h: rd_client = 0;
+        let mut h = rd_client::default();
         let mut e = new_err();
         let (p, n) = cstr(bad);
-        let r = unsafe { rd_new(p, n, &mut h, &mut e) };
+        let r = unsafe { rd_new(p, n, ptr::null(), &mut h, &mut e) };
         let got = code(r);
         // The configuration argument is at fault: INVALID_CONFIG (or INVALID_JSON), naming config_json.
         assert!(got == ERR_INVALID_CONFIG || got == ERR_INVALID_JSON, "{bad:?}: code {got}");
-        assert_eq!(h, 0, "client_out untouched on failure");
+        assert_eq!(h.id, 0, "client_out untouched on failure");
         assert!(check(r, &e).unwrap_err().message.contains("config_json"), "message names config_json");
     }
 }
@@ -76,7 +76,7 @@ fn rd_new_null_client_out() {
     let sink = Sink::start();
     let cfg = config(&sink, json!({}));
     let mut e = new_err();
-    let r = unsafe { rd_new(cfg.as_ptr() as *const c_char, cfg.len(), ptr::null_mut(), &mut e) };
+    let r = unsafe { rd_new(cfg.as_ptr() as *const c_char, cfg.len(), ptr::null(), ptr::null_mut(), &mut e) };
     assert_err(check(r, &e), ERR_NULL_ARGUMENT, "client_out");
 }
 
@@ -148,7 +148,7 @@ fn track_null_event_struct() {
     let c = client(&sink, json!({}));
     for f in [rd_track_ai, rd_track] {
         let mut e = new_err();
-        let r = unsafe { f(c.h, ptr::null(), ptr::null_mut(), 0, &mut e) };
+        let r = unsafe { f(c.handle(), ptr::null(), ptr::null_mut(), 0, &mut e) };
         assert_err(check(r, &e), ERR_NULL_ARGUMENT, "event");
     }
     assert_still_works(&sink, &c);
@@ -209,7 +209,7 @@ fn error_out_may_be_null_and_last_error_names_argument() {
     let c = client(&sink, json!({}));
     let ev = Ev::ai("q", "a").properties("{broken");
     let ce = ev.to_c();
-    let r = unsafe { rd_track_ai(c.h, &ce, ptr::null_mut(), 0, ptr::null_mut()) };
+    let r = unsafe { rd_track_ai(c.handle(), &ce, ptr::null_mut(), 0, ptr::null_mut()) };
     assert_eq!(code(r), ERR_INVALID_JSON, "err_out = NULL still returns the code");
     let msg = last_error_message();
     assert!(msg.contains("properties"), "rd_last_error_message names the argument: {msg:?}");
@@ -228,7 +228,7 @@ fn err_out_message_fits_and_is_nul_terminated() {
     let ev = Ev::ai("q", "a").timestamp("x".repeat(5000));
     let ce = ev.to_c();
     let mut e = new_err();
-    let r = unsafe { rd_track_ai(c.h, &ce, ptr::null_mut(), 0, &mut e) };
+    let r = unsafe { rd_track_ai(c.handle(), &ce, ptr::null_mut(), 0, &mut e) };
     assert_eq!(code(r), ERR_INVALID_TIMESTAMP);
     assert!(e.message.iter().any(|b| *b == 0), "message NUL-terminated inside its 256 bytes");
 }
@@ -257,7 +257,7 @@ fn signal_bad_input() {
     let sink = Sink::start();
     let c = client(&sink, json!({}));
     let mut e = new_err();
-    let r = unsafe { rd_track_signal(c.h, ptr::null(), &mut e) };
+    let r = unsafe { rd_track_signal(c.handle(), ptr::null(), &mut e) };
     assert_err(check(r, &e), ERR_NULL_ARGUMENT, "signal");
 
     assert_err(c.signal(&Sig::new("e", "n").event_id_opt(None)), ERR_NULL_ARGUMENT, "event_id");
@@ -301,7 +301,19 @@ fn wrap_bad_input() {
     let (m, ml) = cstr("mod");
     let mut e = new_err();
     let r = unsafe {
-        rd_wrap_begin(c.h, 0, m, ml, ptr::null(), 0, ptr::null(), 0, ptr::null_mut(), ptr::null_mut(), 0, &mut e)
+        rd_wrap_begin(
+            c.handle(),
+            call_of(0),
+            m,
+            ml,
+            ptr::null(),
+            0,
+            ptr::null(),
+            ptr::null_mut(),
+            ptr::null_mut(),
+            0,
+            &mut e,
+        )
     };
     assert_err(check(r, &e), ERR_NULL_ARGUMENT, "call_out");
 
@@ -329,7 +341,9 @@ fn span_bad_input() {
     let (call, _) = c.wrap_begin(0, Some("m"), Some(b"in"), None).unwrap();
     let mut e = new_err();
     let (n, nl) = cstr("lm");
-    let r = unsafe { rd_span_begin(c.h, call, SPAN_LM as i32, n, nl, ptr::null(), 0, ptr::null_mut(), &mut e) };
+    let r = unsafe {
+        rd_span_begin(c.handle(), call_of(call), SPAN_LM as i32, n, nl, ptr::null(), 0, ptr::null_mut(), &mut e)
+    };
     assert_err(check(r, &e), ERR_NULL_ARGUMENT, "span_out");
     let span = c.span_begin(call, SPAN_LM, "lm", None).unwrap();
     assert_err(c.span_end(span, Some(&CallRes::new().properties("]"))), ERR_INVALID_JSON, "properties");
@@ -345,7 +359,7 @@ fn flush_and_stats_null_out() {
     let sink = Sink::start();
     let c = client(&sink, json!({}));
     let mut e = new_err();
-    let r = unsafe { rd_get_stats(c.h, ptr::null_mut(), &mut e) };
+    let r = unsafe { rd_get_stats(c.handle(), ptr::null_mut(), &mut e) };
     assert_err(check(r, &e), ERR_NULL_ARGUMENT, "stats_out");
     assert_still_works(&sink, &c);
 }
@@ -390,7 +404,7 @@ fn track_field_rules() {
     let ce = ev.to_c();
     let mut small = [0 as c_char; 8];
     let mut e = new_err();
-    let r = unsafe { rd_track_ai(c.h, &ce, small.as_mut_ptr(), small.len(), &mut e) };
+    let r = unsafe { rd_track_ai(c.handle(), &ce, small.as_mut_ptr(), small.len(), &mut e) };
     assert_err(check(r, &e), ERR_INVALID_ARGUMENT, "event_id_out");
     assert_still_works(&sink, &c);
 }

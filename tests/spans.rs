@@ -421,3 +421,43 @@ fn caller_span_attributes_replace_ours_without_duplicate_keys() {
     assert_eq!(attr(lm, "gen_ai.response.model"), Some(&json!("gpt-4o-mini-2024-07-18")));
     assert_eq!(attr(lm, "gen_ai.request.model"), Some(&json!("openai/gpt-4o-mini")));
 }
+
+#[test]
+fn every_span_of_a_call_carries_its_user_convo_and_event_name() {
+    let sink = Sink::start();
+    let c = client(&sink, json!({"tracing_enabled": true, "user_id": "u-cfg", "convo_id": "c-cfg"}));
+    let opts = Opts::new().event_id("evt-opts").user_id("u-call").convo_id("c-call").event_name("ask");
+    let (call, id) = c.wrap_begin_with(0, Some("outer"), Some(b"q"), Some(&opts)).unwrap();
+    assert_eq!(id, "evt-opts");
+    let (inner, inner_id) = c.wrap_begin(call, Some("inner"), None, None).unwrap();
+    assert_eq!(inner_id, "evt-opts", "a nested call shares the event id");
+    let lm = c.span_begin(inner, SPAN_LM, "lm", Some(b"q")).unwrap();
+    c.span_end(lm, Some(&CallRes::new().output("a").tokens(1, 2))).unwrap();
+    c.span_record(inner, SPAN_TOOL, "search", None, 1, 2, None).unwrap();
+    c.wrap_end(inner, None).unwrap();
+    c.wrap_end(call, Some(&CallRes::new().output("a"))).unwrap();
+    c.flush(5000).unwrap();
+    let event = sink.events().pop().expect("one event");
+    assert_eq!(event["user_id"], "u-call");
+    assert_eq!(event["event"], "ask");
+    assert_eq!(event["ai_data"]["convo_id"], "c-call");
+    let spans = all_spans(&sink);
+    assert_eq!(spans.len(), 4, "{spans:?}");
+    for span in &spans {
+        assert_eq!(attr(span, "traceloop.association.properties.user_id"), Some(&json!("u-call")), "{span}");
+        assert_eq!(attr(span, "traceloop.association.properties.convo_id"), Some(&json!("c-call")), "{span}");
+        assert_eq!(attr(span, "traceloop.association.properties.event_name"), Some(&json!("ask")), "{span}");
+        assert_eq!(attr(span, "traceloop.association.properties.event_id"), Some(&json!("evt-opts")), "{span}");
+    }
+}
+
+#[test]
+fn options_belong_to_the_top_level_call() {
+    let sink = Sink::start();
+    let c = client(&sink, json!({}));
+    let (call, _) = c.wrap_begin(0, Some("outer"), None, None).unwrap();
+    let opts = Opts::new().user_id("u-nested");
+    assert_err(c.wrap_begin_with(call, Some("inner"), None, Some(&opts)), ERR_INVALID_ARGUMENT, "options");
+    assert_err(c.wrap_begin(0, Some("m"), None, Some(&"x".repeat(300))), ERR_INVALID_ARGUMENT, "options.event_id");
+    c.wrap_end(call, None).unwrap();
+}

@@ -223,9 +223,8 @@ func (c *Client) beginCall(parent *node, name, input, eventID string) (*node, er
 	var e C.rd_error
 	np, nn := strArg(name)
 	ip, in := optArg(input)
-	ep, en := optArg(eventID)
 	if parent != nil { // a nested call has its top-level call's event id
-		rc := C.rd_wrap_begin(c.h, ph, np, nn, ip, in, ep, en, &h, nil, 0, &e)
+		rc := C.rd_wrap_begin(c.h, ph, np, nn, ip, in, nil, &h, nil, 0, &e)
 		runtime.KeepAlive(c)
 		runtime.KeepAlive(name)
 		runtime.KeepAlive(input)
@@ -235,7 +234,11 @@ func (c *Client) beginCall(parent *node, name, input, eventID string) (*node, er
 		return &node{c: c, h: h, eventID: parent.eventID, parent: parent}, nil
 	}
 	var idBuf [eventIDBufLen]byte
-	rc := C.rd_wrap_begin(c.h, ph, np, nn, ip, in, ep, en, &h,
+	var pin runtime.Pinner
+	defer pin.Unpin()
+	var opts C.rd_call_options // all NULL: no options
+	pinOpt(&pin, &opts.event_id, &opts.event_id_len, eventID)
+	rc := C.rd_wrap_begin(c.h, ph, np, nn, ip, in, &opts, &h,
 		(*C.char)(unsafe.Pointer(&idBuf[0])), C.size_t(len(idBuf)), &e)
 	runtime.KeepAlive(c)
 	runtime.KeepAlive(name)

@@ -117,4 +117,4 @@ func cCodes() map[Code]int {
 // cgo types directly).
 type rawHandle = uint64
 
-func toHandle(h rawHandle) C.rd_client { return C.rd_client(h) }
+func toHandle(h rawHandle) C.rd_client { return C.rd_client{id: C.uint64_t(h)} }

@@ -212,7 +212,7 @@ func TestFinalizerShutsDownUnclosedClient(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		return rawHandle(cl.h)
+		return rawHandle(cl.h.id)
 	}()
 	probe := &Client{h: toHandle(h)} // same handle, no finalizer of its own
 	deadline := time.Now().Add(10 * time.Second)

@@ -217,8 +217,9 @@ fn serve(stream: TcpStream, mode: Mode, counters: &Counters, stop: &AtomicBool) 
 // ---- helpers around the C ABI ----
 
 pub fn new_client(config: &str) -> rd_client {
-    let mut client: rd_client = 0;
-    let rc = unsafe { rd_new(config.as_ptr().cast(), config.len(), &mut client, std::ptr::null_mut()) };
+    let mut client = rd_client::default();
+    let rc =
+        unsafe { rd_new(config.as_ptr().cast(), config.len(), std::ptr::null(), &mut client, std::ptr::null_mut()) };
     assert_eq!(rc, rd_result::RD_OK, "rd_new({config})");
     client
 }

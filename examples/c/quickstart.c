@@ -28,14 +28,14 @@ int main(int argc, char **argv) {
 
     rd_error err;
     rd_client client;
-    if (check(rd_new(STR(config), &client, &err), &err, "rd_new")) return 1;
+    if (check(rd_new(STR(config), NULL, &client, &err), &err, "rd_new")) return 1;
     printf("raindrop-dspy %s\n", rd_version());
 
     /* One wrapped module call, with the LM call inside it as a child span. */
     rd_call call, lm;
     char event_id[RD_EVENT_ID_BUF_LEN];
-    if (check(rd_wrap_begin(client, 0, STR("qa.ChainOfThought"), STR("What is the capital of France?"),
-                            NULL, 0, &call, event_id, sizeof event_id, &err), &err, "rd_wrap_begin")) return 1;
+    if (check(rd_wrap_begin(client, (rd_call){0}, STR("qa.ChainOfThought"), STR("What is the capital of France?"),
+                            NULL, &call, event_id, sizeof event_id, &err), &err, "rd_wrap_begin")) return 1;
     if (check(rd_span_begin(client, call, RD_SPAN_LM, STR("openai/gpt-4o-mini"),
                             STR("[{\"role\": \"user\", \"content\": \"What is the capital of France?\"}]"), &lm, &err),
               &err, "rd_span_begin")) return 1;
@@ -87,8 +87,8 @@ int main(int argc, char **argv) {
     if (check(rd_get_stats(client, &stats, &err), &err, "rd_get_stats")) return 1;
     printf("queued %llu, delivered %llu, requests %llu\n", (unsigned long long)stats.queued,
            (unsigned long long)stats.delivered, (unsigned long long)stats.requests);
-    if (check(rd_shutdown(client, RD_TIMEOUT_DEFAULT, &err), &err, "rd_shutdown")) return 1;
-    if (rd_shutdown(client, 0, &err) != RD_ERR_INVALID_HANDLE) {
+    if (check(rd_shutdown(client, RD_TIMEOUT_DEFAULT, NULL, &err), &err, "rd_shutdown")) return 1;
+    if (rd_shutdown(client, 0, NULL, &err) != RD_ERR_INVALID_HANDLE) {
         fprintf(stderr, "a second shutdown should report an invalid handle\n");
         return 1;
     }

@@ -58,7 +58,7 @@ int main(int argc, char **argv) {
 
     rd_error err;
     rd_client client;
-    if (check(rd_new(STR(config), &client, &err), &err, "rd_new")) return 1;
+    if (check(rd_new(STR(config), NULL, &client, &err), &err, "rd_new")) return 1;
 
     char ok_event_id[RD_EVENT_ID_BUF_LEN], err_event_id[RD_EVENT_ID_BUF_LEN], nested_event_id[RD_EVENT_ID_BUF_LEN];
     char wanted_ok[64], wanted_err[64];
@@ -68,8 +68,11 @@ int main(int argc, char **argv) {
     /* ---- call 1: succeeds, with a module span holding a tool span, and a nested wrapped call
      *      holding an LM span. */
     rd_call call, retrieve, tool, cot, lm;
-    if (check(rd_wrap_begin(client, 0, STR("qa.Pipeline"), STR("{\"question\": \"What is the capital of France?\"}"),
-                            STR(wanted_ok), &call, ok_event_id, sizeof ok_event_id, &err), &err, "rd_wrap_begin(ok)"))
+    rd_call_options ok_options = {0};
+    ok_options.event_id = wanted_ok;
+    ok_options.event_id_len = strlen(wanted_ok);
+    if (check(rd_wrap_begin(client, (rd_call){0}, STR("qa.Pipeline"), STR("{\"question\": \"What is the capital of France?\"}"),
+                            &ok_options, &call, ok_event_id, sizeof ok_event_id, &err), &err, "rd_wrap_begin(ok)"))
         return 1;
 
     if (check(rd_span_begin(client, call, RD_SPAN_MODULE, STR("qa.Retrieve"), STR("capital of France"), &retrieve, &err),
@@ -88,7 +91,7 @@ int main(int argc, char **argv) {
     if (check(rd_span_end(client, retrieve, &retrieve_result, &err), &err, "rd_span_end(module)")) return 1;
 
     if (check(rd_wrap_begin(client, call, STR("qa.ChainOfThought"), STR("{\"question\": \"What is the capital of France?\"}"),
-                            NULL, 0, &cot, nested_event_id, sizeof nested_event_id, &err), &err, "rd_wrap_begin(nested)"))
+                            NULL, &cot, nested_event_id, sizeof nested_event_id, &err), &err, "rd_wrap_begin(nested)"))
         return 1;
     if (check(rd_span_begin(client, cot, RD_SPAN_LM, STR(LM_MODEL),
                             STR("[{\"role\": \"user\", \"content\": \"What is the capital of France?\"}]"), &lm, &err),
@@ -116,7 +119,10 @@ int main(int argc, char **argv) {
 
     /* ---- call 2: fails. */
     rd_call failing, summarize;
-    if (check(rd_wrap_begin(client, 0, STR("qa.Pipeline"), STR("{\"question\": \"Divide by zero?\"}"), STR(wanted_err),
+    rd_call_options err_options = {0};
+    err_options.event_id = wanted_err;
+    err_options.event_id_len = strlen(wanted_err);
+    if (check(rd_wrap_begin(client, (rd_call){0}, STR("qa.Pipeline"), STR("{\"question\": \"Divide by zero?\"}"), &err_options,
                             &failing, err_event_id, sizeof err_event_id, &err), &err, "rd_wrap_begin(err)"))
         return 1;
     if (check(rd_span_begin(client, failing, RD_SPAN_MODULE, STR("qa.Summarize"), STR("Divide by zero?"), &summarize, &err),
@@ -141,7 +147,7 @@ int main(int argc, char **argv) {
     rd_stats stats;
     memset(&stats, 0, sizeof stats);
     if (check(rd_get_stats(client, &stats, &err), &err, "rd_get_stats")) return 1;
-    rd_result shutdown_code = rd_shutdown(client, 15000, &err);
+    rd_result shutdown_code = rd_shutdown(client, 15000, NULL, &err);
     if (shutdown_code != RD_OK) fprintf(stderr, "send_traces: rd_shutdown returned %d: %s\n", (int)shutdown_code, err.message);
 
     FILE *out = fopen(result_path, "w");

@@ -23,6 +23,7 @@ pub const ERR_INVALID_CONFIG: i32 = 8;
 pub const ERR_QUEUE_FULL: i32 = 9;
 pub const ERR_TIMEOUT: i32 = 10;
 pub const ERR_TOO_MANY_OPEN_CALLS: i32 = 11;
+pub const ERR_ITEMS_DROPPED: i32 = 12;
 pub const ERR_INTERNAL: i32 = 99;
 
 pub const SPAN_MODULE: rd_span_kind = rd_span_kind::RD_SPAN_MODULE;
@@ -458,18 +459,18 @@ pub struct Client {
 impl Drop for Client {
     fn drop(&mut self) {
         if self.owned {
-            rd_shutdown(self.h, 1000, ptr::null_mut());
+            unsafe { rd_shutdown(self.handle(), 1000, ptr::null_mut(), ptr::null_mut()) };
         }
     }
 }
 
 pub fn new_client(cfg: &str) -> Result<Client, CallError> {
-    let mut h: rd_client = 0;
+    let mut h = rd_client::default();
     let mut e = new_err();
-    let r = unsafe { rd_new(cfg.as_ptr() as *const c_char, cfg.len(), &mut h, &mut e) };
+    let r = unsafe { rd_new(cfg.as_ptr() as *const c_char, cfg.len(), ptr::null(), &mut h, &mut e) };
     check(r, &e)?;
-    assert_ne!(h, 0, "rd_new returned handle 0");
-    Ok(Client { h, owned: true })
+    assert_ne!(h.id, 0, "rd_new returned handle 0");
+    Ok(Client { h: h.id, owned: true })
 }
 
 /// A client for `sink` with the default small test knobs plus `extra`.
@@ -482,6 +483,10 @@ impl Client {
     pub fn raw(h: u64) -> Client {
         Client { h, owned: false }
     }
+    /// The handle as the C ABI takes it.
+    pub fn handle(&self) -> rd_client {
+        rd_client { id: self.h }
+    }
     /// Stop shutting this handle down on drop (after an explicit rd_shutdown).
     pub fn disown(&mut self) {
         self.owned = false;
@@ -491,7 +496,7 @@ impl Client {
         let c = ev.to_c();
         let mut buf = vec![0 as c_char; RD_EVENT_ID_BUF_LEN as usize];
         let mut e = new_err();
-        let r = unsafe { rd_track_ai(self.h, &c, buf.as_mut_ptr(), buf.len(), &mut e) };
+        let r = unsafe { rd_track_ai(self.handle(), &c, buf.as_mut_ptr(), buf.len(), &mut e) };
         check(r, &e)?;
         Ok(id_from_buf(&buf))
     }
@@ -499,7 +504,7 @@ impl Client {
         let c = ev.to_c();
         let mut buf = vec![0 as c_char; RD_EVENT_ID_BUF_LEN as usize];
         let mut e = new_err();
-        let r = unsafe { rd_track(self.h, &c, buf.as_mut_ptr(), buf.len(), &mut e) };
+        let r = unsafe { rd_track(self.handle(), &c, buf.as_mut_ptr(), buf.len(), &mut e) };
         check(r, &e)?;
         Ok(id_from_buf(&buf))
     }
@@ -507,32 +512,37 @@ impl Client {
         let (u, ul) = user_id.map(|s| (s.as_ptr() as *const c_char, s.len())).unwrap_or((ptr::null(), 0));
         let (t, tl) = traits.map(|s| (s.as_ptr() as *const c_char, s.len())).unwrap_or((ptr::null(), 0));
         let mut e = new_err();
-        let r = unsafe { rd_identify(self.h, u, ul, t, tl, &mut e) };
+        let r = unsafe { rd_identify(self.handle(), u, ul, t, tl, &mut e) };
         check(r, &e)
     }
     pub fn signal(&self, s: &Sig) -> Result<(), CallError> {
         let c = s.to_c();
         let mut e = new_err();
-        let r = unsafe { rd_track_signal(self.h, &c, &mut e) };
+        let r = unsafe { rd_track_signal(self.handle(), &c, &mut e) };
         check(r, &e)
     }
     pub fn flush(&self, timeout_ms: i64) -> Result<(), CallError> {
         let mut e = new_err();
-        let r = rd_flush(self.h, timeout_ms, &mut e);
+        let r = unsafe { rd_flush(self.handle(), timeout_ms, &mut e) };
         check(r, &e)
     }
     /// rd_shutdown; afterwards the handle is not shut down again on drop.
     pub fn shutdown(&mut self, timeout_ms: i64) -> Result<(), CallError> {
+        self.shutdown_with_stats(timeout_ms).0
+    }
+    /// rd_shutdown with its final statistics (all zero when none were written).
+    pub fn shutdown_with_stats(&mut self, timeout_ms: i64) -> (Result<(), CallError>, rd_stats) {
+        let mut stats = rd_stats::default();
         let mut e = new_err();
-        let r = rd_shutdown(self.h, timeout_ms, &mut e);
+        let r = unsafe { rd_shutdown(self.handle(), timeout_ms, &mut stats, &mut e) };
         self.owned = false;
-        check(r, &e)
+        (check(r, &e), stats)
     }
     pub fn stats(&self) -> Result<rd_stats, CallError> {
         // SAFETY: rd_stats is plain integers.
         let mut s: rd_stats = unsafe { std::mem::zeroed() };
         let mut e = new_err();
-        let r = unsafe { rd_get_stats(self.h, &mut s, &mut e) };
+        let r = unsafe { rd_get_stats(self.handle(), &mut s, &mut e) };
         check(r, &e)?;
         Ok(s)
     }
@@ -556,24 +566,48 @@ impl Client {
         input: Option<&[u8]>,
         event_id: Option<&str>,
     ) -> Result<(u64, String), CallError> {
+        let options = event_id.map(|id| Opts::new().event_id(id));
+        self.wrap_begin_with(parent, module, input, options.as_ref())
+    }
+    /// rd_wrap_begin with per-call options: returns (call handle, event id).
+    pub fn wrap_begin_with(
+        &self,
+        parent: u64,
+        module: Option<&str>,
+        input: Option<&[u8]>,
+        options: Option<&Opts>,
+    ) -> Result<(u64, String), CallError> {
         let (m, ml) = module.map(|s| (s.as_ptr() as *const c_char, s.len())).unwrap_or((ptr::null(), 0));
         let (i, il) = input.map(|s| (s.as_ptr() as *const c_char, s.len())).unwrap_or((ptr::null(), 0));
-        let (id, idl) = event_id.map(|s| (s.as_ptr() as *const c_char, s.len())).unwrap_or((ptr::null(), 0));
-        let mut call: rd_call = 0;
+        let options = options.map(Opts::to_c);
+        let o = options.as_ref().map_or(ptr::null(), |o| o as *const rd_call_options);
+        let mut call = rd_call::default();
         let mut buf = vec![0 as c_char; RD_EVENT_ID_BUF_LEN as usize];
         let mut e = new_err();
         let r = unsafe {
-            rd_wrap_begin(self.h, parent, m, ml, i, il, id, idl, &mut call, buf.as_mut_ptr(), buf.len(), &mut e)
+            rd_wrap_begin(
+                self.handle(),
+                call_of(parent),
+                m,
+                ml,
+                i,
+                il,
+                o,
+                &mut call,
+                buf.as_mut_ptr(),
+                buf.len(),
+                &mut e,
+            )
         };
         check(r, &e)?;
-        assert_ne!(call, 0, "rd_wrap_begin returned call handle 0");
-        Ok((call, id_from_buf(&buf)))
+        assert_ne!(call.id, 0, "rd_wrap_begin returned call handle 0");
+        Ok((call.id, id_from_buf(&buf)))
     }
     pub fn wrap_end(&self, call: u64, res: Option<&CallRes>) -> Result<(), CallError> {
         let c = res.map(|r| r.to_c());
         let p = c.as_ref().map(|c| c as *const rd_call_result).unwrap_or(ptr::null());
         let mut e = new_err();
-        let r = unsafe { rd_wrap_end(self.h, call, p, &mut e) };
+        let r = unsafe { rd_wrap_end(self.handle(), call_of(call), p, &mut e) };
         check(r, &e)
     }
     pub fn span_begin(
@@ -584,12 +618,12 @@ impl Client {
         input: Option<&[u8]>,
     ) -> Result<u64, CallError> {
         let (i, il) = input.map(|s| (s.as_ptr() as *const c_char, s.len())).unwrap_or((ptr::null(), 0));
-        let mut span: rd_call = 0;
+        let mut span = rd_call::default();
         let mut e = new_err();
         let r = unsafe {
             rd_span_begin(
-                self.h,
-                parent,
+                self.handle(),
+                call_of(parent),
                 kind as i32,
                 name.as_ptr() as *const c_char,
                 name.len(),
@@ -600,7 +634,7 @@ impl Client {
             )
         };
         check(r, &e)?;
-        Ok(span)
+        Ok(span.id)
     }
     /// rd_span_record: a span that already happened, with the caller's start and end times.
     pub fn span_record(
@@ -619,8 +653,8 @@ impl Client {
         let mut e = new_err();
         let r = unsafe {
             rd_span_record(
-                self.h,
-                parent,
+                self.handle(),
+                call_of(parent),
                 kind as i32,
                 name.as_ptr() as *const c_char,
                 name.len(),
@@ -638,8 +672,60 @@ impl Client {
         let c = res.map(|r| r.to_c());
         let p = c.as_ref().map(|c| c as *const rd_call_result).unwrap_or(ptr::null());
         let mut e = new_err();
-        let r = unsafe { rd_span_end(self.h, span, p, &mut e) };
+        let r = unsafe { rd_span_end(self.handle(), call_of(span), p, &mut e) };
         check(r, &e)
+    }
+}
+
+/// A call handle from the tests' plain id.
+pub fn call_of(id: u64) -> rd_call {
+    rd_call { id }
+}
+
+/// Fields of `rd_call_options` (for a top-level rd_wrap_begin).
+#[derive(Default, Clone, Debug)]
+pub struct Opts {
+    pub event_id: Option<Vec<u8>>,
+    pub user_id: Option<Vec<u8>>,
+    pub convo_id: Option<Vec<u8>>,
+    pub event_name: Option<Vec<u8>>,
+}
+
+impl Opts {
+    pub fn new() -> Opts {
+        Opts::default()
+    }
+    pub fn event_id(mut self, v: impl AsRef<[u8]>) -> Opts {
+        self.event_id = b(v);
+        self
+    }
+    pub fn user_id(mut self, v: impl AsRef<[u8]>) -> Opts {
+        self.user_id = b(v);
+        self
+    }
+    pub fn convo_id(mut self, v: impl AsRef<[u8]>) -> Opts {
+        self.convo_id = b(v);
+        self
+    }
+    pub fn event_name(mut self, v: impl AsRef<[u8]>) -> Opts {
+        self.event_name = b(v);
+        self
+    }
+    pub fn to_c(&self) -> rd_call_options {
+        let (event_id, event_id_len) = opt(&self.event_id);
+        let (user_id, user_id_len) = opt(&self.user_id);
+        let (convo_id, convo_id_len) = opt(&self.convo_id);
+        let (event_name, event_name_len) = opt(&self.event_name);
+        rd_call_options {
+            event_id,
+            event_id_len,
+            user_id,
+            user_id_len,
+            convo_id,
+            convo_id_len,
+            event_name,
+            event_name_len,
+        }
     }
 }
 

@@ -625,13 +625,13 @@ TEST_F(RaindropTest, DestructorUsesTheConfiguredShutdownTimeout) {
 TEST_F(RaindropTest, MoveSemantics) {
     raindrop::Client a(config());
     const rd_client h = a.handle();
-    ASSERT_NE(h, 0u);
+    ASSERT_NE(h.id, 0u);
     auto f = a.wrap("f", [](const raindrop::Inputs& in) { return in.at("k"); });
 
     raindrop::Client b(std::move(a));
     EXPECT_FALSE(a);  // NOLINT(bugprone-use-after-move): moved-from is empty by contract
-    EXPECT_EQ(a.handle(), 0u);
-    EXPECT_EQ(b.handle(), h);
+    EXPECT_EQ(a.handle().id, 0u);
+    EXPECT_EQ(b.handle().id, h.id);
     try {
         a.stats();
         FAIL() << "no exception";
@@ -642,7 +642,7 @@ TEST_F(RaindropTest, MoveSemantics) {
 
     raindrop::Client c(config());
     c = std::move(b);  // c's old client is shut down, c now owns h
-    EXPECT_EQ(c.handle(), h);
+    EXPECT_EQ(c.handle().id, h.id);
 
     auto g = std::move(f);  // wrapped callables move (and copy) like their callable
     auto g2 = g;
@@ -819,8 +819,8 @@ TEST_F(RaindropTest, TooManyOpenCallsIsSwallowedOnGuards) {
     detached.detached = true;
     raindrop::Call first = client.call("first", std::string("a"), detached);
     raindrop::Call second = client.call("second", std::string("b"), detached);  // refused by the core
-    EXPECT_NE(first->handle(), 0u);
-    EXPECT_EQ(second->handle(), 0u);
+    EXPECT_NE(first->handle().id, 0u);
+    EXPECT_EQ(second->handle().id, 0u);
     EXPECT_GT(raindrop::swallowed_errors(), before);
     second->set_output("ignored");
     EXPECT_FALSE(second->end());

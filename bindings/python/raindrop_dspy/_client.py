@@ -168,7 +168,7 @@ class NativeClient(Managed):
     def _create(self) -> int:
         out = _ffi.rd_client(0)
         err = _ffi.rd_error()
-        rc = self.lib.rd_new(self._config_json, len(self._config_json), ctypes.byref(out), ctypes.byref(err))
+        rc = self.lib.rd_new(self._config_json, len(self._config_json), None, ctypes.byref(out), ctypes.byref(err))
         if rc != _ffi.RD_OK:
             self._last_message = f"{_ffi.RESULT_NAMES.get(rc, rc)}: {err.message.decode('utf-8', 'replace')}"
             logger.error("raindrop_dspy: rd_new failed: %s", self._last_message)
@@ -199,7 +199,7 @@ class NativeClient(Managed):
 
     def _release(self, handle: int, timeout_ms: Optional[int]) -> None:
         self._shut = True
-        rc = self.lib.rd_shutdown(handle, -1 if timeout_ms is None else int(timeout_ms), None)
+        rc = self.lib.rd_shutdown(handle, -1 if timeout_ms is None else int(timeout_ms), None, None)
         if rc not in (_ffi.RD_OK, _ffi.RD_ERR_INVALID_HANDLE):
             self.report(rc, "shutdown")
 

@@ -59,6 +59,7 @@ RD_ERR_INVALID_CONFIG = 8
 RD_ERR_QUEUE_FULL = 9
 RD_ERR_TIMEOUT = 10
 RD_ERR_TOO_MANY_OPEN_CALLS = 11
+RD_ERR_ITEMS_DROPPED = 12
 RD_ERR_INTERNAL = 99
 
 RESULT_NAMES = {
@@ -74,6 +75,7 @@ RESULT_NAMES = {
     RD_ERR_QUEUE_FULL: "RD_ERR_QUEUE_FULL",
     RD_ERR_TIMEOUT: "RD_ERR_TIMEOUT",
     RD_ERR_TOO_MANY_OPEN_CALLS: "RD_ERR_TOO_MANY_OPEN_CALLS",
+    RD_ERR_ITEMS_DROPPED: "RD_ERR_ITEMS_DROPPED",
     RD_ERR_INTERNAL: "RD_ERR_INTERNAL",
 }
 
@@ -86,6 +88,9 @@ RD_EVENT_ID_BUF_LEN = 257
 RD_ERROR_MESSAGE_LEN = 256
 
 rd_result = c_int32
+# rd_client and rd_call are one-field structs ({ uint64_t id; }) passed by value, which every
+# supported C ABI passes exactly like a uint64_t: ctypes declares them as c_uint64, so the hot
+# path keeps passing plain ints.
 rd_client = c_uint64
 rd_call = c_uint64
 rd_span_kind = c_int32
@@ -96,6 +101,15 @@ rd_span_kind = c_int32
 # ---------------------------------------------------------------------------
 class rd_error(Structure):
     _fields_ = [("code", rd_result), ("message", c_char * RD_ERROR_MESSAGE_LEN)]
+
+
+class rd_call_options(Structure):
+    _fields_ = [
+        ("event_id", c_char_p), ("event_id_len", c_size_t),
+        ("user_id", c_char_p), ("user_id_len", c_size_t),
+        ("convo_id", c_char_p), ("convo_id_len", c_size_t),
+        ("event_name", c_char_p), ("event_name_len", c_size_t),
+    ]
 
 
 class rd_call_result(Structure):
@@ -176,10 +190,10 @@ _STR = (c_char_p, c_size_t)
 PROTOTYPES = {
     "rd_version": (c_char_p, [], False),
     "rd_last_error_message": (c_size_t, [c_char_p, c_size_t], False),
-    "rd_new": (rd_result, [*_STR, POINTER(rd_client), _ERR], True),
+    "rd_new": (rd_result, [*_STR, c_void_p, POINTER(rd_client), _ERR], True),
     "rd_wrap_begin": (
         rd_result,
-        [rd_client, rd_call, *_STR, *_STR, *_STR, POINTER(rd_call), c_char_p, c_size_t, _ERR],
+        [rd_client, rd_call, *_STR, *_STR, POINTER(rd_call_options), POINTER(rd_call), c_char_p, c_size_t, _ERR],
         False,
     ),
     "rd_wrap_end": (rd_result, [rd_client, rd_call, POINTER(rd_call_result), _ERR], False),
@@ -199,7 +213,7 @@ PROTOTYPES = {
     "rd_identify": (rd_result, [rd_client, *_STR, *_STR, _ERR], False),
     "rd_track_signal": (rd_result, [rd_client, POINTER(rd_signal), _ERR], False),
     "rd_flush": (rd_result, [rd_client, c_int64, _ERR], True),
-    "rd_shutdown": (rd_result, [rd_client, c_int64, _ERR], True),
+    "rd_shutdown": (rd_result, [rd_client, c_int64, POINTER(rd_stats), _ERR], True),
     "rd_get_stats": (rd_result, [rd_client, POINTER(rd_stats), _ERR], False),
 }
 
@@ -307,7 +321,7 @@ def load() -> Lib:
     if "rd_wrap_begin" not in lib.missing and "rd_wrap_end" not in lib.missing:
         fb = fast["rd_wrap_begin"]  # item access: a new function object, own argtypes
         fb.restype = rd_result
-        fb.argtypes = [rd_client, rd_call, *_STR, *_STR, *_STR, c_void_p, c_void_p, c_size_t, c_void_p]
+        fb.argtypes = [rd_client, rd_call, *_STR, *_STR, c_void_p, c_void_p, c_void_p, c_size_t, c_void_p]
         fe = fast["rd_wrap_end"]
         fe.restype = rd_result
         fe.argtypes = [rd_client, rd_call, c_void_p, c_void_p]

@@ -14,6 +14,7 @@ context variable (:mod:`raindrop_dspy._capture`).
 
 from __future__ import annotations
 
+import ctypes
 import inspect
 import json
 import logging
@@ -340,25 +341,27 @@ class RaindropDSPy:
             text = input_text(args, kwargs)
             inp = None if text is None else text.encode("utf-8", "surrogatepass")
             eid = None
+            opts = None  # an rd_call_options, kept alive until the calls below return
             if not parent_handle and self._event_id is not None:
                 src = self._event_id
                 val = src() if callable(src) else src
                 if val:
                     eid = str(val).encode("utf-8", "surrogatepass")
+                    opts = _ffi.rd_call_options(event_id=eid, event_id_len=len(eid))
+            opts_addr = ctypes.addressof(opts) if opts is not None else None
             tb = thread_buffers()
             lib = nc.lib
             rc = lib.hot_wrap_begin(
                 h, parent_handle, name, len(name),
                 inp, 0 if inp is None else len(inp),
-                eid, 0 if eid is None else len(eid),
-                tb.call_addr, tb.eid_addr, _EID_LEN, None,
+                opts_addr, tb.call_addr, tb.eid_addr, _EID_LEN, None,
             )
             if rc != _RD_OK:
                 if parent_handle and rc == _ffi.RD_ERR_INVALID_HANDLE:
                     # The parent already ended (e.g. a straggler thread): go top-level.
                     rc = lib.hot_wrap_begin(
                         h, 0, name, len(name), inp, 0 if inp is None else len(inp),
-                        eid, 0 if eid is None else len(eid), tb.call_addr, tb.eid_addr, _EID_LEN, None,
+                        opts_addr, tb.call_addr, tb.eid_addr, _EID_LEN, None,
                     )
                 if rc != _RD_OK:
                     nc.report(rc, "rd_wrap_begin")

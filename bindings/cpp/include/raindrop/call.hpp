@@ -54,7 +54,7 @@ struct client_closer {
     std::int64_t timeout_ms = -1;
     void operator()(pointer h) const noexcept {
         rd_error e = empty_error();
-        (void)rd_shutdown(h.value, timeout_ms, &e);
+        (void)rd_shutdown(rd_client{h.value}, timeout_ms, nullptr, &e);
     }
 };
 
@@ -220,7 +220,7 @@ private:
         : client_(client), kind_(kind), name_(name), uncaught_(std::uncaught_exceptions()) {}
 
     rd_client client_;
-    rd_call handle_ = 0;
+    rd_call handle_{};
     SpanKind kind_;
     std::string name_;
     std::string event_id_;
@@ -289,7 +289,7 @@ inline bool CallContext::end() noexcept {
         detail::pop_from_stack(this);
         pushed_ = false;
     }
-    if (handle_ == 0) return false;
+    if (handle_.id == 0) return false;
     try {
         if (!error_type_ && std::uncaught_exceptions() > uncaught_) {
             error_type_ = "exception";
@@ -347,13 +347,13 @@ namespace detail {
 inline Call begin_call(rd_client client, SpanKind kind, std::string_view name,
                        const std::optional<std::string>& input, const CallOptions& opts) {
     Call call(new CallContext(client, kind, name));
-    rd_call parent = 0;
+    rd_call parent{};
     if (opts.parent) {
-        if (opts.parent->client_handle() == client) parent = opts.parent->handle();
+        if (opts.parent->client_handle().id == client.id) parent = opts.parent->handle();
     } else if (!opts.detached) {
         auto& s = call_stack();
         for (auto it = s.rbegin(); it != s.rend(); ++it) {
-            if ((*it)->client_handle() == client) {
+            if ((*it)->client_handle().id == client.id) {
                 parent = (*it)->handle();
                 break;
             }
@@ -362,7 +362,7 @@ inline Call begin_call(rd_client client, SpanKind kind, std::string_view name,
     const char* in = input ? input->data() : nullptr;
     const std::size_t in_len = input ? input->size() : 0;
     rd_error e = empty_error();
-    rd_call h = 0;
+    rd_call h{};
     rd_result r;
     if (kind == SpanKind::module) {
         std::optional<std::string> eid = opts.event_id;
@@ -376,8 +376,10 @@ inline Call begin_call(rd_client client, SpanKind kind, std::string_view name,
         }
         char buf[RD_EVENT_ID_BUF_LEN];
         buf[0] = '\0';
-        r = rd_wrap_begin(client, parent, name.data(), name.size(), in, in_len,
-                          eid ? eid->data() : nullptr, eid ? eid->size() : 0, &h, buf, sizeof buf, &e);
+        rd_call_options options{};
+        options.event_id = eid ? eid->data() : nullptr;
+        options.event_id_len = eid ? eid->size() : 0;
+        r = rd_wrap_begin(client, parent, name.data(), name.size(), in, in_len, &options, &h, buf, sizeof buf, &e);
         if (static_cast<int>(r) == 0) {
             buf[sizeof buf - 1] = '\0';
             call->event_id_ = buf;

@@ -30,12 +30,12 @@ public:
     explicit Client(const Config& config = Config()) {
         const std::string json = config.to_json();
         rd_error e = detail::empty_error();
-        rd_client h = 0;
-        const rd_result r = rd_new(json.data(), json.size(), &h, &e);
+        rd_client h{};
+        const rd_result r = rd_new(json.data(), json.size(), nullptr, &h, &e);
         detail::check(r, e, "rd_new");
         detail::client_closer closer;
         if (config.shutdown_timeout) closer.timeout_ms = detail::to_ms(*config.shutdown_timeout);
-        owner_ = detail::client_owner(detail::client_closer::pointer(h), closer);
+        owner_ = detail::client_owner(detail::client_closer::pointer(h.id), closer);
         flush_timeout_ms_ = config.flush_timeout ? detail::to_ms(*config.flush_timeout) : -1;
     }
 
@@ -46,7 +46,7 @@ public:
     ~Client() = default;
 
     /// The raw rd_client handle (0 after move or shutdown).
-    rd_client handle() const noexcept { return owner_.get().value; }
+    rd_client handle() const noexcept { return rd_client{owner_.get().value}; }
     explicit operator bool() const noexcept { return static_cast<bool>(owner_); }
 
     /// Wraps a callable: every invocation records one call (one event when top-level, a child
@@ -166,7 +166,8 @@ private:
         auto h = owner_.release();
         if (!h) return true;
         rd_error e = detail::empty_error();
-        const rd_result r = rd_shutdown(h.value, ms < 0 ? -1 : ms, &e);
+        const rd_result r = rd_shutdown(rd_client{h.value}, ms < 0 ? -1 : ms, nullptr, &e);
+        if (r == RD_ERR_ITEMS_DROPPED) return true;  // as before the code existed: see stats()
         if (static_cast<int>(r) == static_cast<int>(Code::timeout)) return false;
         if (static_cast<int>(r) == static_cast<int>(Code::invalid_handle)) return true;
         detail::check(r, e, "rd_shutdown");

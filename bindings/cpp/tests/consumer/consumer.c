@@ -8,8 +8,8 @@ int main(int argc, char **argv) {
     char config[1024];
     snprintf(config, sizeof config, "{\"api_key\":\"c-key\",\"endpoint\":\"file://%s\"}", argv[1]);
     rd_error err;
-    rd_client client = 0;
-    if (rd_new(config, strlen(config), &client, &err) != 0) {
+    rd_client client = {0};
+    if (rd_new(config, strlen(config), NULL, &client, &err) != 0) {
         fprintf(stderr, "rd_new: %s\n", err.message);
         return 3;
     }
@@ -18,7 +18,7 @@ int main(int argc, char **argv) {
         fprintf(stderr, "rd_identify: %s\n", err.message);
         return 4;
     }
-    if (rd_shutdown(client, 5000, &err) != 0) {
+    if (rd_shutdown(client, 5000, NULL, &err) != 0) {
         fprintf(stderr, "rd_shutdown: %s\n", err.message);
         return 5;
     }
