@@ -40,14 +40,14 @@ int main(int argc, char **argv) {
              argv[1], argv[2]);
     rd_error err;
     rd_client client;
-    if (check(rd_new(STR(config), &client, &err), &err, "rd_new")) return 1;
+    if (check(rd_new(STR(config), NULL, &client, &err), &err, "rd_new")) return 1;
     rd_call top; /* no parent: all zero, whatever the handle type */
     memset(&top, 0, sizeof top);
 
     /* 1. a call with an LM span (tokens) and a tool span */
     rd_call call, lm, tool;
     char ok_id[RD_EVENT_ID_BUF_LEN];
-    if (check(rd_wrap_begin(client, top, STR("c.Agent"), STR("What is 6 times 7?"), NULL, 0, &call, ok_id,
+    if (check(rd_wrap_begin(client, top, STR("c.Agent"), STR("What is 6 times 7?"), NULL, &call, ok_id,
                             sizeof ok_id, &err), &err, "rd_wrap_begin")) return 1;
     if (check(rd_span_begin(client, call, RD_SPAN_LM, STR("openai/gpt-4o-mini"),
                             STR("[{\"role\": \"user\", \"content\": \"What is 6 times 7?\"}]"), &lm, &err),
@@ -70,7 +70,7 @@ int main(int argc, char **argv) {
 
     /* 2. a call that fails */
     char failed_id[RD_EVENT_ID_BUF_LEN];
-    if (check(rd_wrap_begin(client, top, STR("c.Agent"), STR("Divide by zero"), NULL, 0, &call, failed_id,
+    if (check(rd_wrap_begin(client, top, STR("c.Agent"), STR("Divide by zero"), NULL, &call, failed_id,
                             sizeof failed_id, &err), &err, "rd_wrap_begin")) return 1;
     rd_call_result failed = result(NULL);
     failed.error_type = "ZeroDivisionError";
@@ -80,6 +80,6 @@ int main(int argc, char **argv) {
     if (check(rd_wrap_end(client, call, &failed, &err), &err, "rd_wrap_end failed")) return 1;
     printf("c_failed %s\n", failed_id);
 
-    if (check(rd_shutdown(client, 10000, &err), &err, "rd_shutdown")) return 1;
+    if (check(rd_shutdown(client, 10000, NULL, &err), &err, "rd_shutdown")) return 1;
     return 0;
 }
