@@ -4,6 +4,23 @@ package raindrop
 #include <string.h>
 #include "raindrop_dspy.h"
 
+// rd_go_begin fills an rd_call_options on the C stack (every string optional)
+// and begins a wrapped call; a nested call passes no options.
+static rd_result rd_go_begin(rd_client c, rd_call parent, const char *name, size_t name_len,
+		const char *input, size_t input_len, const char *event_id, size_t event_id_len,
+		const char *user_id, size_t user_id_len, const char *convo_id, size_t convo_id_len,
+		const char *event_name, size_t event_name_len, rd_call *call_out,
+		char *event_id_out, size_t event_id_out_len, rd_error *err_out) {
+	rd_call_options o;
+	memset(&o, 0, sizeof o);
+	o.event_id = event_id; o.event_id_len = event_id_len;
+	o.user_id = user_id; o.user_id_len = user_id_len;
+	o.convo_id = convo_id; o.convo_id_len = convo_id_len;
+	o.event_name = event_name; o.event_name_len = event_name_len;
+	return rd_wrap_begin(c, parent, name, name_len, input, input_len, parent.id ? NULL : &o,
+		call_out, event_id_out, event_id_out_len, err_out);
+}
+
 // rd_go_end fills an rd_call_result on the C stack and ends the call or span.
 // The strings come as separate arguments because a Go struct holding Go
 // pointers cannot be handed to C without pinning each one (which costs more
@@ -40,6 +57,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"log/slog"
 	"reflect"
 	"runtime"
 	"sync"
@@ -213,8 +231,9 @@ type callResult struct {
 }
 
 // beginCall starts a wrapped call (rd_wrap_begin), nested under parent when
-// parent is not nil.
-func (c *Client) beginCall(parent *node, name, input, eventID string) (*node, error) {
+// parent is not nil. A top-level call's options (user, convo, event name) go to
+// the core at begin, so every span under the call carries them too.
+func (c *Client) beginCall(parent *node, name, input, eventID string, opts *CallOptions) (*node, error) {
 	var ph C.rd_call
 	if parent != nil {
 		ph = parent.h
@@ -223,8 +242,16 @@ func (c *Client) beginCall(parent *node, name, input, eventID string) (*node, er
 	var e C.rd_error
 	np, nn := strArg(name)
 	ip, in := optArg(input)
-	if parent != nil { // a nested call has its top-level call's event id
-		rc := C.rd_wrap_begin(c.h, ph, np, nn, ip, in, nil, &h, nil, 0, &e)
+	idP, idN := optArg(eventID)
+	var userP, convoP, evP *C.char
+	var userN, convoN, evN C.size_t
+	if opts != nil && parent == nil { // per-call options belong to the top-level call
+		userP, userN = optArg(opts.UserID)
+		convoP, convoN = optArg(opts.ConvoID)
+		evP, evN = optArg(opts.EventName)
+	}
+	if parent != nil { // a nested call has its top-level call's event id and options
+		rc := C.rd_go_begin(c.h, ph, np, nn, ip, in, nil, 0, nil, 0, nil, 0, nil, 0, &h, nil, 0, &e)
 		runtime.KeepAlive(c)
 		runtime.KeepAlive(name)
 		runtime.KeepAlive(input)
@@ -234,16 +261,13 @@ func (c *Client) beginCall(parent *node, name, input, eventID string) (*node, er
 		return &node{c: c, h: h, eventID: parent.eventID, parent: parent}, nil
 	}
 	var idBuf [eventIDBufLen]byte
-	var pin runtime.Pinner
-	defer pin.Unpin()
-	var opts C.rd_call_options // all NULL: no options
-	pinOpt(&pin, &opts.event_id, &opts.event_id_len, eventID)
-	rc := C.rd_wrap_begin(c.h, ph, np, nn, ip, in, &opts, &h,
+	rc := C.rd_go_begin(c.h, ph, np, nn, ip, in, idP, idN, userP, userN, convoP, convoN, evP, evN, &h,
 		(*C.char)(unsafe.Pointer(&idBuf[0])), C.size_t(len(idBuf)), &e)
 	runtime.KeepAlive(c)
 	runtime.KeepAlive(name)
 	runtime.KeepAlive(input)
 	runtime.KeepAlive(eventID)
+	runtime.KeepAlive(opts)
 	if err := errFrom("rd_wrap_begin", rc, &e); err != nil {
 		return nil, err
 	}
@@ -314,7 +338,7 @@ func (n *node) end(r callResult, opts *CallOptions) error {
 	switch {
 	case err == nil:
 	case Code(rc) == CodeQueueFull:
-		n.c.warnQueueFull("event")
+		// counted, and warned about (rate-limited) by the core through its logger
 	case Code(rc) == CodeInvalidHandle && n.c.closed.Load():
 		// the client was closed while the call ran: nothing to record
 	default:
@@ -333,5 +357,5 @@ func (c *Client) warnRefused(err error) {
 	if now-last < int64(30*time.Second) || !c.lastRefusedLog.CompareAndSwap(last, now) {
 		return
 	}
-	c.logger.Printf("%v (the call ran unrecorded; logged at most every 30s)", err)
+	c.log.log(slog.LevelWarn, err.Error()+" (the call ran unrecorded; logged at most every 30s)")
 }

@@ -27,7 +27,7 @@ static int rd_go_c_baseline(rd_client c, int n, int nested, const char *in, size
 		memset(&none, 0, sizeof none);
 		if (rd_wrap_begin(c, none, "bench", 5, in, in_len, NULL, &top, id, sizeof id, &e)) return 1;
 		if (nested) {
-			if (rd_wrap_begin(c, top, "inner", 5, in, in_len, NULL, &mid, id, sizeof id, &e)) return 2;
+			if (rd_wrap_begin(c, top, "inner", 5, in, in_len, NULL, &mid, NULL, 0, &e)) return 2;
 			if (rd_span_begin(c, mid, RD_SPAN_LM, "lm", 2, in, in_len, &lm, &e)) return 3;
 			memset(&r, 0, sizeof r);
 			r.output = out; r.output_len = out_len;

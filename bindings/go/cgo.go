@@ -32,8 +32,8 @@ import (
 // string arguments whose Go value is "" (Go's empty string has no data pointer).
 var emptyCStr = C.rd_go_empty_ptr()
 
-// eventIDBufLen is RD_EVENT_ID_BUF_LEN: enough for any event id plus NUL.
-const eventIDBufLen = 257
+// eventIDBufLen is enough for any event id plus NUL (from the header).
+const eventIDBufLen = C.RD_EVENT_ID_BUF_LEN
 
 // strArg returns a borrowed pointer+length for a required string argument
 // passed directly to a C function (not stored inside a struct). The bytes of a
@@ -69,11 +69,11 @@ func pinOpt(p *runtime.Pinner, ptr **C.char, n *C.size_t, s string) {
 
 // errFrom converts a result code and the per-call rd_error into a Go error.
 func errFrom(op string, rc C.rd_result, e *C.rd_error) error {
-	if rc == 0 {
+	if rc == C.RD_OK {
 		return nil
 	}
 	msg := ""
-	if e != nil && e.code != 0 {
+	if e != nil && e.code != C.RD_OK {
 		msg = C.GoString(&e.message[0])
 	}
 	return newError(op, Code(rc), msg)
@@ -92,25 +92,6 @@ func goStringN(buf []byte) string {
 // Version returns the version of the native core library (rd_version).
 func Version() string {
 	return C.GoString(C.rd_version())
-}
-
-// cCodes reports the result codes as the C header defines them (for tests:
-// cgo is not available in _test.go files).
-func cCodes() map[Code]int {
-	return map[Code]int{
-		CodeInvalidHandle:     int(C.RD_ERR_INVALID_HANDLE),
-		CodeNullArgument:      int(C.RD_ERR_NULL_ARGUMENT),
-		CodeInvalidJSON:       int(C.RD_ERR_INVALID_JSON),
-		CodeInvalidArgument:   int(C.RD_ERR_INVALID_ARGUMENT),
-		CodeInvalidSignalType: int(C.RD_ERR_INVALID_SIGNAL_TYPE),
-		CodeInvalidSentiment:  int(C.RD_ERR_INVALID_SENTIMENT),
-		CodeInvalidTimestamp:  int(C.RD_ERR_INVALID_TIMESTAMP),
-		CodeInvalidConfig:     int(C.RD_ERR_INVALID_CONFIG),
-		CodeQueueFull:         int(C.RD_ERR_QUEUE_FULL),
-		CodeTimeout:           int(C.RD_ERR_TIMEOUT),
-		CodeTooManyOpenCalls:  int(C.RD_ERR_TOO_MANY_OPEN_CALLS),
-		CodeInternal:          int(C.RD_ERR_INTERNAL),
-	}
 }
 
 // rawHandle is a client handle as a plain integer (for tests, which cannot use

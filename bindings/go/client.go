@@ -1,7 +1,19 @@
 package raindrop
 
 /*
+#include <stdint.h>
 #include "raindrop_dspy.h"
+
+extern void goRaindropLog(void *user_data, rd_log_level level, char *message, size_t message_len);
+
+// rd_go_new creates a client whose log lines go to goRaindropLog with the
+// cgo.Handle h (0: the core's default, stderr).
+static rd_result rd_go_new(const char *config, size_t config_len, uintptr_t h, rd_client *out, rd_error *err) {
+	rd_logger logger;
+	logger.log = (void (*)(void *, rd_log_level, const char *, size_t))goRaindropLog;
+	logger.user_data = (void *)h;
+	return rd_new(config, config_len, h ? &logger : NULL, out, err);
+}
 */
 import "C"
 
@@ -9,7 +21,9 @@ import (
 	"context"
 	"encoding/json"
 	"log"
+	"log/slog"
 	"runtime"
+	"runtime/cgo"
 	"sync/atomic"
 	"time"
 )
@@ -68,9 +82,15 @@ type Config struct {
 	LibraryName    string // $context library name (core default)
 	LibraryVersion string
 
-	// Logger receives the binding's rare warnings (queue full at most once per
-	// 30 s, a wrapped call the core refused). nil: log.Default().
+	// Logger receives the core's log lines (full queue, unreachable sink, items
+	// dropped at shutdown...) through the C API's log callback, and the
+	// binding's own rare warnings. nil (and Slog nil): the core writes to
+	// stderr and the binding to log.Default(). log.New(io.Discard, "", 0)
+	// silences both.
 	Logger *log.Logger
+	// Slog, when set, receives the same lines with their level (debug, warn,
+	// error) instead of Logger.
+	Slog *slog.Logger
 }
 
 // Bool returns a pointer to b, for Config.TracingEnabled and
@@ -146,11 +166,14 @@ func (c *Config) toJSON() ([]byte, error) {
 type Client struct {
 	h       C.rd_client
 	closed  atomic.Bool
-	logger  *log.Logger
-	maxText int // the text cap: inputs and outputs are encoded up to it
+	log     *logSink // the core's lines (when the config chose a logger) and the binding's
+	maxText int      // the text cap: inputs and outputs are encoded up to it
 
-	lastQueueFullLog atomic.Int64 // unix nanos of the last queue-full warning
-	lastRefusedLog   atomic.Int64 // unix nanos of the last refused-call warning
+	logHandle cgo.Handle            // the core's log callback target (0: none); freed after rd_shutdown
+	final     atomic.Pointer[Stats] // the statistics rd_shutdown handed back
+	finalSet  chan struct{}         // closed once rd_shutdown returned (final is set then)
+
+	lastRefusedLog atomic.Int64 // unix nanos of the last refused-call warning
 }
 
 // New creates a client. Invalid options give an *Error with
@@ -162,18 +185,23 @@ func New(cfg Config) (*Client, error) {
 	}
 	var h C.rd_client
 	var e C.rd_error
+	sink, chosen := newLogSink(&cfg)
+	var lh cgo.Handle
+	if chosen {
+		lh = cgo.NewHandle(sink)
+	}
 	p, n := strArg(string(js))
-	rc := C.rd_new(p, n, nil, &h, &e)
+	rc := C.rd_go_new(p, n, C.uintptr_t(lh), &h, &e)
 	runtime.KeepAlive(js)
 	if err := errFrom("rd_new", rc, &e); err != nil {
+		if lh != 0 {
+			lh.Delete()
+		}
 		return nil, err
 	}
-	c := &Client{h: h, logger: cfg.Logger, maxText: cfg.MaxTextFieldChars}
+	c := &Client{h: h, log: sink, maxText: cfg.MaxTextFieldChars, logHandle: lh, finalSet: make(chan struct{})}
 	if c.maxText <= 0 {
 		c.maxText = defaultMaxTextChars
-	}
-	if c.logger == nil {
-		c.logger = log.Default()
 	}
 	runtime.SetFinalizer(c, finalizeClient)
 	return c, nil
@@ -183,10 +211,14 @@ func New(cfg Config) (*Client, error) {
 // the finalizer goroutine.
 func finalizeClient(c *Client) {
 	if c.closed.CompareAndSwap(false, true) {
-		h := c.h
+		h, lh, done := c.h, c.logHandle, c.finalSet
 		go func() {
+			defer close(done)
 			var e C.rd_error
 			C.rd_shutdown(h, -1, nil, &e)
+			if lh != 0 {
+				lh.Delete() // the core calls the logger no more
+			}
 		}()
 	}
 }
@@ -252,7 +284,8 @@ func (c *Client) Flush(ctx context.Context) error {
 
 // Shutdown drains the queue (within the context deadline, else the configured
 // shutdown timeout), stops the sender and frees the native client. Later calls
-// on the client return ErrInvalidHandle; Shutdown and Close again return nil.
+// on the client return ErrInvalidHandle, except Stats, which returns the final
+// statistics; Shutdown and Close again return nil.
 // A context already cancelled or past its deadline frees the client without
 // waiting (what is still queued is dropped and counted) and returns ctx.Err().
 func (c *Client) Shutdown(ctx context.Context) error {
@@ -265,11 +298,20 @@ func (c *Client) Shutdown(ctx context.Context) error {
 		ms = 0
 	}
 	run := func() error {
+		defer close(c.finalSet)
 		var e C.rd_error
-		rc := C.rd_shutdown(c.h, ms, nil, &e)
+		var s C.rd_stats
+		rc := C.rd_shutdown(c.h, ms, &s, &e)
 		runtime.KeepAlive(c)
+		if c.logHandle != 0 {
+			c.logHandle.Delete() // the core calls the logger no more
+		}
+		if rc != C.RD_ERR_INVALID_HANDLE {
+			st := statsFrom(&s)
+			c.final.Store(&st)
+		}
 		if rc == C.RD_ERR_ITEMS_DROPPED {
-			return nil // as before the code existed: drops show in the statistics
+			return nil // drops show in Stats (DroppedShutdown, ...), readable after Shutdown
 		}
 		return errFrom("rd_shutdown", rc, &e)
 	}
@@ -283,14 +325,4 @@ func (c *Client) Shutdown(ctx context.Context) error {
 // Close is Shutdown with the configured shutdown timeout. It is idempotent.
 func (c *Client) Close() error {
 	return c.Shutdown(context.Background())
-}
-
-// warnQueueFull logs a dropped item, at most once per 30 s per client.
-func (c *Client) warnQueueFull(what string) {
-	now := time.Now().UnixNano()
-	last := c.lastQueueFullLog.Load()
-	if now-last < int64(30*time.Second) || !c.lastQueueFullLog.CompareAndSwap(last, now) {
-		return
-	}
-	c.logger.Printf("raindrop: queue full, %s dropped (further drops are counted in Stats, logged at most every 30s)", what)
 }

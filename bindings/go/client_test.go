@@ -5,10 +5,15 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
+	"log"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -127,8 +132,9 @@ func TestShutdownDeadlineWithHangingServer(t *testing.T) {
 	if err := cl.Close(); err != nil {
 		t.Errorf("Close after Shutdown: %v", err)
 	}
-	if _, err := cl.Stats(); !errors.Is(err, ErrInvalidHandle) {
-		t.Errorf("Stats after Shutdown: %v", err)
+	st, err := cl.Stats()
+	if err != nil || st.DroppedShutdown == 0 {
+		t.Errorf("the final statistics after Shutdown must show the drop: %+v, %v", st, err)
 	}
 }
 
@@ -245,5 +251,104 @@ func TestShutdownCancelledContextReturnsCtxErr(t *testing.T) {
 	capt.release()
 	if _, err := cl.TrackAI(AIEvent{Input: "x"}); !errors.Is(err, ErrInvalidHandle) {
 		t.Errorf("the client must be shut down even so: %v", err)
+	}
+}
+
+func TestLoggerReceivesTheCoreWarnings(t *testing.T) {
+	t.Setenv("RAINDROP_WRITE_KEY", "")
+	var buf strings.Builder
+	var mu sync.Mutex
+	logger := log.New(writerFunc(func(p []byte) (int, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		return buf.Write(p)
+	}), "", 0)
+	cl, err := New(Config{Endpoint: "http://127.0.0.1:1/v1/", Logger: logger})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cl.Close(); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	got := buf.String()
+	mu.Unlock()
+	if !strings.Contains(got, "raindrop: warning: no api key") {
+		t.Errorf("the core's warning did not reach Config.Logger: %q", got)
+	}
+}
+
+func TestSlogReceivesTheCoreWarningsWithTheirLevel(t *testing.T) {
+	t.Setenv("RAINDROP_WRITE_KEY", "")
+	var buf strings.Builder
+	var mu sync.Mutex
+	h := slog.NewTextHandler(writerFunc(func(p []byte) (int, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		return buf.Write(p)
+	}), &slog.HandlerOptions{Level: slog.LevelDebug})
+	cl, err := New(Config{Endpoint: "http://127.0.0.1:1/v1/", Slog: slog.New(h)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cl.Close(); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	got := buf.String()
+	mu.Unlock()
+	if !strings.Contains(got, "level=WARN") || !strings.Contains(got, "no api key") {
+		t.Errorf("the core's warning did not reach Config.Slog at level WARN: %q", got)
+	}
+}
+
+// captureStderr runs f with the process's file descriptor 2 (where the core
+// writes when no logger was given) redirected to a file, and returns what was
+// written there.
+func captureStderr(t *testing.T, f func()) string {
+	t.Helper()
+	tmp, err := os.CreateTemp(t.TempDir(), "stderr")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tmp.Close()
+	saved, err := syscall.Dup(2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Dup3(int(tmp.Fd()), 2, 0); err != nil {
+		t.Fatal(err)
+	}
+	func() {
+		defer func() {
+			_ = syscall.Dup3(saved, 2, 0)
+			_ = syscall.Close(saved)
+		}()
+		f()
+	}()
+	b, err := os.ReadFile(tmp.Name())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func TestDiscardLoggerSilencesTheCore(t *testing.T) {
+	t.Setenv("RAINDROP_WRITE_KEY", "")
+	newAndClose := func(logger *log.Logger) {
+		cl, err := New(Config{Endpoint: "http://127.0.0.1:1/v1/", Logger: logger})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cl.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Without a logger the core warns on stderr (this shows the capture works).
+	if got := captureStderr(t, func() { newAndClose(nil) }); !strings.Contains(got, "no api key") {
+		t.Fatalf("no logger: the core's warning must go to stderr, got %q", got)
+	}
+	if got := captureStderr(t, func() { newAndClose(log.New(io.Discard, "", 0)) }); strings.Contains(got, "no api key") {
+		t.Errorf("Config.Logger writing to io.Discard must silence the core, stderr got %q", got)
 	}
 }

@@ -1,52 +1,37 @@
 package raindrop
 
-import (
-	"context"
-	"fmt"
-)
+/*
+#include "raindrop_dspy.h"
+*/
+import "C"
+
+import "context"
 
 // Code is a result code of the native core (rd_result).
 type Code int
 
-// Result codes, the same values as the C header's RD_* constants.
+// Result codes: the C header's RD_* constants.
 const (
-	CodeOK                Code = 0
-	CodeInvalidHandle     Code = 1
-	CodeNullArgument      Code = 2
-	CodeInvalidJSON       Code = 3
-	CodeInvalidArgument   Code = 4
-	CodeInvalidSignalType Code = 5
-	CodeInvalidSentiment  Code = 6
-	CodeInvalidTimestamp  Code = 7
-	CodeInvalidConfig     Code = 8
-	CodeQueueFull         Code = 9
-	CodeTimeout           Code = 10
-	CodeTooManyOpenCalls  Code = 11
-	CodeInternal          Code = 99
+	CodeOK                Code = C.RD_OK
+	CodeInvalidHandle     Code = C.RD_ERR_INVALID_HANDLE
+	CodeNullArgument      Code = C.RD_ERR_NULL_ARGUMENT
+	CodeInvalidJSON       Code = C.RD_ERR_INVALID_JSON
+	CodeInvalidArgument   Code = C.RD_ERR_INVALID_ARGUMENT
+	CodeInvalidSignalType Code = C.RD_ERR_INVALID_SIGNAL_TYPE
+	CodeInvalidSentiment  Code = C.RD_ERR_INVALID_SENTIMENT
+	CodeInvalidTimestamp  Code = C.RD_ERR_INVALID_TIMESTAMP
+	CodeInvalidConfig     Code = C.RD_ERR_INVALID_CONFIG
+	CodeQueueFull         Code = C.RD_ERR_QUEUE_FULL
+	CodeTimeout           Code = C.RD_ERR_TIMEOUT
+	CodeTooManyOpenCalls  Code = C.RD_ERR_TOO_MANY_OPEN_CALLS
+	CodeItemsDropped      Code = C.RD_ERR_ITEMS_DROPPED
+	CodeInternal          Code = C.RD_ERR_INTERNAL
 )
 
-var codeNames = map[Code]string{
-	CodeOK:                "ok",
-	CodeInvalidHandle:     "invalid handle",
-	CodeNullArgument:      "null argument",
-	CodeInvalidJSON:       "invalid JSON",
-	CodeInvalidArgument:   "invalid argument",
-	CodeInvalidSignalType: "invalid signal type",
-	CodeInvalidSentiment:  "invalid sentiment",
-	CodeInvalidTimestamp:  "invalid timestamp",
-	CodeInvalidConfig:     "invalid config",
-	CodeQueueFull:         "queue full",
-	CodeTimeout:           "timeout",
-	CodeTooManyOpenCalls:  "too many open calls",
-	CodeInternal:          "internal error",
-}
-
-// String returns a short description of the code.
+// String returns the header's name of the code (rd_result_name), e.g.
+// "RD_ERR_QUEUE_FULL".
 func (c Code) String() string {
-	if s, ok := codeNames[c]; ok {
-		return s
-	}
-	return fmt.Sprintf("code %d", int(c))
+	return C.GoString(C.rd_result_name(C.int32_t(c)))
 }
 
 // Error is an error returned by the native core. Compare with the sentinels
@@ -104,5 +89,6 @@ var (
 	ErrQueueFull         = &Error{Code: CodeQueueFull}
 	ErrTimeout           = &Error{Code: CodeTimeout}
 	ErrTooManyOpenCalls  = &Error{Code: CodeTooManyOpenCalls}
+	ErrItemsDropped      = &Error{Code: CodeItemsDropped}
 	ErrInternal          = &Error{Code: CodeInternal}
 )

@@ -7,11 +7,12 @@ import (
 	"testing"
 )
 
-func TestCodesMatchHeader(t *testing.T) {
-	for code, c := range cCodes() {
-		if int(code) != c {
-			t.Errorf("%v: Go %d, C %d", code, int(code), c)
-		}
+func TestCodeNamesComeFromTheCore(t *testing.T) {
+	if got := CodeQueueFull.String(); got != "RD_ERR_QUEUE_FULL" {
+		t.Errorf("CodeQueueFull.String() = %q", got)
+	}
+	if got := Code(12345).String(); got != "RD_ERR_UNKNOWN" {
+		t.Errorf("an unknown code: %q", got)
 	}
 }
 
@@ -28,7 +29,7 @@ func TestErrorIs(t *testing.T) {
 	if !errors.As(wrapped, &e) || e.Code != CodeQueueFull || e.Message != "queue is full" {
 		t.Errorf("errors.As: %#v", e)
 	}
-	if err.Error() != "raindrop: rd_track: queue full: queue is full" {
+	if err.Error() != "raindrop: rd_track: RD_ERR_QUEUE_FULL: queue is full" {
 		t.Errorf("message: %q", err.Error())
 	}
 	to := newError("rd_flush", CodeTimeout, "")

@@ -103,9 +103,6 @@ func (c *Client) track(ai bool, ev AIEvent) (string, error) {
 	}
 	runtime.KeepAlive(c)
 	if err := errFrom(op, rc, &e); err != nil {
-		if Code(rc) == CodeQueueFull {
-			c.warnQueueFull("event")
-		}
 		return "", err
 	}
 	return goStringN(idBuf[:]), nil
@@ -128,9 +125,6 @@ func (c *Client) Identify(userID string, traits map[string]any) error {
 	runtime.KeepAlive(userID)
 	runtime.KeepAlive(tj)
 	if err := errFrom("rd_identify", rc, &e); err != nil {
-		if Code(rc) == CodeQueueFull {
-			c.warnQueueFull("identify")
-		}
 		return err
 	}
 	return nil

@@ -102,7 +102,7 @@ func (w *wrappedModule) Process(ctx context.Context, inputs map[string]any) (map
 	if parent == nil {
 		opts, eventID = callOptionsFrom(ctx)
 	}
-	n, err := w.c.beginCall(parent, w.name, w.c.textJSON(inputs), eventID)
+	n, err := w.c.beginCall(parent, w.name, w.c.textJSON(inputs), eventID, opts)
 	if err != nil {
 		w.c.warnRefused(err)
 		return w.m.Process(ctx, inputs)

@@ -530,3 +530,35 @@ func TestNilInputIsAbsentNotNull(t *testing.T) {
 		t.Errorf("output: %v", evs[0]["ai_data"])
 	}
 }
+
+func TestEverySpanCarriesTheCallsUserAndConvo(t *testing.T) {
+	capt := newCapture(t)
+	cl := newTestClient(t, capt, func(c *Config) { c.UserID = "u-config" })
+	inner := cl.Wrap("inner", ModuleFunc(func(ctx context.Context, in map[string]any) (map[string]any, error) {
+		_, lm := StartSpan(ctx, KindLM, "lm", "prompt")
+		lm.End(SpanResult{Output: "o", Model: "m"})
+		_, tool := StartSpan(ctx, KindTool, "tool", "args")
+		tool.End(SpanResult{Output: "r"})
+		return map[string]any{"ok": true}, nil
+	}))
+	outer := cl.Wrap("outer", ModuleFunc(func(ctx context.Context, in map[string]any) (map[string]any, error) {
+		return inner.Process(ctx, in)
+	}))
+	ctx := WithCallOptions(context.Background(), CallOptions{UserID: "u-call", ConvoID: "c-call"})
+	if _, err := outer.Process(ctx, map[string]any{"q": 1}); err != nil {
+		t.Fatal(err)
+	}
+	flush(t, cl)
+	spans := capt.spans(t)
+	if len(spans) != 4 {
+		t.Fatalf("want 4 spans (outer, inner, lm, tool), got %d", len(spans))
+	}
+	for _, s := range spans {
+		if u := attr(s, "traceloop.association.properties.user_id"); u != "u-call" {
+			t.Errorf("span %v: user %q, want the call's u-call", s["name"], u)
+		}
+		if c := attr(s, "traceloop.association.properties.convo_id"); c != "c-call" {
+			t.Errorf("span %v: convo %q, want the call's c-call", s["name"], c)
+		}
+	}
+}

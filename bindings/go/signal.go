@@ -70,9 +70,6 @@ func (c *Client) TrackSignal(s Signal) error {
 	rc := C.rd_track_signal(c.h, &cs, &e)
 	runtime.KeepAlive(c)
 	if err := errFrom("rd_track_signal", rc, &e); err != nil {
-		if Code(rc) == CodeQueueFull {
-			c.warnQueueFull("signal")
-		}
 		return err
 	}
 	return nil

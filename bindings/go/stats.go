@@ -27,8 +27,16 @@ type Stats struct {
 	MirrorDropped      uint64 // bodies not mirrored: over 1 MiB, mirror queue full, or left at shutdown
 }
 
-// Stats returns a snapshot of the delivery counters.
+// Stats returns a snapshot of the delivery counters. After Shutdown (or Close)
+// it returns the final statistics the shutdown handed back, DroppedShutdown
+// included.
 func (c *Client) Stats() (Stats, error) {
+	if c.closed.Load() {
+		<-c.finalSet // a Shutdown whose context ended early finishes within its deadline
+		if f := c.final.Load(); f != nil {
+			return *f, nil
+		}
+	}
 	var s C.rd_stats
 	var e C.rd_error
 	rc := C.rd_get_stats(c.h, &s, &e)
@@ -36,6 +44,10 @@ func (c *Client) Stats() (Stats, error) {
 	if err := errFrom("rd_get_stats", rc, &e); err != nil {
 		return Stats{}, err
 	}
+	return statsFrom(&s), nil
+}
+
+func statsFrom(s *C.rd_stats) Stats {
 	return Stats{
 		Queued:             uint64(s.queued),
 		Delivered:          uint64(s.delivered),
@@ -53,5 +65,5 @@ func (c *Client) Stats() (Stats, error) {
 		MirrorSent:         uint64(s.mirror_sent),
 		MirrorFailed:       uint64(s.mirror_failed),
 		MirrorDropped:      uint64(s.mirror_dropped),
-	}, nil
+	}
 }

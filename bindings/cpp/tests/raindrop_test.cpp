@@ -11,6 +11,7 @@
 #include <fstream>
 #include <list>
 #include <map>
+#include <mutex>
 #include <optional>
 #include <regex>
 #include <set>
@@ -560,13 +561,13 @@ TEST_F(RaindropTest, ErrorsFromTheCoreAreRaindropErrorsWithCodes) {
 
     EXPECT_TRUE(client.shutdown(5s));
     EXPECT_TRUE(client.shutdown(5s));  // harmless twice
+    EXPECT_NO_THROW(client.stats());   // the final statistics the shutdown handed back
     try {
-        client.stats();
+        client.flush(1s);
         FAIL() << "no exception";
     } catch (const raindrop::Error& e) {
         EXPECT_EQ(e.code(), raindrop::Code::invalid_handle);
     }
-    EXPECT_THROW(client.flush(1s), raindrop::Error);
     EXPECT_THROW(client.identify("u"), raindrop::Error);
 }
 
@@ -898,4 +899,61 @@ TEST(RaindropText, ToTextOfStandardTypes) {
     EXPECT_EQ(raindrop::to_text(std::map<int, bool>{{2, true}}), R"({"2":true})");
     EXPECT_EQ(raindrop::to_text(std::pair<std::string, int>{"k", 1}), R"(["k",1])");
     EXPECT_FALSE(raindrop::to_text(raindrop::Inputs{}).has_value());  // an empty map: absent
+}
+
+TEST_F(RaindropTest, LoggerCallbackReceivesTheCoreWarnings) {
+    raindrop::Config cfg = config();
+    cfg.api_key.reset();  // no key: the core warns once, at rd_new
+    std::mutex m;
+    std::vector<std::string> lines;
+    cfg.logger = [&](raindrop::LogLevel, std::string_view message) {
+        std::lock_guard<std::mutex> g(m);
+        lines.emplace_back(message);
+    };
+    { raindrop::Client client(cfg); }
+    std::lock_guard<std::mutex> g(m);
+    bool found = false;
+    for (const auto& l : lines) found = found || l.find("no api key") != std::string::npos;
+    EXPECT_TRUE(found) << "the core's warning did not reach Config::logger";
+}
+
+TEST_F(RaindropTest, FinalStatsAfterShutdown) {
+    raindrop::Client client(config());
+    raindrop::Event ev;
+    ev.input = "in";
+    ev.output = "out";
+    EXPECT_FALSE(client.track_ai(ev).empty());
+    EXPECT_TRUE(client.shutdown(10s));
+    raindrop::Stats st;
+    ASSERT_NO_THROW(st = client.stats());
+    EXPECT_EQ(st.queued, 1u);
+    EXPECT_EQ(st.delivered, 1u);
+}
+
+TEST_F(RaindropTest, EverySpanCarriesTheCallsUserAndConvo) {
+    raindrop::Client client(config(true));
+    auto inner = client.wrap("inner", [](const raindrop::Inputs& in) {
+        raindrop::Span lm = raindrop::current_call()->lm_span("lm", std::string("prompt"));
+        lm->set_output("o").set_model("m");
+        return in;
+    });
+    raindrop::CallOptions o;
+    o.user_id = "u-call";
+    o.convo_id = "c-call";
+    auto outer = client.wrap("outer", [&inner](const raindrop::Inputs& in) { return inner(in); }, o);
+    outer({{"q", "1"}});
+    ASSERT_TRUE(client.flush(10s));
+    ASSERT_TRUE(server.wait_for([](const std::vector<Request>& r) { return spans_of(r).size() >= 3; }, kWait));
+    const auto spans = spans_of(server.requests());
+    ASSERT_EQ(spans.size(), 3u);
+    for (const auto& s : spans) {
+        EXPECT_EQ(attr(s, "traceloop.association.properties.user_id"), "u-call") << s["name"].str();
+        EXPECT_EQ(attr(s, "traceloop.association.properties.convo_id"), "c-call") << s["name"].str();
+    }
+}
+
+TEST(RaindropError, CodeNamesComeFromTheCore) {
+    EXPECT_STREQ(raindrop::code_name(raindrop::Code::queue_full), "RD_ERR_QUEUE_FULL");
+    EXPECT_STREQ(raindrop::code_name(raindrop::Code::items_dropped), "RD_ERR_ITEMS_DROPPED");
+    EXPECT_STREQ(raindrop::code_name(static_cast<raindrop::Code>(12345)), "RD_ERR_UNKNOWN");
 }

@@ -230,8 +230,8 @@ private:
 
     std::optional<std::string> output_, model_, finish_reason_, error_type_, error_message_;
     std::optional<std::string> user_id_, convo_id_, event_name_, timestamp_;
-    std::int64_t prompt_tokens_ = -1;
-    std::int64_t completion_tokens_ = -1;
+    std::int64_t prompt_tokens_ = RD_TOKENS_UNKNOWN;
+    std::int64_t completion_tokens_ = RD_TOKENS_UNKNOWN;
     Properties properties_;
     std::vector<Attachment> attachments_;
 };
@@ -319,7 +319,7 @@ inline bool CallContext::end() noexcept {
         rd_error e = detail::empty_error();
         const rd_result res = kind_ == SpanKind::module ? rd_wrap_end(client_, handle_, &r, &e)
                                                         : rd_span_end(client_, handle_, &r, &e);
-        if (static_cast<int>(res) != 0) {
+        if (res != RD_OK) {
             detail::swallow(res, e, kind_ == SpanKind::module ? "rd_wrap_end" : "rd_span_end");
             return false;
         }
@@ -329,7 +329,7 @@ inline bool CallContext::end() noexcept {
         rd_error e = detail::empty_error();
         const rd_result res = kind_ == SpanKind::module ? rd_wrap_end(client_, handle_, nullptr, &e)
                                                         : rd_span_end(client_, handle_, nullptr, &e);
-        if (static_cast<int>(res) != 0) detail::swallow(res, e, "ending a call");
+        if (res != RD_OK) detail::swallow(res, e, "ending a call");
         detail::swallowed_counter().fetch_add(1, std::memory_order_relaxed);
         return false;
     }
@@ -376,11 +376,16 @@ inline Call begin_call(rd_client client, SpanKind kind, std::string_view name,
         }
         char buf[RD_EVENT_ID_BUF_LEN];
         buf[0] = '\0';
-        rd_call_options options{};
-        options.event_id = eid ? eid->data() : nullptr;
-        options.event_id_len = eid ? eid->size() : 0;
-        r = rd_wrap_begin(client, parent, name.data(), name.size(), in, in_len, &options, &h, buf, sizeof buf, &e);
-        if (static_cast<int>(r) == 0) {
+        // A top-level call's options go to the core at begin: every span under it carries its
+        // user, convo and event name. A nested call shares its top-level call's.
+        rd_call_options o{};
+        set_str(eid, o.event_id, o.event_id_len);
+        set_str(opts.user_id, o.user_id, o.user_id_len);
+        set_str(opts.convo_id, o.convo_id, o.convo_id_len);
+        set_str(opts.event_name, o.event_name, o.event_name_len);
+        r = rd_wrap_begin(client, parent, name.data(), name.size(), in, in_len, parent.id == 0 ? &o : nullptr,
+                          &h, buf, sizeof buf, &e);
+        if (r == RD_OK) {
             buf[sizeof buf - 1] = '\0';
             call->event_id_ = buf;
         }
@@ -388,7 +393,7 @@ inline Call begin_call(rd_client client, SpanKind kind, std::string_view name,
         r = rd_span_begin(client, parent, static_cast<int32_t>(kind),
                           name.data(), name.size(), in, in_len, &h, &e);
     }
-    if (static_cast<int>(r) == 0) {
+    if (r == RD_OK) {
         call->handle_ = h;
     } else {
         swallow(r, e, kind == SpanKind::module ? "rd_wrap_begin" : "rd_span_begin");

@@ -13,6 +13,7 @@
 #include <chrono>
 #include <cstdint>
 #include <cstring>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -31,7 +32,14 @@ public:
         const std::string json = config.to_json();
         rd_error e = detail::empty_error();
         rd_client h{};
-        const rd_result r = rd_new(json.data(), json.size(), nullptr, &h, &e);
+        rd_logger logger{};
+        if (config.logger) {
+            // Lives as long as the Client (declared before owner_, so it outlives the shutdown).
+            log_sink_ = std::make_unique<LogCallback>(config.logger);
+            logger.log = &detail::log_trampoline;
+            logger.user_data = log_sink_.get();
+        }
+        const rd_result r = rd_new(json.data(), json.size(), config.logger ? &logger : nullptr, &h, &e);
         detail::check(r, e, "rd_new");
         detail::client_closer closer;
         if (config.shutdown_timeout) closer.timeout_ms = detail::to_ms(*config.shutdown_timeout);
@@ -45,7 +53,7 @@ public:
     Client& operator=(const Client&) = delete;
     ~Client() = default;
 
-    /// The raw rd_client handle (0 after move or shutdown).
+    /// The raw rd_client handle ({0} after move or shutdown).
     rd_client handle() const noexcept { return rd_client{owner_.get().value}; }
     explicit operator bool() const noexcept { return static_cast<bool>(owner_); }
 
@@ -120,19 +128,27 @@ public:
 
     /// Drains, stops the sender and frees the handle (the destructor does it otherwise).
     /// Idempotent. Returns false when the timeout came first (the handle is freed anyway).
+    /// Afterwards stats() returns the final statistics.
     bool shutdown() { return shutdown_ms(owner_.get_deleter().timeout_ms); }
     template <class Rep, class Period>
     bool shutdown(std::chrono::duration<Rep, Period> timeout) {
         return shutdown_ms(std::chrono::duration_cast<std::chrono::milliseconds>(timeout).count());
     }
 
-    /// Delivery statistics. Throws Error (invalid_handle after shutdown).
+    /// Delivery statistics. After shutdown(): the final statistics the shutdown handed back
+    /// (dropped_shutdown included). Throws Error (invalid_handle after a move).
     Stats stats() const {
+        if (!owner_ && final_stats_) return *final_stats_;
         rd_stats s;
         std::memset(&s, 0, sizeof s);
         rd_error e = detail::empty_error();
         const rd_result r = rd_get_stats(handle(), &s, &e);
         detail::check(r, e, "rd_get_stats");
+        return to_stats(s);
+    }
+
+private:
+    static Stats to_stats(const rd_stats& s) noexcept {
         Stats out;
         out.queued = s.queued;
         out.delivered = s.delivered;
@@ -153,10 +169,9 @@ public:
         return out;
     }
 
-private:
     bool flush_ms(std::int64_t ms) const {
         rd_error e = detail::empty_error();
-        const rd_result r = rd_flush(handle(), ms < 0 ? -1 : ms, &e);
+        const rd_result r = rd_flush(handle(), ms < 0 ? RD_TIMEOUT_DEFAULT : ms, &e);
         if (static_cast<int>(r) == static_cast<int>(Code::timeout)) return false;
         detail::check(r, e, "rd_flush");
         return true;
@@ -166,10 +181,13 @@ private:
         auto h = owner_.release();
         if (!h) return true;
         rd_error e = detail::empty_error();
-        const rd_result r = rd_shutdown(rd_client{h.value}, ms < 0 ? -1 : ms, nullptr, &e);
-        if (r == RD_ERR_ITEMS_DROPPED) return true;  // as before the code existed: see stats()
-        if (static_cast<int>(r) == static_cast<int>(Code::timeout)) return false;
-        if (static_cast<int>(r) == static_cast<int>(Code::invalid_handle)) return true;
+        rd_stats s;
+        std::memset(&s, 0, sizeof s);
+        const rd_result r = rd_shutdown(rd_client{h.value}, ms < 0 ? RD_TIMEOUT_DEFAULT : ms, &s, &e);
+        if (r != RD_ERR_INVALID_HANDLE) final_stats_ = to_stats(s);
+        if (r == RD_ERR_TIMEOUT) return false;
+        // Items dropped while draining are counted in stats().dropped_*, as before the code existed.
+        if (r == RD_ERR_INVALID_HANDLE || r == RD_ERR_ITEMS_DROPPED) return true;
         detail::check(r, e, "rd_shutdown");
         return true;
     }
@@ -199,7 +217,7 @@ private:
             rd_error e = detail::empty_error();
             const rd_result r = ai ? rd_track_ai(handle(), &c, buf, sizeof buf, &e)
                                    : rd_track(handle(), &c, buf, sizeof buf, &e);
-            if (static_cast<int>(r) != 0) {
+            if (r != RD_OK) {
                 detail::swallow(r, e, ai ? "rd_track_ai" : "rd_track");
                 return std::string();
             }
@@ -211,8 +229,10 @@ private:
         }
     }
 
+    std::unique_ptr<LogCallback> log_sink_;  // before owner_: destroyed after the shutdown
     detail::client_owner owner_;
     std::int64_t flush_timeout_ms_ = -1;
+    std::optional<Stats> final_stats_;
 };
 
 }  // namespace raindrop

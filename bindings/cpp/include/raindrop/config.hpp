@@ -3,6 +3,7 @@
 #ifndef RAINDROP_CONFIG_HPP
 #define RAINDROP_CONFIG_HPP
 
+#include <raindrop_dspy.h>
 #include <raindrop/error.hpp>
 #include <raindrop/json.hpp>
 
@@ -11,9 +12,27 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace raindrop {
+
+/// Level of a core log line (rd_log_level).
+enum class LogLevel : int { debug = RD_LOG_DEBUG, info = RD_LOG_INFO, warn = RD_LOG_WARN, error = RD_LOG_ERROR };
+
+/// Where the core's log lines go (see Config::logger).
+using LogCallback = std::function<void(LogLevel level, std::string_view message)>;
+
+namespace detail {
+/// The rd_logger trampoline: user_data is the Client's LogCallback. Never unwinds into C.
+inline void log_trampoline(void* user_data, rd_log_level level, const char* message, std::size_t len) {
+    try {
+        (*static_cast<const LogCallback*>(user_data))(static_cast<LogLevel>(level), std::string_view(message, len));
+    } catch (...) {
+        swallowed_counter().fetch_add(1, std::memory_order_relaxed);
+    }
+}
+}  // namespace detail
 
 /// Client configuration. Every field is optional: unset fields take the core's defaults
 /// (see docs/c-api.md). The api key and endpoint fall back to RAINDROP_WRITE_KEY /
@@ -64,6 +83,12 @@ struct Config {
 
     /// Further raw keys merged into the configuration JSON (for keys this struct lacks).
     Properties extra;
+
+    /// Receives the core's log lines (warnings: full queue, unreachable sink, drops at
+    /// shutdown...) instead of stderr. Called from any thread, the core's sender thread included,
+    /// possibly from several at once; must be quick. An empty function keeps stderr; a function
+    /// that does nothing silences the core. Exceptions it throws are swallowed.
+    LogCallback logger;
 
     /// The configuration JSON given to rd_new.
     std::string to_json() const {

@@ -34,27 +34,13 @@ enum class Code : int {
     queue_full = RD_ERR_QUEUE_FULL,
     timeout = RD_ERR_TIMEOUT,
     too_many_open_calls = RD_ERR_TOO_MANY_OPEN_CALLS,
+    items_dropped = RD_ERR_ITEMS_DROPPED,
     internal = RD_ERR_INTERNAL,
 };
 
-/// A short stable name for a code ("invalid_handle", ...).
+/// The header's name for a code ("RD_ERR_INVALID_HANDLE", ...), from rd_result_name.
 inline const char* code_name(Code code) noexcept {
-    switch (code) {
-        case Code::ok: return "ok";
-        case Code::invalid_handle: return "invalid_handle";
-        case Code::null_argument: return "null_argument";
-        case Code::invalid_json: return "invalid_json";
-        case Code::invalid_argument: return "invalid_argument";
-        case Code::invalid_signal_type: return "invalid_signal_type";
-        case Code::invalid_sentiment: return "invalid_sentiment";
-        case Code::invalid_timestamp: return "invalid_timestamp";
-        case Code::invalid_config: return "invalid_config";
-        case Code::queue_full: return "queue_full";
-        case Code::timeout: return "timeout";
-        case Code::too_many_open_calls: return "too_many_open_calls";
-        case Code::internal: return "internal";
-    }
-    return "unknown";
+    return rd_result_name(static_cast<int32_t>(code));
 }
 
 /// The one exception type of this library: a C ABI result code and its message.
@@ -102,10 +88,10 @@ inline std::atomic<std::int64_t>& last_log_ms() noexcept {
 /// Records a telemetry failure that must not reach user code: counts it and logs it to
 /// stderr at most once per 30 s (process-wide).
 inline void swallow(rd_result r, const rd_error& e, const char* where) noexcept {
-    if (static_cast<int>(r) == 0) return;
+    if (r == RD_OK) return;
     swallowed_counter().fetch_add(1, std::memory_order_relaxed);
     // The core itself warns about a full queue (rate-limited): counted here, not logged twice.
-    if (static_cast<int>(r) == static_cast<int>(Code::queue_full)) return;
+    if (r == RD_ERR_QUEUE_FULL) return;
     using namespace std::chrono;
     const std::int64_t now = duration_cast<milliseconds>(steady_clock::now().time_since_epoch()).count();
     std::int64_t last = last_log_ms().load(std::memory_order_relaxed);
@@ -119,9 +105,8 @@ inline void swallow(rd_result r, const rd_error& e, const char* where) noexcept 
 }
 
 inline void check(rd_result r, const rd_error& e, const char* where) {
-    const int c = static_cast<int>(r);
-    if (c == 0) return;
-    if (c == static_cast<int>(Code::queue_full)) {
+    if (r == RD_OK) return;
+    if (r == RD_ERR_QUEUE_FULL) {
         swallow(r, e, where);
         return;
     }
