@@ -21,6 +21,19 @@ static rd_result rd_go_begin(rd_client c, rd_call parent, const char *name, size
 		call_out, event_id_out, event_id_out_len, err_out);
 }
 
+// rd_go_record_lm records an LM span that begins and ends at t, with its usage
+// (what Report gives).
+static rd_result rd_go_record_lm(rd_client c, rd_call parent, const char *name, size_t name_len, uint64_t t,
+		const char *model, size_t model_len, int64_t prompt_tokens, int64_t completion_tokens,
+		const char *finish_reason, size_t finish_reason_len, rd_error *err_out) {
+	rd_call_result r;
+	memset(&r, 0, sizeof r);
+	r.model = model; r.model_len = model_len;
+	r.prompt_tokens = prompt_tokens; r.completion_tokens = completion_tokens;
+	r.finish_reason = finish_reason; r.finish_reason_len = finish_reason_len;
+	return rd_span_record(c, parent, RD_SPAN_LM, name, name_len, NULL, 0, t, t, &r, err_out);
+}
+
 // rd_go_end fills an rd_call_result on the C stack and ends the call or span.
 // The strings come as separate arguments because a Go struct holding Go
 // pointers cannot be handed to C without pinning each one (which costs more
@@ -66,13 +79,33 @@ import (
 	"unsafe"
 )
 
-// Usage is what a language-model call consumed. Zero token counts mean
-// "unknown".
+// Usage is what a language-model call consumed. A token count of
+// TokensUnknown (any negative count) means unknown; 0 is zero tokens.
 type Usage struct {
 	Model            string
 	PromptTokens     int64
 	CompletionTokens int64
 	FinishReason     string
+}
+
+// TokensUnknown is the token count that means "unknown": the header's
+// RD_TOKENS_UNKNOWN, the same value in every binding.
+const TokensUnknown int64 = C.RD_TOKENS_UNKNOWN
+
+// noUsage is a Usage that says nothing.
+var noUsage = Usage{PromptTokens: TokensUnknown, CompletionTokens: TokensUnknown}
+
+// known reports whether u says anything.
+func (u Usage) known() bool {
+	return u.Model != "" || u.FinishReason != "" || u.PromptTokens >= 0 || u.CompletionTokens >= 0
+}
+
+// cTokens converts a token count for rd_call_result (negative: unknown).
+func cTokens(n int64) C.int64_t {
+	if n < 0 {
+		return C.RD_TOKENS_UNKNOWN
+	}
+	return C.int64_t(n)
 }
 
 // node is one open wrapped call or span, carried in a context.Context.
@@ -81,12 +114,16 @@ type node struct {
 	h       C.rd_call
 	eventID string // the top-level call's event id
 	parent  *node
-	ended   atomic.Bool
-
-	mu      sync.Mutex
-	usage   Usage
-	hasUsed bool
+	kind    SpanKind
 	isSpan  bool
+	ended   atomic.Bool
+	// lmBelow: an LM span ended (or Report recorded one) in this call or under
+	// it. Only a flag: the core alone adds tokens up.
+	lmBelow atomic.Bool
+
+	mu          sync.Mutex
+	reported    Usage // Report inside an LM span: that span's usage where End leaves it unknown
+	hasReported bool
 
 	panicModule string // innermost wrapped module whose panic came up through this call
 	panicValue  any
@@ -145,25 +182,27 @@ func nodeFrom(ctx context.Context) *node {
 	return n
 }
 
-// Report records model, token usage and finish reason on the innermost
-// wrapped call or span of ctx. Calls add up (tokens are summed; the last
-// non-empty model and finish reason win) and roll up into the enclosing calls,
-// so the top-level event carries the total. Without a call in ctx it does
+// Report records the usage of one language-model call made inside the
+// innermost wrapped call or span of ctx: it becomes an LM span under that call
+// (named after the model, begun and ended now), whose model, tokens and finish
+// reason the core adds up into the top-level event like those of any LM span.
+// Inside an LM span (StartSpan with KindLM) it gives that span's usage instead,
+// for what its End leaves unknown or empty. Without a call in ctx it does
 // nothing.
 func Report(ctx context.Context, u Usage) {
 	if n := nodeFrom(ctx); n != nil {
-		n.add(u)
+		n.report(u)
 	}
 }
 
-// CallUsage returns the usage recorded so far on the innermost wrapped call
-// or span of ctx (through Report, LM spans and nested calls), and whether any
-// was recorded. Adapters use it to avoid counting the same tokens twice.
-func CallUsage(ctx context.Context) (Usage, bool) {
+// UsageRecorded reports whether LM usage was recorded in the innermost wrapped
+// call or span of ctx or under it (an LM span ended, or Report). Adapters use
+// it to avoid counting the same tokens twice.
+func UsageRecorded(ctx context.Context) bool {
 	if n := nodeFrom(ctx); n != nil {
-		return n.snapshot()
+		return n.lmBelow.Load()
 	}
-	return Usage{}, false
+	return false
 }
 
 // EventID returns the event id of the top-level wrapped call in ctx (the id
@@ -195,39 +234,72 @@ func NewEventID() string {
 	return string(s[:])
 }
 
-func (n *node) add(u Usage) {
-	if u == (Usage{}) {
+// report records u as one LM call under n (see Report).
+func (n *node) report(u Usage) {
+	if !u.known() {
 		return
 	}
+	if n.isSpan && n.kind == KindLM {
+		n.mu.Lock()
+		n.reported, n.hasReported = u, true
+		n.mu.Unlock()
+		return
+	}
+	name := u.Model
+	if name == "" {
+		name = "lm"
+	}
+	now := C.uint64_t(time.Now().UnixNano())
+	np, nn := strArg(name)
+	mp, mn := optArg(u.Model)
+	fp, fn := optArg(u.FinishReason)
+	var e C.rd_error
+	rc := C.rd_go_record_lm(n.c.h, n.h, np, nn, now, mp, mn, cTokens(u.PromptTokens), cTokens(u.CompletionTokens),
+		fp, fn, &e)
+	runtime.KeepAlive(n)
+	runtime.KeepAlive(u)
+	runtime.KeepAlive(name)
+	if err := errFrom("rd_span_record", rc, &e); err != nil && Code(rc) != CodeQueueFull {
+		n.c.warnRefused(err)
+		return
+	}
+	n.markLM() // a full queue dropped the span, but the core counted its usage
+}
+
+// markLM flags n and its enclosing calls: LM usage was recorded under them.
+func (n *node) markLM() {
+	for p := n; p != nil && !p.lmBelow.Swap(true); p = p.parent {
+	}
+}
+
+// withReported completes an LM span's usage u with what Report gave it.
+func (n *node) withReported(u Usage) Usage {
 	n.mu.Lock()
-	n.hasUsed = true
-	n.usage.PromptTokens += u.PromptTokens
-	n.usage.CompletionTokens += u.CompletionTokens
-	if u.Model != "" {
-		n.usage.Model = u.Model
-	}
-	if u.FinishReason != "" {
-		n.usage.FinishReason = u.FinishReason
-	}
+	r, has := n.reported, n.hasReported
 	n.mu.Unlock()
-}
-
-func (n *node) hasUsage() bool {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	return n.hasUsed
-}
-
-func (n *node) snapshot() (Usage, bool) {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	return n.usage, n.hasUsed
+	if !has {
+		return u
+	}
+	if u.Model == "" {
+		u.Model = r.Model
+	}
+	if u.FinishReason == "" {
+		u.FinishReason = r.FinishReason
+	}
+	if u.PromptTokens < 0 {
+		u.PromptTokens = r.PromptTokens
+	}
+	if u.CompletionTokens < 0 {
+		u.CompletionTokens = r.CompletionTokens
+	}
+	return u
 }
 
 // callResult is the Go side of rd_call_result.
 type callResult struct {
 	output, errType, errMsg string
 	props                   map[string]any
+	usage                   *Usage // this call's or span's own; nil: none
 }
 
 // beginCall starts a wrapped call (rd_wrap_begin), nested under parent when
@@ -258,7 +330,7 @@ func (c *Client) beginCall(parent *node, name, input, eventID string, opts *Call
 		if err := errFrom("rd_wrap_begin", rc, &e); err != nil {
 			return nil, err
 		}
-		return &node{c: c, h: h, eventID: parent.eventID, parent: parent}, nil
+		return &node{c: c, h: h, eventID: parent.eventID, parent: parent, kind: KindModule}, nil
 	}
 	var idBuf [eventIDBufLen]byte
 	rc := C.rd_go_begin(c.h, ph, np, nn, ip, in, idP, idN, userP, userN, convoP, convoN, evP, evN, &h,
@@ -271,18 +343,18 @@ func (c *Client) beginCall(parent *node, name, input, eventID string, opts *Call
 	if err := errFrom("rd_wrap_begin", rc, &e); err != nil {
 		return nil, err
 	}
-	return &node{c: c, h: h, eventID: goStringN(idBuf[:]), parent: parent}, nil
+	return &node{c: c, h: h, eventID: goStringN(idBuf[:]), parent: parent, kind: KindModule}, nil
 }
 
-// end finishes the call or span once, rolls its usage up into the parent and
-// hands the result to the core.
+// end finishes the call or span once and hands the result to the core, which
+// alone rolls LM usage up into the top-level event.
 func (n *node) end(r callResult, opts *CallOptions) error {
 	if !n.ended.CompareAndSwap(false, true) {
 		return nil
 	}
-	u, has := n.snapshot()
-	if has && n.parent != nil {
-		n.parent.add(u)
+	u := noUsage
+	if r.usage != nil {
+		u = *r.usage
 	}
 	props := r.props
 	var user, convo, eventName, atts string
@@ -304,13 +376,7 @@ func (n *node) end(r callResult, opts *CallOptions) error {
 	if len(props) > 0 {
 		pj = wholeJSON(props)
 	}
-	pt, ct := C.int64_t(-1), C.int64_t(-1)
-	if u.PromptTokens > 0 {
-		pt = C.int64_t(u.PromptTokens)
-	}
-	if u.CompletionTokens > 0 {
-		ct = C.int64_t(u.CompletionTokens)
-	}
+	pt, ct := cTokens(u.PromptTokens), cTokens(u.CompletionTokens)
 	span, op := C.int(0), "rd_wrap_end"
 	if n.isSpan {
 		span, op = 1, "rd_span_end"

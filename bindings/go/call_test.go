@@ -22,7 +22,7 @@ func TestNewEventID(t *testing.T) {
 func TestReportOutsideCall(t *testing.T) {
 	ctx := context.Background()
 	Report(ctx, Usage{PromptTokens: 1}) // no call: nothing happens
-	if _, ok := CallUsage(ctx); ok {
+	if UsageRecorded(ctx) {
 		t.Fatal("usage outside a call")
 	}
 	if EventID(ctx) != "" {
@@ -30,22 +30,59 @@ func TestReportOutsideCall(t *testing.T) {
 	}
 }
 
-func TestCallUsageAccumulates(t *testing.T) {
+// Report records LM spans; the core alone adds their tokens up into the event.
+func TestReportRecordsLMSpansTheCoreAddsUp(t *testing.T) {
 	capt := newCapture(t)
 	cl := newTestClient(t, capt)
 	m := cl.Wrap("m", ModuleFunc(func(ctx context.Context, in map[string]any) (map[string]any, error) {
-		if _, ok := CallUsage(ctx); ok {
+		if UsageRecorded(ctx) {
 			t.Error("usage before any Report")
 		}
 		Report(ctx, Usage{Model: "a", PromptTokens: 1, CompletionTokens: 2})
-		Report(ctx, Usage{Model: "b", PromptTokens: 10, FinishReason: "stop"})
-		u, ok := CallUsage(ctx)
-		if !ok || u != (Usage{Model: "b", PromptTokens: 11, CompletionTokens: 2, FinishReason: "stop"}) {
-			t.Errorf("CallUsage = %+v, %v", u, ok)
+		Report(ctx, Usage{Model: "b", PromptTokens: 10, CompletionTokens: TokensUnknown, FinishReason: "stop"})
+		if !UsageRecorded(ctx) {
+			t.Error("UsageRecorded after Report")
 		}
 		return nil, nil
 	}))
 	if _, err := m.Process(context.Background(), map[string]any{"x": 1}); err != nil {
 		t.Fatal(err)
+	}
+	flush(t, cl)
+	ev := capt.events(t)[0]
+	p := asMap(ev["properties"])
+	if p["ai.usage.prompt_tokens"] != 11.0 || p["dspy.finish_reason"] != "stop" || str(path(ev, "ai_data", "model")) != "a" {
+		t.Errorf("event usage: %v / %v", p, ev["ai_data"])
+	}
+	lms := 0
+	for _, s := range capt.spans(t) {
+		if attr(s, "traceloop.span.kind") == "llm" {
+			lms++
+		}
+	}
+	if lms != 2 {
+		t.Errorf("want the 2 reported LM spans, got %d", lms)
+	}
+}
+
+// Zero tokens are a count like any other: only TokensUnknown means unknown.
+func TestZeroTokensAreKnown(t *testing.T) {
+	capt := newCapture(t)
+	cl := newTestClient(t, capt)
+	m := cl.Wrap("m", ModuleFunc(func(ctx context.Context, in map[string]any) (map[string]any, error) {
+		_, lm := StartSpan(ctx, KindLM, "cached", "prompt")
+		lm.End(SpanResult{Output: "o", Model: "m", PromptTokens: 0, CompletionTokens: 0})
+		return nil, nil
+	}))
+	if _, err := m.Process(context.Background(), map[string]any{"x": 1}); err != nil {
+		t.Fatal(err)
+	}
+	flush(t, cl)
+	p := asMap(capt.events(t)[0]["properties"])
+	if v, ok := p["ai.usage.prompt_tokens"]; !ok || v != 0.0 {
+		t.Errorf("0 prompt tokens must be sent as 0: %v", p)
+	}
+	if v, ok := p["ai.usage.completion_tokens"]; !ok || v != 0.0 {
+		t.Errorf("0 completion tokens must be sent as 0: %v", p)
 	}
 }

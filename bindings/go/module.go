@@ -122,8 +122,11 @@ func (w *wrappedModule) Process(ctx context.Context, inputs map[string]any) (map
 		r.errType = fmt.Sprintf("%T", err)
 		r.errMsg = err.Error()
 	}
-	if !n.hasUsage() {
-		n.add(usageFromOutputs(out))
+	if !n.lmBelow.Load() {
+		// usage found in the outputs is one LM call's, recorded as Report does
+		if u := usageFromOutputs(out); u.known() {
+			n.report(u)
+		}
 	}
 	n.end(r, opts)
 	return out, err
@@ -154,7 +157,7 @@ func (w *wrappedModule) recordPanic(n *node, opts *CallOptions, v any) {
 // "prompt_tokens" / "completion_tokens" (also "input_tokens" /
 // "output_tokens"), at the top level or inside a "usage" map.
 func usageFromOutputs(out map[string]any) Usage {
-	var u Usage
+	u := noUsage
 	if out == nil {
 		return u
 	}
@@ -162,12 +165,12 @@ func usageFromOutputs(out map[string]any) Usage {
 	u.FinishReason, _ = out["finish_reason"].(string)
 	read := func(m map[string]any) {
 		for _, k := range []string{"prompt_tokens", "input_tokens"} {
-			if v, ok := toInt64(m[k]); ok && u.PromptTokens == 0 {
+			if v, ok := toInt64(m[k]); ok && u.PromptTokens < 0 {
 				u.PromptTokens = v
 			}
 		}
 		for _, k := range []string{"completion_tokens", "output_tokens"} {
-			if v, ok := toInt64(m[k]); ok && u.CompletionTokens == 0 {
+			if v, ok := toInt64(m[k]); ok && u.CompletionTokens < 0 {
 				u.CompletionTokens = v
 			}
 		}

@@ -31,8 +31,8 @@ type Span struct {
 type SpanResult struct {
 	Output           any // a string is sent as is, anything else as JSON
 	Model            string
-	PromptTokens     int64 // 0: unknown
-	CompletionTokens int64
+	PromptTokens     int64 // TokensUnknown (negative): unknown; 0 is zero tokens
+	CompletionTokens int64 // TokensUnknown (negative): unknown
 	FinishReason     string
 	Err              error          // non-nil: the span failed (status ERROR)
 	Properties       map[string]any // extra span attributes
@@ -86,21 +86,26 @@ func (c *Client) startSpan(ctx context.Context, parent *node, kind SpanKind, nam
 		c.warnRefused(err)
 		return ctx, nil
 	}
-	n := &node{c: c, h: h, eventID: eventID, parent: parent, isSpan: true}
+	n := &node{c: c, h: h, eventID: eventID, parent: parent, kind: kind, isSpan: true}
 	return withNode(ctx, n), &Span{n: n}
 }
 
-// End finishes the span. Usage given here adds to what Report recorded on the
-// span. Ending twice is harmless (the second End does nothing). Like
+// End finishes the span. An LM span's model, tokens and finish reason are
+// those of r, completed by what Report gave the span where r leaves them
+// unknown or empty; the core adds them up into the top-level event. Ending twice is harmless (the second End does nothing). Like
 // OpenTelemetry's End it returns nothing: telemetry never fails the caller, and
 // a span the core refuses is logged (at most once per 30 s).
 func (s *Span) End(r SpanResult) {
 	if s == nil || s.n == nil {
 		return
 	}
-	s.n.add(Usage{Model: r.Model, PromptTokens: r.PromptTokens,
-		CompletionTokens: r.CompletionTokens, FinishReason: r.FinishReason})
-	cr := callResult{props: r.Properties}
+	u := Usage{Model: r.Model, PromptTokens: r.PromptTokens,
+		CompletionTokens: r.CompletionTokens, FinishReason: r.FinishReason}
+	if s.n.kind == KindLM {
+		u = s.n.withReported(u)
+		s.n.markLM()
+	}
+	cr := callResult{props: r.Properties, usage: &u}
 	cr.output = s.n.c.textJSON(r.Output)
 	if r.Err != nil {
 		cr.errType = fmt.Sprintf("%T", r.Err)

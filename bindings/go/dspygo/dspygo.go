@@ -75,9 +75,10 @@ func record(ctx context.Context, client *raindrop.Client, name string, inputs ma
 	inner := raindrop.ModuleFunc(func(ctx context.Context, in map[string]any) (map[string]any, error) {
 		ctx = core.WithFreshExecutionState(ctx)
 		out, err := fn(ctx, in)
-		if _, has := raindrop.CallUsage(ctx); !has {
+		if !raindrop.UsageRecorded(ctx) {
 			if st := core.GetExecutionState(ctx); st != nil {
-				u := raindrop.Usage{Model: st.GetModelID()}
+				u := raindrop.Usage{Model: st.GetModelID(),
+					PromptTokens: raindrop.TokensUnknown, CompletionTokens: raindrop.TokensUnknown}
 				if tu := st.GetTokenUsage(); tu != nil {
 					u.PromptTokens = int64(tu.PromptTokens)
 					u.CompletionTokens = int64(tu.CompletionTokens)
@@ -118,7 +119,8 @@ func (l *LLM) GenerateWithContent(ctx context.Context, content []core.ContentBlo
 }
 
 func (l *LLM) result(resp *core.LLMResponse, err error) raindrop.SpanResult {
-	r := raindrop.SpanResult{Model: l.LLM.ModelID(), Err: err}
+	r := raindrop.SpanResult{Model: l.LLM.ModelID(), Err: err,
+		PromptTokens: raindrop.TokensUnknown, CompletionTokens: raindrop.TokensUnknown}
 	if resp != nil {
 		r.Output = resp.Content
 		if resp.Usage != nil {
