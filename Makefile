@@ -24,10 +24,11 @@ demo-c: build
 test: build check-header test-rust test-c test-python test-go test-cpp test-otelcol test-fork test-workshop test-exit
 	@echo "make test: all suites passed"
 
-# The checked-in header must equal a fresh generation, compile alone as C and C++, and every
-# exported symbol must carry the rd_ prefix.
+# The checked-in header must equal a fresh generation, and so must the Python ctypes declarations
+# generated from it; the header compiles alone as C and C++; every exported symbol has the rd_ prefix.
 check-header: build
 	git diff --exit-code -- include/raindrop_dspy.h || { echo "include/raindrop_dspy.h is stale: commit the regenerated header"; exit 1; }
+	python3 bindings/python/tools/gen_bindings.py --check
 	echo '#include "raindrop_dspy.h"' | cc -std=c99 -Wall -Wextra -Werror -pedantic -Iinclude -x c -fsyntax-only -
 	echo '#include "raindrop_dspy.h"' | c++ -std=c++11 -Wall -Wextra -Werror -Iinclude -x c++ -fsyntax-only -
 	@bad=$$(nm -D --defined-only target/release/libraindrop_dspy.so | awk '{print $$3}' | grep -v '^rd_' || true); \

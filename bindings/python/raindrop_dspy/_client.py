@@ -15,7 +15,6 @@ import logging
 import os
 import struct
 import threading
-import time
 import weakref
 from typing import Any, Dict, Mapping, Optional
 
@@ -25,7 +24,30 @@ from ._managed import Managed
 
 logger = logging.getLogger("raindrop_dspy")
 
-_QUEUE_FULL_LOG_INTERVAL_S = 30.0
+
+# The core's warnings (queue full, sink unreachable, items dropped at shutdown...) reach the
+# ``raindrop_dspy`` logger through the log callback given to rd_new, instead of stderr. The core
+# rate-limits them, so the binding never logs a full queue itself.
+_LEVELS = {
+    _ffi.RD_LOG_DEBUG: logging.DEBUG,
+    _ffi.RD_LOG_INFO: logging.INFO,
+    _ffi.RD_LOG_WARN: logging.WARNING,
+    _ffi.RD_LOG_ERROR: logging.ERROR,
+}
+
+
+def _on_core_log(user_data: Any, level: int, message: Optional[bytes], message_len: int) -> None:
+    # Any thread (the sender's too); ctypes takes the GIL. Must never raise into the core.
+    try:
+        text = (message or b"")[:message_len].decode("utf-8", "replace")
+        logger.log(_LEVELS.get(level, logging.WARNING), "raindrop_dspy: %s", text)
+    except Exception:
+        pass
+
+
+# One callback object for the process: it must outlive every client (the core copies the struct).
+_LOG_CALLBACK = _ffi.rd_logger_log(_on_core_log)
+_CORE_LOGGER = _ffi.rd_logger(log=_LOG_CALLBACK, user_data=None)
 
 _LIVE: "weakref.WeakSet[NativeClient]" = weakref.WeakSet()
 _tls = threading.local()
@@ -39,8 +61,9 @@ def _blen(value: Optional[bytes]) -> int:
     return len(value) if value is not None else 0
 
 
-_BYTES_OFF = _ffi.bytes_data_offset()
-_pack_result = struct.Struct(_ffi.CALL_RESULT_HEAD_PROPS).pack_into
+_HEAD_FORMAT = _ffi.call_result_head_format()
+_BYTES_OFF = _ffi.bytes_data_offset() if _HEAD_FORMAT else 0
+_pack_result = struct.Struct(_HEAD_FORMAT or "<Q").pack_into
 _pack_output = struct.Struct("<QQQQ").pack_into  # output, output_len, model, model_len
 
 
@@ -150,8 +173,7 @@ class NativeClient(Managed):
         self._config_json = json.dumps({k: v for k, v in config.items() if v is not None}).encode()
         self._lock = threading.Lock()
         self._shut = False
-        self._queue_full_last = 0.0
-        self._queue_full_count = 0
+        self._final_stats: Dict[str, int] = {}
         self._stale = False
         # Which spans the binding creates (the core would drop the others anyway).
         self.tracing = bool(config.get("tracing_enabled", True))
@@ -168,9 +190,10 @@ class NativeClient(Managed):
     def _create(self) -> int:
         out = _ffi.rd_client(0)
         err = _ffi.rd_error()
-        rc = self.lib.rd_new(self._config_json, len(self._config_json), None, ctypes.byref(out), ctypes.byref(err))
+        rc = self.lib.rd_new(self._config_json, len(self._config_json), ctypes.byref(_CORE_LOGGER),
+                             ctypes.byref(out), ctypes.byref(err))
         if rc != _ffi.RD_OK:
-            self._last_message = f"{_ffi.RESULT_NAMES.get(rc, rc)}: {err.message.decode('utf-8', 'replace')}"
+            self._last_message = f"{_ffi.result_name(self.lib, rc)}: {err.message.decode('utf-8', 'replace')}"
             logger.error("raindrop_dspy: rd_new failed: %s", self._last_message)
             return 0
         return int(out.value)
@@ -199,7 +222,10 @@ class NativeClient(Managed):
 
     def _release(self, handle: int, timeout_ms: Optional[int]) -> None:
         self._shut = True
-        rc = self.lib.rd_shutdown(handle, -1 if timeout_ms is None else int(timeout_ms), None, None)
+        st = _ffi.rd_stats()
+        rc = self.lib.rd_shutdown(handle, -1 if timeout_ms is None else int(timeout_ms), ctypes.byref(st), None)
+        if rc in (_ffi.RD_OK, _ffi.RD_ERR_TIMEOUT, _ffi.RD_ERR_ITEMS_DROPPED):
+            self._final_stats = _stats_dict(st)  # readable after shutdown (stats())
         if rc not in (_ffi.RD_OK, _ffi.RD_ERR_INVALID_HANDLE):
             self.report(rc, "shutdown")
 
@@ -213,22 +239,16 @@ class NativeClient(Managed):
     def report(self, rc: int, what: str) -> None:
         """Log a non-OK result from the core (never raises)."""
         try:
-            if rc == _ffi.RD_ERR_QUEUE_FULL:
-                self._queue_full_count += 1
-                now = time.monotonic()
-                if now - self._queue_full_last >= _QUEUE_FULL_LOG_INTERVAL_S:
-                    self._queue_full_last = now
-                    logger.warning(
-                        "raindrop_dspy: the send queue is full; %d item(s) dropped so far (%s). "
-                        "This message is logged at most once per 30 s.",
-                        self._queue_full_count, what,
-                    )
+            if _core_warned(rc, what):
+                # The core has already warned through the log callback (rate-limited); the drops
+                # are counted in stats().
+                logger.debug("raindrop_dspy: %s: %s", what, _ffi.result_name(self.lib, rc))
                 return
             msg = _ffi.last_error_message(self.lib)
             # A call that raced with shutdown() (or began before a fork) is expected to miss.
             expected = rc == _ffi.RD_ERR_INVALID_HANDLE and (self._shut or self._stale)
             level = logging.DEBUG if expected else logging.WARNING
-            logger.log(level, "raindrop_dspy: %s failed: %s %s", what, _ffi.RESULT_NAMES.get(rc, rc), msg)
+            logger.log(level, "raindrop_dspy: %s failed: %s %s", what, _ffi.result_name(self.lib, rc), msg)
         except Exception:  # pragma: no cover - logging must never fail the caller
             pass
 
@@ -290,24 +310,35 @@ class NativeClient(Managed):
         self.close(timeout_ms)
 
     def stats(self) -> Dict[str, int]:
+        """Delivery statistics; after shutdown, the final ones."""
         h = self.current()
-        if not h or "rd_get_stats" in self.lib.missing:
-            return {}
+        if not h:
+            return dict(self._final_stats)
         st = _ffi.rd_stats()
         rc = self.lib.rd_get_stats(h, ctypes.byref(st), None)
         if rc != _ffi.RD_OK:
-            return {}
-        return {f[0]: int(getattr(st, f[0])) for f in _ffi.rd_stats._fields_}
+            return dict(self._final_stats)
+        return _stats_dict(st)
 
     def _report_err(self, rc: int, err: Any, what: str) -> None:
-        if rc == _ffi.RD_ERR_QUEUE_FULL:
+        if _core_warned(rc, what):
             self.report(rc, what)
             return
         try:
             msg = err.message.decode("utf-8", "replace")
         except Exception:
             msg = ""
-        logger.warning("raindrop_dspy: %s failed: %s %s", what, _ffi.RESULT_NAMES.get(rc, rc), msg)
+        logger.warning("raindrop_dspy: %s failed: %s %s", what, _ffi.result_name(self.lib, rc), msg)
+
+
+def _core_warned(rc: int, what: str) -> bool:
+    """A result the core itself warns about: a full queue, items dropped at shutdown."""
+    dropped = rc in (_ffi.RD_ERR_QUEUE_FULL, _ffi.RD_ERR_ITEMS_DROPPED)
+    return dropped or (rc == _ffi.RD_ERR_TIMEOUT and what == "shutdown")
+
+
+def _stats_dict(st: Any) -> Dict[str, int]:
+    return {name: int(getattr(st, name)) for name, _ in _ffi.rd_stats._fields_}
 
 
 # -- process-wide hooks -------------------------------------------------------

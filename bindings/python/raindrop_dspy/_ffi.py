@@ -27,195 +27,30 @@ import ctypes
 import glob
 import os
 import sys
-from ctypes import (
-    POINTER,
-    Structure,
-    c_char,
-    c_char_p,
-    c_int32,
-    c_int64,
-    c_size_t,
-    c_uint64,
-    c_void_p,
-)
+from ctypes import c_void_p
 from typing import Any, List, Optional
+
+# Every constant, enum, struct and prototype of the header, generated from it (make check-header
+# fails when _bindings.py is stale). Re-exported here: ``_ffi.RD_OK``, ``_ffi.rd_call_result``...
+from ._bindings import *  # noqa: F403
+from ._bindings import FUNCTIONS
 
 __all__ = ["LibraryNotFoundError", "load", "library_path"]
 
 ENV_LIBRARY = "RAINDROP_DSPY_LIBRARY"
 
-# ---------------------------------------------------------------------------
-# Result codes (rd_result) and other constants
-# ---------------------------------------------------------------------------
-RD_OK = 0
-RD_ERR_INVALID_HANDLE = 1
-RD_ERR_NULL_ARGUMENT = 2
-RD_ERR_INVALID_JSON = 3
-RD_ERR_INVALID_ARGUMENT = 4
-RD_ERR_INVALID_SIGNAL_TYPE = 5
-RD_ERR_INVALID_SENTIMENT = 6
-RD_ERR_INVALID_TIMESTAMP = 7
-RD_ERR_INVALID_CONFIG = 8
-RD_ERR_QUEUE_FULL = 9
-RD_ERR_TIMEOUT = 10
-RD_ERR_TOO_MANY_OPEN_CALLS = 11
-RD_ERR_ITEMS_DROPPED = 12
-RD_ERR_INTERNAL = 99
+# Functions that may wait: called through the GIL-releasing view. Every other function is
+# non-blocking by the core's contract and keeps the GIL.
+BLOCKING = frozenset({"rd_new", "rd_flush", "rd_shutdown"})
 
-RESULT_NAMES = {
-    RD_OK: "RD_OK",
-    RD_ERR_INVALID_HANDLE: "RD_ERR_INVALID_HANDLE",
-    RD_ERR_NULL_ARGUMENT: "RD_ERR_NULL_ARGUMENT",
-    RD_ERR_INVALID_JSON: "RD_ERR_INVALID_JSON",
-    RD_ERR_INVALID_ARGUMENT: "RD_ERR_INVALID_ARGUMENT",
-    RD_ERR_INVALID_SIGNAL_TYPE: "RD_ERR_INVALID_SIGNAL_TYPE",
-    RD_ERR_INVALID_SENTIMENT: "RD_ERR_INVALID_SENTIMENT",
-    RD_ERR_INVALID_TIMESTAMP: "RD_ERR_INVALID_TIMESTAMP",
-    RD_ERR_INVALID_CONFIG: "RD_ERR_INVALID_CONFIG",
-    RD_ERR_QUEUE_FULL: "RD_ERR_QUEUE_FULL",
-    RD_ERR_TIMEOUT: "RD_ERR_TIMEOUT",
-    RD_ERR_TOO_MANY_OPEN_CALLS: "RD_ERR_TOO_MANY_OPEN_CALLS",
-    RD_ERR_ITEMS_DROPPED: "RD_ERR_ITEMS_DROPPED",
-    RD_ERR_INTERNAL: "RD_ERR_INTERNAL",
-}
-
-RD_SPAN_MODULE = 0
-RD_SPAN_LM = 1
-RD_SPAN_TOOL = 2
-
-RD_TOKENS_UNKNOWN = -1
-RD_EVENT_ID_BUF_LEN = 257
-RD_ERROR_MESSAGE_LEN = 256
-
-rd_result = c_int32
-# rd_client and rd_call are one-field structs ({ uint64_t id; }) passed by value, which every
-# supported C ABI passes exactly like a uint64_t: ctypes declares them as c_uint64, so the hot
-# path keeps passing plain ints.
-rd_client = c_uint64
-rd_call = c_uint64
-rd_span_kind = c_int32
+# The hot-path functions get a second prototype in which every pointer is a plain c_void_p, so
+# the binding passes addresses of per-thread buffers as ints (much cheaper for ctypes to
+# convert than POINTER arguments).
+HOT = ("rd_wrap_begin", "rd_wrap_end", "rd_span_begin", "rd_span_record")
 
 
-# ---------------------------------------------------------------------------
-# Structures
-# ---------------------------------------------------------------------------
-class rd_error(Structure):
-    _fields_ = [("code", rd_result), ("message", c_char * RD_ERROR_MESSAGE_LEN)]
-
-
-class rd_call_options(Structure):
-    _fields_ = [
-        ("event_id", c_char_p), ("event_id_len", c_size_t),
-        ("user_id", c_char_p), ("user_id_len", c_size_t),
-        ("convo_id", c_char_p), ("convo_id_len", c_size_t),
-        ("event_name", c_char_p), ("event_name_len", c_size_t),
-    ]
-
-
-class rd_call_result(Structure):
-    _fields_ = [
-        ("output", c_char_p), ("output_len", c_size_t),
-        ("model", c_char_p), ("model_len", c_size_t),
-        ("prompt_tokens", c_int64),
-        ("completion_tokens", c_int64),
-        ("finish_reason", c_char_p), ("finish_reason_len", c_size_t),
-        ("error_type", c_char_p), ("error_type_len", c_size_t),
-        ("error_message", c_char_p), ("error_message_len", c_size_t),
-        ("properties_json", c_char_p), ("properties_json_len", c_size_t),
-        ("user_id", c_char_p), ("user_id_len", c_size_t),
-        ("convo_id", c_char_p), ("convo_id_len", c_size_t),
-        ("event_name", c_char_p), ("event_name_len", c_size_t),
-        ("timestamp", c_char_p), ("timestamp_len", c_size_t),
-        ("attachments_json", c_char_p), ("attachments_json_len", c_size_t),
-    ]
-
-
-class rd_event(Structure):
-    _fields_ = [
-        ("event_id", c_char_p), ("event_id_len", c_size_t),
-        ("user_id", c_char_p), ("user_id_len", c_size_t),
-        ("event", c_char_p), ("event_len", c_size_t),
-        ("timestamp", c_char_p), ("timestamp_len", c_size_t),
-        ("input", c_char_p), ("input_len", c_size_t),
-        ("output", c_char_p), ("output_len", c_size_t),
-        ("model", c_char_p), ("model_len", c_size_t),
-        ("convo_id", c_char_p), ("convo_id_len", c_size_t),
-        ("properties_json", c_char_p), ("properties_json_len", c_size_t),
-        ("attachments_json", c_char_p), ("attachments_json_len", c_size_t),
-    ]
-
-
-class rd_signal(Structure):
-    _fields_ = [
-        ("event_id", c_char_p), ("event_id_len", c_size_t),
-        ("name", c_char_p), ("name_len", c_size_t),
-        ("signal_type", c_char_p), ("signal_type_len", c_size_t),
-        ("timestamp", c_char_p), ("timestamp_len", c_size_t),
-        ("properties_json", c_char_p), ("properties_json_len", c_size_t),
-        ("attachment_id", c_char_p), ("attachment_id_len", c_size_t),
-        ("comment", c_char_p), ("comment_len", c_size_t),
-        ("after", c_char_p), ("after_len", c_size_t),
-        ("sentiment", c_char_p), ("sentiment_len", c_size_t),
-    ]
-
-
-class rd_stats(Structure):
-    _fields_ = [
-        ("queued", c_uint64),
-        ("delivered", c_uint64),
-        ("dropped_queue_full", c_uint64),
-        ("dropped_rejected", c_uint64),
-        ("dropped_retry_budget", c_uint64),
-        ("dropped_shutdown", c_uint64),
-        ("dropped_invalid", c_uint64),
-        ("calls_expired", c_uint64),
-        ("retries", c_uint64),
-        ("requests", c_uint64),
-        ("bytes_sent", c_uint64),
-        ("queue_depth", c_uint64),
-        ("last_http_status", c_int32),
-        ("mirror_sent", c_uint64),
-        ("mirror_failed", c_uint64),
-        ("mirror_dropped", c_uint64),
-    ]
-
-
-# ---------------------------------------------------------------------------
-# Prototypes
-# ---------------------------------------------------------------------------
-_ERR = POINTER(rd_error)
-_STR = (c_char_p, c_size_t)
-
-# name -> (restype, argtypes, blocking?)
-PROTOTYPES = {
-    "rd_version": (c_char_p, [], False),
-    "rd_last_error_message": (c_size_t, [c_char_p, c_size_t], False),
-    "rd_new": (rd_result, [*_STR, c_void_p, POINTER(rd_client), _ERR], True),
-    "rd_wrap_begin": (
-        rd_result,
-        [rd_client, rd_call, *_STR, *_STR, POINTER(rd_call_options), POINTER(rd_call), c_char_p, c_size_t, _ERR],
-        False,
-    ),
-    "rd_wrap_end": (rd_result, [rd_client, rd_call, POINTER(rd_call_result), _ERR], False),
-    "rd_span_begin": (
-        rd_result,
-        [rd_client, rd_call, rd_span_kind, *_STR, *_STR, POINTER(rd_call), _ERR],
-        False,
-    ),
-    "rd_span_end": (rd_result, [rd_client, rd_call, POINTER(rd_call_result), _ERR], False),
-    "rd_span_record": (
-        rd_result,
-        [rd_client, rd_call, rd_span_kind, *_STR, *_STR, c_uint64, c_uint64, POINTER(rd_call_result), _ERR],
-        False,
-    ),
-    "rd_track_ai": (rd_result, [rd_client, POINTER(rd_event), c_char_p, c_size_t, _ERR], False),
-    "rd_track": (rd_result, [rd_client, POINTER(rd_event), c_char_p, c_size_t, _ERR], False),
-    "rd_identify": (rd_result, [rd_client, *_STR, *_STR, _ERR], False),
-    "rd_track_signal": (rd_result, [rd_client, POINTER(rd_signal), _ERR], False),
-    "rd_flush": (rd_result, [rd_client, c_int64, _ERR], True),
-    "rd_shutdown": (rd_result, [rd_client, c_int64, POINTER(rd_stats), _ERR], True),
-    "rd_get_stats": (rd_result, [rd_client, POINTER(rd_stats), _ERR], False),
-}
+def _as_addresses(argtypes: List[Any]) -> List[Any]:
+    return [c_void_p if isinstance(t, type) and issubclass(t, ctypes._Pointer) else t for t in argtypes]
 
 
 class LibraryNotFoundError(ImportError):
@@ -230,8 +65,8 @@ class Lib:
     missing: List[str]
     hot_wrap_begin: Any
     hot_wrap_end: Any
-    hot_span_begin: Any
-    hot_span_record: Any
+    hot_span_begin: Any = None
+    hot_span_record: Any = None
 
     def __getattr__(self, name: str) -> Any:  # only reached for absent symbols
         raise AttributeError(
@@ -306,40 +141,20 @@ def load() -> Lib:
     lib = Lib()
     lib.path = path
     lib.missing = []
-    for name, (restype, argtypes, is_blocking) in PROTOTYPES.items():
+    for name, (restype, argtypes) in FUNCTIONS.items():
         try:
-            fn = getattr(blocking if is_blocking else fast, name)
+            fn = getattr(blocking if name in BLOCKING else fast, name)
         except AttributeError:
             lib.missing.append(name)
             continue
         fn.restype = restype
         fn.argtypes = argtypes
         setattr(lib, name, fn)
-    # Hot-path variants: the same two functions, but the caller-owned out-parameters
-    # and the result struct are passed as addresses (c_void_p ints prepared once per
-    # thread), which ctypes converts much faster than POINTER(...) arguments.
-    if "rd_wrap_begin" not in lib.missing and "rd_wrap_end" not in lib.missing:
-        fb = fast["rd_wrap_begin"]  # item access: a new function object, own argtypes
-        fb.restype = rd_result
-        fb.argtypes = [rd_client, rd_call, *_STR, *_STR, c_void_p, c_void_p, c_void_p, c_size_t, c_void_p]
-        fe = fast["rd_wrap_end"]
-        fe.restype = rd_result
-        fe.argtypes = [rd_client, rd_call, c_void_p, c_void_p]
-        lib.hot_wrap_begin = fb
-        lib.hot_wrap_end = fe
-    # Span variants (traces), same idea; None when the library predates them.
-    lib.hot_span_begin = None
-    lib.hot_span_record = None
-    if "rd_span_begin" not in lib.missing:
-        sb = fast["rd_span_begin"]
-        sb.restype = rd_result
-        sb.argtypes = [rd_client, rd_call, rd_span_kind, *_STR, *_STR, c_void_p, c_void_p]
-        lib.hot_span_begin = sb
-    if "rd_span_record" not in lib.missing:
-        sr = fast["rd_span_record"]
-        sr.restype = rd_result
-        sr.argtypes = [rd_client, rd_call, rd_span_kind, *_STR, *_STR, c_uint64, c_uint64, c_void_p, c_void_p]
-        lib.hot_span_record = sr
+        if name in HOT:
+            hot = fast[name]  # item access: a new function object, own argtypes
+            hot.restype = restype
+            hot.argtypes = _as_addresses(argtypes)
+            setattr(lib, "hot_" + name[3:], hot)
     required = ("rd_new", "rd_wrap_begin", "rd_wrap_end", "rd_flush", "rd_shutdown")
     absent = [n for n in required if n in lib.missing]
     if absent:
@@ -353,9 +168,34 @@ def load() -> Lib:
     return lib
 
 
-# Layout of the first 14 fields of rd_call_result (output .. properties_json_len), for
-# filling it with one struct.pack_into call on the hot path (_client.fill_result).
-CALL_RESULT_HEAD_PROPS = "<QQQQqqQQQQQQQQ"
+# The fields of rd_call_result that the hot path fills with one struct.pack_into call
+# (_client.fill_result), and their layout, read from the generated struct.
+CALL_RESULT_HEAD = (
+    "output", "output_len", "model", "model_len", "prompt_tokens", "completion_tokens",
+    "finish_reason", "finish_reason_len", "error_type", "error_type_len", "error_message",
+    "error_message_len", "properties_json", "properties_json_len",
+)
+
+
+def call_result_head_format() -> Optional[str]:
+    """``struct`` format of CALL_RESULT_HEAD at the start of rd_call_result, or None when the
+    header's layout differs (then the binding fills the fields one by one)."""
+    fields = rd_call_result._fields_[: len(CALL_RESULT_HEAD)]  # noqa: F405
+    if tuple(name for name, _ in fields) != CALL_RESULT_HEAD:
+        return None
+    codes = {ctypes.c_char_p: "Q", ctypes.c_size_t: "Q", ctypes.c_int64: "q"}
+    if any(t not in codes or ctypes.sizeof(t) != 8 for _, t in fields):
+        return None
+    return "<" + "".join(codes[t] for _, t in fields)
+
+
+def result_name(lib: Lib, rc: int) -> str:
+    """The name of a result code (``RD_ERR_QUEUE_FULL``), from the core itself."""
+    try:
+        raw = lib.rd_result_name(rc)
+        return raw.decode("ascii", "replace") if raw else str(rc)
+    except Exception:
+        return str(rc)
 
 
 def bytes_data_offset() -> int:

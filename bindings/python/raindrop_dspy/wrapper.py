@@ -340,20 +340,18 @@ class RaindropDSPy:
                 name = _name_cache[cls] = cls.__name__.encode()
             text = input_text(args, kwargs)
             inp = None if text is None else text.encode("utf-8", "surrogatepass")
-            eid = None
-            opts = None  # an rd_call_options, kept alive until the calls below return
+            opts = None  # an rd_call_options, alive until the calls below return
             if not parent_handle and self._event_id is not None:
                 src = self._event_id
                 val = src() if callable(src) else src
                 if val:
                     eid = str(val).encode("utf-8", "surrogatepass")
                     opts = _ffi.rd_call_options(event_id=eid, event_id_len=len(eid))
-            opts_addr = ctypes.addressof(opts) if opts is not None else None
+            opts_addr = None if opts is None else ctypes.addressof(opts)
             tb = thread_buffers()
             lib = nc.lib
             rc = lib.hot_wrap_begin(
-                h, parent_handle, name, len(name),
-                inp, 0 if inp is None else len(inp),
+                h, parent_handle, name, len(name), inp, 0 if inp is None else len(inp),
                 opts_addr, tb.call_addr, tb.eid_addr, _EID_LEN, None,
             )
             if rc != _RD_OK:

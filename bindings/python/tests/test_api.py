@@ -47,9 +47,36 @@ def test_package_is_typed():
     assert os.path.isfile(os.path.join(os.path.dirname(raindrop_dspy.__file__), "py.typed"))
 
 
+GEN = os.path.join(HERE, "..", "tools", "gen_bindings.py")
+HEADER = os.path.join(HERE, "..", "..", "..", "include", "raindrop_dspy.h")
+
+
+def test_bindings_are_generated_from_the_header(tmp_path):
+    """_bindings.py is what gen_bindings.py makes of the header (make check-header runs the
+    same check), and a header change makes it stale."""
+    assert subprocess.run([sys.executable, GEN, "--check"], capture_output=True).returncode == 0
+    with open(HEADER, encoding="utf-8") as f:
+        header = f.read()
+    changed = tmp_path / "raindrop_dspy.h"
+    changed.write_text(header.replace("#define RD_EVENT_ID_BUF_LEN 257", "#define RD_EVENT_ID_BUF_LEN 258"))
+    proc = subprocess.run([sys.executable, GEN, "--check", "--header", str(changed)], capture_output=True, text=True)
+    assert proc.returncode == 1 and "stale" in proc.stderr
+    assert _ffi.RD_EVENT_ID_BUF_LEN == 257 and _ffi.RD_OK == 0
+
+
+def test_generator_refuses_what_it_does_not_understand(tmp_path):
+    with open(HEADER, encoding="utf-8") as f:
+        header = f.read()
+    odd = tmp_path / "raindrop_dspy.h"
+    odd.write_text(header.replace("rd_result rd_flush(rd_client client,", "rd_result rd_flush(float client,"))
+    proc = subprocess.run([sys.executable, GEN, "--header", str(odd), "--output", str(tmp_path / "out.py")],
+                          capture_output=True, text=True)
+    assert proc.returncode != 0 and "unknown type" in proc.stderr
+
+
 def test_ffi_prototypes_all_declared():
     lib = _ffi.load()
-    for name, (restype, argtypes, _blocking) in _ffi.PROTOTYPES.items():
+    for name, (restype, argtypes) in _ffi.FUNCTIONS.items():
         if name in lib.missing:
             continue
         fn = getattr(lib, name)
@@ -219,15 +246,37 @@ def test_stats(rd):
         assert st["delivered"] >= 1
 
 
-def test_queue_full_logged_once_per_30s(rd, caplog):
+def test_core_warnings_reach_the_logger_once(sink, caplog, capfd):
+    """A full queue is warned about by the core, once, through the log callback: on the
+    raindrop_dspy logger, not on stderr, and not a second time by the binding."""
+    from raindrop_dspy._client import NativeClient
+
+    caplog.set_level(logging.DEBUG, logger="raindrop_dspy")
+    nc = NativeClient({"api_key": "rk_test", "endpoint": sink.url, "max_queue_items": 1})
+    try:
+        results = [nc.track({"event": "e", "input": "x"}) for _ in range(200)]
+        assert None in results  # some were dropped: the queue holds one item
+        warnings_ = [r for r in caplog.records if r.levelno >= logging.WARNING]
+        assert len(warnings_) == 1, [r.getMessage() for r in warnings_]
+        assert "queue full" in warnings_[0].getMessage()
+        assert "[raindrop_dspy]" not in capfd.readouterr().err
+    finally:
+        nc.shutdown(2000)
+
+
+def test_stats_readable_after_shutdown(rd):
+    rd.wrap(dspy.Predict("question -> answer"))(question="count me")
+    rd.shutdown()
+    st = rd.stats()
+    assert st["queued"] >= 1
+    assert st["delivered"] + st["dropped_shutdown"] == st["queued"]
+
+
+def test_result_names_come_from_the_core(rd, caplog):
     caplog.set_level(logging.WARNING, logger="raindrop_dspy")
-    nc = rd._native
-    for _ in range(5):
-        nc.report(_ffi.RD_ERR_QUEUE_FULL, "rd_wrap_end")
-    assert caplog.text.count("queue is full") == 1
-    nc._queue_full_last -= 31
-    nc.report(_ffi.RD_ERR_QUEUE_FULL, "rd_wrap_end")
-    assert caplog.text.count("queue is full") == 2
+    assert _ffi.result_name(rd._native.lib, _ffi.RD_ERR_QUEUE_FULL) == "RD_ERR_QUEUE_FULL"
+    rd._native.report(_ffi.RD_ERR_INVALID_JSON, "rd_wrap_end")
+    assert "RD_ERR_INVALID_JSON" in caplog.text
 
 
 def _run(code: str, env_extra: dict) -> subprocess.CompletedProcess:
