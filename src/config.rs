@@ -39,6 +39,8 @@ struct RawConfig {
     open_call_ttl_ms: Option<u64>,
     max_open_calls: Option<u64>,
     service_name: Option<String>,
+    ca_file: Option<String>,
+    tls_roots: Option<String>,
     library_name: Option<String>,
     library_version: Option<String>,
     language: Option<String>,
@@ -52,6 +54,17 @@ struct RawConfig {
 enum UrlOrFalse {
     Url(String),
     Flag(bool),
+}
+
+/// Which certificate authorities HTTPS trusts. Verification itself is never switched off.
+#[derive(Clone, Debug, PartialEq)]
+pub enum TlsRoots {
+    /// The Mozilla roots compiled in (`webpki-roots`): the default.
+    WebPki,
+    /// The operating system's verifier and roots (`rustls-platform-verifier`).
+    Platform,
+    /// The certificates of a PEM bundle (`ca_file`, else `SSL_CERT_FILE`), DER-encoded.
+    Bundle(Vec<Vec<u8>>),
 }
 
 /// Where requests go.
@@ -95,6 +108,7 @@ pub struct Config {
     pub open_call_ttl: Duration,
     pub max_open_calls: usize,
     pub service_name: String,
+    pub tls_roots: TlsRoots,
     pub library_name: String,
     pub library_version: String,
     pub language: String,
@@ -152,6 +166,30 @@ fn read_raw(text: &str) -> Result<RawConfig, Error> {
 /// What an HTTP header value may hold: printable ASCII (the key goes out as `Bearer <key>`).
 fn is_header_safe(value: &str) -> bool {
     value.bytes().all(|b| (0x20..0x7f).contains(&b))
+}
+
+/// `ca_file` (or `SSL_CERT_FILE`) wins over `tls_roots`; a bundle that cannot be read or holds
+/// no certificate is refused here rather than failing every request later.
+fn tls_roots(ca_file: Option<String>, roots: Option<&str>) -> Result<TlsRoots, Error> {
+    if let Some(path) = ca_file.filter(|p| !p.trim().is_empty()) {
+        let pem = std::fs::read(path.trim())
+            .map_err(|e| Error::config(format!("ca_file (or SSL_CERT_FILE) cannot be read: {}", e.kind())))?;
+        let certificates: Vec<Vec<u8>> = ureq::tls::parse_pem(&pem)
+            .filter_map(|item| match item {
+                Ok(ureq::tls::PemItem::Certificate(cert)) => Some(cert.der().to_vec()),
+                _ => None,
+            })
+            .collect();
+        if certificates.is_empty() {
+            return Err(Error::config("ca_file (or SSL_CERT_FILE) holds no PEM certificate"));
+        }
+        return Ok(TlsRoots::Bundle(certificates));
+    }
+    match roots {
+        None | Some("webpki") => Ok(TlsRoots::WebPki),
+        Some("platform") => Ok(TlsRoots::Platform),
+        Some(_) => Err(Error::config("tls_roots must be \"webpki\" or \"platform\"")),
+    }
 }
 
 fn millis(value: Option<u64>, default: u64) -> Duration {
@@ -217,6 +255,7 @@ pub fn parse(json: Option<&str>, env: impl Fn(&str) -> Option<String>) -> Result
     if max_batch_bytes < 4096 {
         return Err(Error::config("max_batch_bytes must be at least 4096"));
     }
+    let tls_roots = tls_roots(raw.ca_file.or_else(|| env("SSL_CERT_FILE")), raw.tls_roots.as_deref())?;
     // Names that go into every batch (`$context`, the OTLP resource): bounded, so they always
     // leave room for the items inside the smallest `max_batch_bytes`.
     for (name, value) in [
@@ -271,6 +310,7 @@ pub fn parse(json: Option<&str>, env: impl Fn(&str) -> Option<String>) -> Result
         open_call_ttl: millis(raw.open_call_ttl_ms, 3_600_000),
         max_open_calls: positive("max_open_calls", raw.max_open_calls, 100_000)?,
         service_name: non_empty(raw.service_name).unwrap_or_else(|| "raindrop-dspy".into()),
+        tls_roots,
         library_name: non_empty(raw.library_name).unwrap_or_else(|| "raindrop-dspy".into()),
         library_version: non_empty(raw.library_version).unwrap_or_else(|| env!("CARGO_PKG_VERSION").into()),
         language: non_empty(raw.language).unwrap_or_else(|| "c".into()),

@@ -1,11 +1,12 @@
 //! Where a request body goes: HTTP through one reused ureq agent (rustls, no OpenSSL), or one JSON
 //! line per request in a file (`file://`).
 
-use crate::config::{Config, Sink};
+use crate::config::{Config, Sink, TlsRoots};
 use crate::retry::{classify, parse_retry_after, Outcome};
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Write};
 use std::time::Duration;
+use ureq::tls::{Certificate, RootCerts, TlsConfig};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Route {
@@ -49,8 +50,18 @@ enum Destination {
 
 impl Transport {
     pub fn new(config: &Config) -> Self {
+        // Certificates are always verified; only which roots are trusted can be chosen.
+        let roots = match &config.tls_roots {
+            TlsRoots::WebPki => RootCerts::WebPki,
+            TlsRoots::Platform => RootCerts::PlatformVerifier,
+            TlsRoots::Bundle(certificates) => RootCerts::new_with_certs(
+                &certificates.iter().map(|der| Certificate::from_der(der).to_owned()).collect::<Vec<_>>(),
+            ),
+        };
+        let tls = TlsConfig::builder().root_certs(roots).build();
         let agent = || -> ureq::Agent {
             ureq::Agent::config_builder()
+                .tls_config(tls.clone())
                 .http_status_as_error(false)
                 .max_redirects(0)
                 .timeout_connect(Some(config.connect_timeout))
