@@ -5,7 +5,7 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: test-workshop all build demo demo-c test test-rust check-header test-c test-python test-go test-cpp test-otelcol test-fork test-exit
+.PHONY: test-workshop all build demo demo-c test test-rust check-header test-c test-python test-go test-cpp test-otelcol test-fork test-exit test-fuzz
 
 all: build
 
@@ -21,7 +21,7 @@ demo-c: build
 	./target/quickstart target/quickstart-events.jsonl
 	python3 examples/trace_view.py target/quickstart-events.jsonl
 
-test: build check-header test-rust test-c test-python test-go test-cpp test-otelcol test-fork test-workshop test-exit
+test: build check-header test-rust test-c test-python test-go test-cpp test-otelcol test-fork test-workshop test-exit test-fuzz
 	@echo "make test: all suites passed"
 
 # The checked-in header must equal a fresh generation, and so must the Python ctypes declarations
@@ -38,7 +38,7 @@ check-header: build
 # The unit tests also run in a debug build, so arithmetic overflow panics instead of wrapping.
 test-rust:
 	$(CARGO) test --release
-	$(CARGO) test --lib
+	$(CARGO) test --lib --test fuzz_corpus
 
 test-c: build
 	bash tests/c/check-quickstart.sh
@@ -59,6 +59,11 @@ test-fork: build
 # Exit paths: 5,000 queued events survive return from main, exit() and quick_exit().
 test-exit: build
 	bash tests/exit/run.sh
+
+# Fuzzing: each harness 60 s under libFuzzer + ASan (nightly; cargo-fuzz installed under target/tools).
+# The committed corpus is also replayed on stable by tests/fuzz_corpus.rs (test-rust).
+test-fuzz:
+	bash fuzz/run.sh 60
 
 # End to end: our traces into a real OpenTelemetry Collector (built from the Go module proxy;
 # the binary is cached under target/otelcol).
