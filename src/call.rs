@@ -163,8 +163,9 @@ impl Calls {
         if let Some(root) = table.get_mut(call.root) {
             let rollup = &mut root.rollup;
             rollup.lm_calls += 1;
-            rollup.prompt_tokens += lm.prompt_tokens.max(0);
-            rollup.completion_tokens += lm.completion_tokens.max(0);
+            // Saturating: a binding may report any count, i64::MAX included (found by fuzzing).
+            rollup.prompt_tokens = rollup.prompt_tokens.saturating_add(lm.prompt_tokens.max(0));
+            rollup.completion_tokens = rollup.completion_tokens.saturating_add(lm.completion_tokens.max(0));
             if rollup.model.is_none() {
                 rollup.model = lm.model.map(str::to_owned);
             }
