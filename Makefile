@@ -60,10 +60,12 @@ test-fork: build
 test-exit: build
 	bash tests/exit/run.sh
 
-# Fuzzing: each harness 60 s under libFuzzer + ASan (nightly; cargo-fuzz installed under target/tools).
+# Fuzzing: each harness FUZZ_SECONDS (30) under libFuzzer + ASan (nightly; cargo-fuzz installed
+# under target/tools). About 15 min on a fresh 2-core machine, most of it the first ASan build.
 # The committed corpus is also replayed on stable by tests/fuzz_corpus.rs (test-rust).
+FUZZ_SECONDS ?= 30
 test-fuzz:
-	bash fuzz/run.sh 60
+	bash fuzz/run.sh $(FUZZ_SECONDS)
 
 # End to end: our traces into a real OpenTelemetry Collector (built from the Go module proxy;
 # the binary is cached under target/otelcol).
