@@ -35,10 +35,12 @@ check-header: build
 	  if [ -n "$$bad" ]; then echo "exported symbols without the rd_ prefix: $$bad"; exit 1; fi
 	@echo "header: fresh, compiles as C99 and C++11; exports: rd_* only"
 
-# The unit tests also run in a debug build, so arithmetic overflow panics instead of wrapping.
+# The unit tests also run in a debug build, so arithmetic overflow panics instead of wrapping;
+# the build with the system allocator (for ASan and valgrind) must compile.
 test-rust:
 	$(CARGO) test --release
 	$(CARGO) test --lib --test fuzz_corpus
+	$(CARGO) check --lib --features system-allocator
 
 test-c: build
 	bash tests/c/check-quickstart.sh

@@ -26,9 +26,6 @@
 #define RD_VERSION_PATCH 0
 #define RD_VERSION_STRING "0.1.0"
 
-// The longest `service_name`, `library_name`, `library_version` and `language`.
-#define MAX_NAME_BYTES 256
-
 // Length of the message buffer in `rd_error`, NUL terminator included.
 #define RD_ERROR_MESSAGE_LEN 256
 
@@ -40,6 +37,22 @@
 
 // Pass as a timeout to use the configured default (`flush_timeout_ms` / `shutdown_timeout_ms`).
 #define RD_TIMEOUT_DEFAULT -1
+
+// The longest event id, in bytes (given to `rd_wrap_begin` or `rd_track_*`, or in a signal).
+// Every id (event, user, convo, attachment) is used as given or refused with
+// RD_ERR_INVALID_ARGUMENT: never cut, never empty or blank, never holding a NUL byte.
+#define RD_MAX_EVENT_ID_BYTES 256
+
+// The longest user id, convo id or attachment id, in bytes: a longer one is refused, never cut.
+#define RD_MAX_ID_BYTES 1024
+
+// Model names, event names, module and span names, signal names and error types are cut to
+// this many bytes (on a character boundary). Event, module, span and signal names must not be
+// empty or blank.
+#define RD_MAX_NAME_BYTES 1024
+
+// Finish reasons are cut to this many bytes.
+#define RD_MAX_FINISH_REASON_BYTES 256
 
 // Result code of every fallible `rd_*` function. `RD_OK` is zero; every failure has its own code.
 typedef enum {
@@ -139,19 +152,21 @@ typedef struct rd_call {
 // client's default); zero-initialise the struct. Every span under the call (sub-modules, LM and
 // tool calls) carries the call's user, convo and event name, not only its event.
 typedef struct rd_call_options {
-  // The event id (at most RD_MAX_EVENT_ID_BYTES bytes); default: a new UUID v4.
+  // The event id (an id of at most RD_MAX_EVENT_ID_BYTES); default: a new UUID v4.
   const char *event_id;
   // Length of `event_id` in bytes.
   size_t event_id_len;
-  // The user id; default: the client's `user_id`, then "unknown".
+  // The user id (an id of at most RD_MAX_ID_BYTES); default: the client's `user_id`, then
+  // "unknown".
   const char *user_id;
   // Length of `user_id` in bytes.
   size_t user_id_len;
-  // The conversation id; default: the client's `convo_id`.
+  // The conversation id (an id of at most RD_MAX_ID_BYTES); default: the client's `convo_id`.
   const char *convo_id;
   // Length of `convo_id` in bytes.
   size_t convo_id_len;
-  // The event name; default: the client's `event_name` ("ai_generation").
+  // The event name (not empty; cut to RD_MAX_NAME_BYTES); default: the client's `event_name`
+  // ("ai_generation").
   const char *event_name;
   // Length of `event_name` in bytes.
   size_t event_name_len;
@@ -164,7 +179,7 @@ typedef struct rd_call_result {
   const char *output;
   // Length of `output` in bytes.
   size_t output_len;
-  // Model name.
+  // Model name (cut to RD_MAX_NAME_BYTES).
   const char *model;
   // Length of `model` in bytes.
   size_t model_len;
@@ -172,11 +187,12 @@ typedef struct rd_call_result {
   int64_t prompt_tokens;
   // Completion tokens; negative = unknown (then summed from LM spans under the call).
   int64_t completion_tokens;
-  // Finish reason (`stop`, `length`, ...).
+  // Finish reason (`stop`, `length`, ...; cut to RD_MAX_FINISH_REASON_BYTES).
   const char *finish_reason;
   // Length of `finish_reason` in bytes.
   size_t finish_reason_len;
-  // Exception / error type; setting it (or error_message) marks the call failed.
+  // Exception / error type (cut to RD_MAX_NAME_BYTES); setting it (or error_message) marks
+  // the call failed.
   const char *error_type;
   // Length of `error_type` in bytes.
   size_t error_type_len;
@@ -188,15 +204,15 @@ typedef struct rd_call_result {
   const char *properties_json;
   // Length of `properties_json` in bytes.
   size_t properties_json_len;
-  // Overrides the client's user id for this event.
+  // Overrides the client's user id for this event (an id of at most RD_MAX_ID_BYTES).
   const char *user_id;
   // Length of `user_id` in bytes.
   size_t user_id_len;
-  // Overrides the client's convo id for this event.
+  // Overrides the client's convo id for this event (an id of at most RD_MAX_ID_BYTES).
   const char *convo_id;
   // Length of `convo_id` in bytes.
   size_t convo_id_len;
-  // Overrides the client's event name for this event.
+  // Overrides the client's event name for this event (not empty; cut to RD_MAX_NAME_BYTES).
   const char *event_name;
   // Length of `event_name` in bytes.
   size_t event_name_len;
@@ -213,15 +229,16 @@ typedef struct rd_call_result {
 
 // A one-shot event for `rd_track_ai` / `rd_track`. Every string is optional (NULL = absent).
 typedef struct rd_event {
-  // Event id (at most 256 bytes); default: a new UUID v4.
+  // Event id (an id of at most RD_MAX_EVENT_ID_BYTES); default: a new UUID v4.
   const char *event_id;
   // Length of `event_id` in bytes.
   size_t event_id_len;
-  // Default: the client's user_id, then "unknown".
+  // User id (an id of at most RD_MAX_ID_BYTES); default: the client's user_id, then "unknown".
   const char *user_id;
   // Length of `user_id` in bytes.
   size_t user_id_len;
-  // Event name; default: the client's event_name ("ai_generation").
+  // Event name (not empty; cut to RD_MAX_NAME_BYTES); default: the client's event_name
+  // ("ai_generation"). Required by `rd_track`.
   const char *event;
   // Length of `event` in bytes.
   size_t event_len;
@@ -237,11 +254,12 @@ typedef struct rd_event {
   const char *output;
   // Length of `output` in bytes.
   size_t output_len;
-  // Model name (AI field).
+  // Model name (AI field; cut to RD_MAX_NAME_BYTES).
   const char *model;
   // Length of `model` in bytes.
   size_t model_len;
-  // Conversation id (AI field); default: the client's convo_id.
+  // Conversation id (AI field; an id of at most RD_MAX_ID_BYTES); default: the client's
+  // convo_id.
   const char *convo_id;
   // Length of `convo_id` in bytes.
   size_t convo_id_len;
@@ -257,11 +275,11 @@ typedef struct rd_event {
 
 // A signal (user feedback on an event) for `rd_track_signal`.
 typedef struct rd_signal {
-  // Required: the event the signal is about.
+  // Required: the event the signal is about (an id of at most RD_MAX_EVENT_ID_BYTES).
   const char *event_id;
   // Length of `event_id` in bytes.
   size_t event_id_len;
-  // Required: e.g. "thumbs_up".
+  // Required: e.g. "thumbs_up" (not empty; cut to RD_MAX_NAME_BYTES).
   const char *name;
   // Length of `name` in bytes.
   size_t name_len;
@@ -277,7 +295,8 @@ typedef struct rd_signal {
   const char *properties_json;
   // Length of `properties_json` in bytes.
   size_t properties_json_len;
-  // The id of an attachment of the event that the signal is about.
+  // The id of an attachment of the event that the signal is about (an id of at most
+  // RD_MAX_ID_BYTES).
   const char *attachment_id;
   // Length of `attachment_id` in bytes.
   size_t attachment_id_len;
@@ -371,7 +390,8 @@ rd_result rd_new(const char *config_json,
 // one event when it ends; `options` (may be NULL) gives its event id (else a new UUID v4), user,
 // convo and event name, which every span under it carries too. With a `parent` call it is a
 // nested call: a child span of the parent's trace sharing its event id and options, sending no
-// event; `options` must then be NULL or have every field NULL. `module_name` is required; `input` is optional.
+// event; `options` must then be NULL or have every field NULL. `module_name` is required (not
+// empty; cut to RD_MAX_NAME_BYTES); `input` is optional.
 //
 // All strings are borrowed for the duration of the call. On success `*call_out` holds the call
 // handle (end it with `rd_wrap_end`) and, when `event_id_out` is non-NULL, the call's event id
@@ -407,12 +427,12 @@ rd_result rd_wrap_end(rd_client client,
 
 // Begins a span inside a call: `kind` is one of `rd_span_kind`, a sub-module (RD_SPAN_MODULE),
 // an LM call (RD_SPAN_LM) or a tool call (RD_SPAN_TOOL). `parent` is a call or span of this client, or 0 for a standalone span
-// with a trace of its own. `name` is required; `input` optional (for LM spans a JSON array of
+// with a trace of its own. `name` is required (not empty; cut to RD_MAX_NAME_BYTES); `input` optional (for LM spans a JSON array of
 // `{role, content}` messages becomes the prompt messages). All strings are borrowed for the
 // duration of the call. On success `*span_out` holds the span handle; end it with
 // `rd_span_end`. Never blocks on I/O. Thread-safe.
 // Errors: RD_ERR_INVALID_HANDLE (client, parent), RD_ERR_NULL_ARGUMENT (name, span_out),
-// RD_ERR_INVALID_ARGUMENT (kind), RD_ERR_TOO_MANY_OPEN_CALLS.
+// RD_ERR_INVALID_ARGUMENT (kind, empty name), RD_ERR_TOO_MANY_OPEN_CALLS.
 rd_result rd_span_begin(rd_client client,
                         rd_call parent,
                         int32_t kind,
@@ -464,9 +484,9 @@ rd_result rd_track_ai(rd_client client,
                       size_t event_id_out_len,
                       rd_error *err_out);
 
-// Enqueues one plain event (no `ai_data`; the AI fields of `event` must be NULL). Ownership,
-// output and thread-safety as `rd_track_ai`.
-// Errors: as `rd_track_ai`.
+// Enqueues one plain event (no `ai_data`; the AI fields of `event` must be NULL): its name,
+// `event.event`, is required. Ownership, output and thread-safety as `rd_track_ai`.
+// Errors: as `rd_track_ai`; RD_ERR_NULL_ARGUMENT (event.event).
 rd_result rd_track(rd_client client,
                    const rd_event *event,
                    char *event_id_out,

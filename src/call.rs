@@ -11,11 +11,38 @@ use std::time::Duration;
 /// LM results seen under a top-level call, used when the call does not report its own.
 #[derive(Clone, Debug, Default)]
 pub struct Rollup {
-    pub prompt_tokens: i64,
-    pub completion_tokens: i64,
-    pub lm_calls: u32,
+    pub prompt_tokens: TokenSum,
+    pub completion_tokens: TokenSum,
     pub model: Option<String>,
     pub finish_reason: Option<String>,
+}
+
+/// Token counts summed over the LM spans under a call: saturating, and unknown as soon as one
+/// span's count is unknown (a partial sum would understate the usage).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum TokenSum {
+    /// No LM span ended under the call.
+    #[default]
+    Nothing,
+    Known(i64),
+    Unknown,
+}
+
+impl TokenSum {
+    pub fn add(self, tokens: Option<i64>) -> Self {
+        match (self, tokens) {
+            (TokenSum::Unknown, _) | (_, None) => TokenSum::Unknown,
+            (TokenSum::Nothing, Some(n)) => TokenSum::Known(n),
+            (TokenSum::Known(sum), Some(n)) => TokenSum::Known(sum.saturating_add(n)),
+        }
+    }
+    /// The total, when every LM span reported its count.
+    pub fn total(self) -> Option<i64> {
+        match self {
+            TokenSum::Known(n) => Some(n),
+            TokenSum::Nothing | TokenSum::Unknown => None,
+        }
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -50,8 +77,9 @@ pub struct CallContext {
 /// What an ending LM call reports, for the roll-up.
 pub struct LmResult<'a> {
     pub model: Option<&'a str>,
-    pub prompt_tokens: i64,
-    pub completion_tokens: i64,
+    /// None: unknown.
+    pub prompt_tokens: Option<i64>,
+    pub completion_tokens: Option<i64>,
     pub finish_reason: Option<&'a str>,
 }
 
@@ -140,9 +168,10 @@ impl Calls {
     }
 
     /// Closes a call. An LM call's usage, model and finish reason roll up to its top-level call.
-    pub fn end(&self, handle: u64, lm: LmResult<'_>) -> Result<OpenCall, Error> {
+    /// `argument` names the handle in an error ("call" or "span").
+    pub fn end(&self, handle: u64, argument: &str, lm: LmResult<'_>) -> Result<OpenCall, Error> {
         let mut table = self.lock();
-        let call = table.remove(handle).ok_or_else(|| Error::handle("call"))?;
+        let call = table.remove(handle).ok_or_else(|| Error::handle(argument))?;
         Self::roll_up(&mut table, &call, lm);
         Ok(call)
     }
@@ -162,10 +191,8 @@ impl Calls {
         }
         if let Some(root) = table.get_mut(call.root) {
             let rollup = &mut root.rollup;
-            rollup.lm_calls += 1;
-            // Saturating: a binding may report any count, i64::MAX included (found by fuzzing).
-            rollup.prompt_tokens = rollup.prompt_tokens.saturating_add(lm.prompt_tokens.max(0));
-            rollup.completion_tokens = rollup.completion_tokens.saturating_add(lm.completion_tokens.max(0));
+            rollup.prompt_tokens = rollup.prompt_tokens.add(lm.prompt_tokens);
+            rollup.completion_tokens = rollup.completion_tokens.add(lm.completion_tokens);
             if rollup.model.is_none() {
                 rollup.model = lm.model.map(str::to_owned);
             }
@@ -180,5 +207,19 @@ impl Calls {
         let now = crate::time::unix_nanos();
         let ttl_nanos = self.ttl.as_nanos() as u64;
         self.lock().remove_where(|call| now.saturating_sub(call.start_nanos) > ttl_nanos)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::TokenSum;
+
+    #[test]
+    fn token_sums_saturate_and_unknown_wins() {
+        let max = TokenSum::Nothing.add(Some(i64::MAX)).add(Some(i64::MAX));
+        assert_eq!(max.total(), Some(i64::MAX));
+        assert_eq!(TokenSum::Nothing.add(Some(3)).add(None).add(Some(4)).total(), None);
+        assert_eq!(TokenSum::Nothing.total(), None);
+        assert_eq!(TokenSum::Nothing.add(Some(3)).add(Some(4)).total(), Some(7));
     }
 }

@@ -38,8 +38,8 @@ pub struct CallResult {
 fn lm_result(result: &CallResult) -> LmResult<'_> {
     LmResult {
         model: result.model.as_deref(),
-        prompt_tokens: result.prompt_tokens.unwrap_or(0),
-        completion_tokens: result.completion_tokens.unwrap_or(0),
+        prompt_tokens: result.prompt_tokens,
+        completion_tokens: result.completion_tokens,
         finish_reason: result.finish_reason.as_deref(),
     }
 }
@@ -162,8 +162,9 @@ impl Client {
 
     /// Ends a call or span: a top-level wrapped call becomes an event; any call becomes a span
     /// when tracing is on (tool spans also when `bypass_otel_for_tools`).
-    pub fn end(&self, handle: u64, result: CallResult) -> Result<(), Error> {
-        let call = self.calls.end(handle, lm_result(&result))?;
+    /// `argument` names the handle in an error ("call" or "span").
+    pub fn end(&self, handle: u64, argument: &str, result: CallResult) -> Result<(), Error> {
+        let call = self.calls.end(handle, argument, lm_result(&result))?;
         self.finish(call, result, crate::time::unix_nanos())
     }
 
@@ -204,10 +205,9 @@ impl Client {
     fn event_of(&self, call: OpenCall, result: CallResult) -> Event {
         let config = &self.shared.config;
         let rollup = &call.rollup;
-        let from_lms = rollup.lm_calls > 0;
         let model = result.model.or_else(|| rollup.model.clone());
-        let prompt_tokens = result.prompt_tokens.or(from_lms.then_some(rollup.prompt_tokens));
-        let completion_tokens = result.completion_tokens.or(from_lms.then_some(rollup.completion_tokens));
+        let prompt_tokens = result.prompt_tokens.or(rollup.prompt_tokens.total());
+        let completion_tokens = result.completion_tokens.or(rollup.completion_tokens.total());
         let finish_reason = result.finish_reason.or_else(|| rollup.finish_reason.clone());
         let mut output = result.output;
         let failed = result.error_type.is_some() || result.error_message.is_some();

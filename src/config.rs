@@ -6,7 +6,7 @@ use std::time::Duration;
 
 pub const DEFAULT_ENDPOINT: &str = "https://api.raindrop.ai/v1/";
 /// The longest `service_name`, `library_name`, `library_version` and `language`.
-pub const MAX_NAME_BYTES: usize = 256;
+pub(crate) const MAX_NAME_BYTES: usize = 256;
 
 /// The configuration JSON as the caller wrote it (every key optional; `null` means absent).
 #[derive(Deserialize, Default)]

@@ -378,8 +378,9 @@ pub fn attachments_argument(argument: &str, json: &str, max_chars: usize) -> Res
                 format!("item {index}: type must be one of text, code, image, iframe"),
             ));
         }
-        if !item.get("value").is_some_and(Value::is_string) {
-            return Err(Error::invalid(argument, format!("item {index}: value must be a string")));
+        // The backend refuses an attachment without a value, and with it the whole batch.
+        if !item.get("value").and_then(Value::as_str).is_some_and(|v| !v.is_empty()) {
+            return Err(Error::invalid(argument, format!("item {index}: value must be a non-empty string")));
         }
     }
     Ok(bounded)

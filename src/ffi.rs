@@ -13,6 +13,7 @@
 //! for the length given with it (structs: for their size) for the duration of the call.
 #![allow(clippy::missing_safety_doc)] // stated once above, and in the header's preamble
 
+use crate::args::{self, MAX_FINISH_REASON_BYTES, MAX_NAME_BYTES};
 use crate::call::CallContext;
 use crate::client::{CallResult, Client, EventArgs};
 use crate::error::{copy_message, rd_result, Error, RD_ERROR_MESSAGE_LEN};
@@ -89,19 +90,21 @@ pub struct rd_logger {
 #[repr(C)]
 #[allow(non_camel_case_types)]
 pub struct rd_call_options {
-    /// The event id (at most RD_MAX_EVENT_ID_BYTES bytes); default: a new UUID v4.
+    /// The event id (an id of at most RD_MAX_EVENT_ID_BYTES); default: a new UUID v4.
     pub event_id: *const c_char,
     /// Length of `event_id` in bytes.
     pub event_id_len: usize,
-    /// The user id; default: the client's `user_id`, then "unknown".
+    /// The user id (an id of at most RD_MAX_ID_BYTES); default: the client's `user_id`, then
+    /// "unknown".
     pub user_id: *const c_char,
     /// Length of `user_id` in bytes.
     pub user_id_len: usize,
-    /// The conversation id; default: the client's `convo_id`.
+    /// The conversation id (an id of at most RD_MAX_ID_BYTES); default: the client's `convo_id`.
     pub convo_id: *const c_char,
     /// Length of `convo_id` in bytes.
     pub convo_id_len: usize,
-    /// The event name; default: the client's `event_name` ("ai_generation").
+    /// The event name (not empty; cut to RD_MAX_NAME_BYTES); default: the client's `event_name`
+    /// ("ai_generation").
     pub event_name: *const c_char,
     /// Length of `event_name` in bytes.
     pub event_name_len: usize,
@@ -116,7 +119,27 @@ pub const RD_TOKENS_UNKNOWN: i64 = -1;
 /// Pass as a timeout to use the configured default (`flush_timeout_ms` / `shutdown_timeout_ms`).
 pub const RD_TIMEOUT_DEFAULT: i64 = -1;
 
-const MAX_EVENT_ID_BYTES: usize = 256;
+/// The longest event id, in bytes (given to `rd_wrap_begin` or `rd_track_*`, or in a signal).
+/// Every id (event, user, convo, attachment) is used as given or refused with
+/// RD_ERR_INVALID_ARGUMENT: never cut, never empty or blank, never holding a NUL byte.
+pub const RD_MAX_EVENT_ID_BYTES: usize = 256;
+/// The longest user id, convo id or attachment id, in bytes: a longer one is refused, never cut.
+pub const RD_MAX_ID_BYTES: usize = 1024;
+/// Model names, event names, module and span names, signal names and error types are cut to
+/// this many bytes (on a character boundary). Event, module, span and signal names must not be
+/// empty or blank.
+pub const RD_MAX_NAME_BYTES: usize = 1024;
+/// Finish reasons are cut to this many bytes.
+pub const RD_MAX_FINISH_REASON_BYTES: usize = 256;
+
+// The header's numbers are the core's rules.
+const _: () = assert!(
+    RD_MAX_EVENT_ID_BYTES == args::MAX_EVENT_ID_BYTES
+        && RD_MAX_ID_BYTES == args::MAX_ID_BYTES
+        && RD_MAX_NAME_BYTES == args::MAX_NAME_BYTES
+        && RD_MAX_FINISH_REASON_BYTES == args::MAX_FINISH_REASON_BYTES
+        && RD_EVENT_ID_BUF_LEN == RD_MAX_EVENT_ID_BYTES + 1
+);
 
 /// An error handed back in the same call: the caller owns this struct (typically on its stack).
 /// Written only when the call fails. `message` is NUL-terminated UTF-8 naming the argument at fault.
@@ -152,7 +175,7 @@ pub struct rd_call_result {
     pub output: *const c_char,
     /// Length of `output` in bytes.
     pub output_len: usize,
-    /// Model name.
+    /// Model name (cut to RD_MAX_NAME_BYTES).
     pub model: *const c_char,
     /// Length of `model` in bytes.
     pub model_len: usize,
@@ -160,11 +183,12 @@ pub struct rd_call_result {
     pub prompt_tokens: i64,
     /// Completion tokens; negative = unknown (then summed from LM spans under the call).
     pub completion_tokens: i64,
-    /// Finish reason (`stop`, `length`, ...).
+    /// Finish reason (`stop`, `length`, ...; cut to RD_MAX_FINISH_REASON_BYTES).
     pub finish_reason: *const c_char,
     /// Length of `finish_reason` in bytes.
     pub finish_reason_len: usize,
-    /// Exception / error type; setting it (or error_message) marks the call failed.
+    /// Exception / error type (cut to RD_MAX_NAME_BYTES); setting it (or error_message) marks
+    /// the call failed.
     pub error_type: *const c_char,
     /// Length of `error_type` in bytes.
     pub error_type_len: usize,
@@ -176,15 +200,15 @@ pub struct rd_call_result {
     pub properties_json: *const c_char,
     /// Length of `properties_json` in bytes.
     pub properties_json_len: usize,
-    /// Overrides the client's user id for this event.
+    /// Overrides the client's user id for this event (an id of at most RD_MAX_ID_BYTES).
     pub user_id: *const c_char,
     /// Length of `user_id` in bytes.
     pub user_id_len: usize,
-    /// Overrides the client's convo id for this event.
+    /// Overrides the client's convo id for this event (an id of at most RD_MAX_ID_BYTES).
     pub convo_id: *const c_char,
     /// Length of `convo_id` in bytes.
     pub convo_id_len: usize,
-    /// Overrides the client's event name for this event.
+    /// Overrides the client's event name for this event (not empty; cut to RD_MAX_NAME_BYTES).
     pub event_name: *const c_char,
     /// Length of `event_name` in bytes.
     pub event_name_len: usize,
@@ -203,15 +227,16 @@ pub struct rd_call_result {
 #[repr(C)]
 #[allow(non_camel_case_types)]
 pub struct rd_event {
-    /// Event id (at most 256 bytes); default: a new UUID v4.
+    /// Event id (an id of at most RD_MAX_EVENT_ID_BYTES); default: a new UUID v4.
     pub event_id: *const c_char,
     /// Length of `event_id` in bytes.
     pub event_id_len: usize,
-    /// Default: the client's user_id, then "unknown".
+    /// User id (an id of at most RD_MAX_ID_BYTES); default: the client's user_id, then "unknown".
     pub user_id: *const c_char,
     /// Length of `user_id` in bytes.
     pub user_id_len: usize,
-    /// Event name; default: the client's event_name ("ai_generation").
+    /// Event name (not empty; cut to RD_MAX_NAME_BYTES); default: the client's event_name
+    /// ("ai_generation"). Required by `rd_track`.
     pub event: *const c_char,
     /// Length of `event` in bytes.
     pub event_len: usize,
@@ -227,11 +252,12 @@ pub struct rd_event {
     pub output: *const c_char,
     /// Length of `output` in bytes.
     pub output_len: usize,
-    /// Model name (AI field).
+    /// Model name (AI field; cut to RD_MAX_NAME_BYTES).
     pub model: *const c_char,
     /// Length of `model` in bytes.
     pub model_len: usize,
-    /// Conversation id (AI field); default: the client's convo_id.
+    /// Conversation id (AI field; an id of at most RD_MAX_ID_BYTES); default: the client's
+    /// convo_id.
     pub convo_id: *const c_char,
     /// Length of `convo_id` in bytes.
     pub convo_id_len: usize,
@@ -249,11 +275,11 @@ pub struct rd_event {
 #[repr(C)]
 #[allow(non_camel_case_types)]
 pub struct rd_signal {
-    /// Required: the event the signal is about.
+    /// Required: the event the signal is about (an id of at most RD_MAX_EVENT_ID_BYTES).
     pub event_id: *const c_char,
     /// Length of `event_id` in bytes.
     pub event_id_len: usize,
-    /// Required: e.g. "thumbs_up".
+    /// Required: e.g. "thumbs_up" (not empty; cut to RD_MAX_NAME_BYTES).
     pub name: *const c_char,
     /// Length of `name` in bytes.
     pub name_len: usize,
@@ -269,7 +295,8 @@ pub struct rd_signal {
     pub properties_json: *const c_char,
     /// Length of `properties_json` in bytes.
     pub properties_json_len: usize,
-    /// The id of an attachment of the event that the signal is about.
+    /// The id of an attachment of the event that the signal is about (an id of at most
+    /// RD_MAX_ID_BYTES).
     pub attachment_id: *const c_char,
     /// Length of `attachment_id` in bytes.
     pub attachment_id_len: usize,
@@ -332,11 +359,6 @@ unsafe fn optional<'a>(ptr: *const c_char, len: usize) -> Option<Cow<'a, str>> {
     Some(text::repair_utf8(bytes))
 }
 
-/// A required string argument. Safety: as `optional`.
-unsafe fn required<'a>(ptr: *const c_char, len: usize, name: &str) -> Result<Cow<'a, str>, Error> {
-    optional(ptr, len).ok_or_else(|| Error::null(name))
-}
-
 /// An optional text field, owned and capped at `max_chars`.
 unsafe fn capped(ptr: *const c_char, len: usize, max_chars: usize) -> Option<String> {
     optional(ptr, len).map(|t| text::cap(&t, max_chars).into_owned())
@@ -361,17 +383,6 @@ fn timeout(ms: i64) -> Option<Duration> {
     (ms >= 0).then(|| Duration::from_millis(ms as u64))
 }
 
-unsafe fn event_id_argument(ptr: *const c_char, len: usize, name: &str) -> Result<Option<String>, Error> {
-    match optional(ptr, len) {
-        None => Ok(None),
-        Some(id) if id.trim().is_empty() => {
-            Err(Error::invalid(name, "must not be empty (pass NULL for a generated UUID)"))
-        }
-        Some(id) if id.len() > MAX_EVENT_ID_BYTES => Err(Error::invalid(name, "longer than 256 bytes")),
-        Some(id) => Ok(Some(id.into_owned())),
-    }
-}
-
 fn check_event_id_buffer(out: *mut c_char, out_len: usize) -> Result<(), Error> {
     if !out.is_null() && out_len < RD_EVENT_ID_BUF_LEN {
         return Err(Error::invalid("event_id_out_len", "must be at least RD_EVENT_ID_BUF_LEN (257)"));
@@ -384,7 +395,7 @@ unsafe fn write_event_id(out: *mut c_char, id: &str) {
     if out.is_null() {
         return;
     }
-    let bytes = &id.as_bytes()[..id.len().min(MAX_EVENT_ID_BYTES)];
+    let bytes = &id.as_bytes()[..id.len().min(RD_MAX_EVENT_ID_BYTES)];
     std::ptr::copy_nonoverlapping(bytes.as_ptr(), out.cast::<u8>(), bytes.len());
     *out.add(bytes.len()) = 0;
 }
@@ -518,7 +529,8 @@ pub unsafe extern "C" fn rd_new(
 /// one event when it ends; `options` (may be NULL) gives its event id (else a new UUID v4), user,
 /// convo and event name, which every span under it carries too. With a `parent` call it is a
 /// nested call: a child span of the parent's trace sharing its event id and options, sending no
-/// event; `options` must then be NULL or have every field NULL. `module_name` is required; `input` is optional.
+/// event; `options` must then be NULL or have every field NULL. `module_name` is required (not
+/// empty; cut to RD_MAX_NAME_BYTES); `input` is optional.
 ///
 /// All strings are borrowed for the duration of the call. On success `*call_out` holds the call
 /// handle (end it with `rd_wrap_end`) and, when `event_id_out` is non-NULL, the call's event id
@@ -543,7 +555,7 @@ pub unsafe extern "C" fn rd_wrap_begin(
     boundary(err_out, || {
         let client = self::client(client)?;
         let max_chars = client.config().max_text_field_chars;
-        let name = required(module_name, module_name_len, "module_name")?;
+        let name = args::required_name("module_name", optional(module_name, module_name_len).as_deref())?;
         let out = call_out.as_mut().ok_or_else(|| Error::null("call_out"))?;
         check_event_id_buffer(event_id_out, event_id_out_len)?;
         // Options with every field NULL are no options (a binding may always pass its struct).
@@ -553,17 +565,22 @@ pub unsafe extern "C" fn rd_wrap_begin(
         let (given_id, context) = match options {
             None => (None, None),
             Some(o) => (
-                event_id_argument(o.event_id, o.event_id_len, "options.event_id")?,
+                args::event_id("options.event_id", optional(o.event_id, o.event_id_len).as_deref())?,
                 Some(CallContext {
-                    user_id: capped(o.user_id, o.user_id_len, 1024).filter(|u| !u.trim().is_empty()),
-                    convo_id: capped(o.convo_id, o.convo_id_len, 1024).filter(|c| !c.is_empty()),
-                    event_name: capped(o.event_name, o.event_name_len, 1024).filter(|e| !e.trim().is_empty()),
+                    user_id: args::id("options.user_id", optional(o.user_id, o.user_id_len).as_deref())?,
+                    convo_id: args::id("options.convo_id", optional(o.convo_id, o.convo_id_len).as_deref())?,
+                    event_name: args::name(
+                        "options.event_name",
+                        optional(o.event_name, o.event_name_len).as_deref(),
+                        MAX_NAME_BYTES,
+                        true,
+                    )?,
                 }),
             ),
         };
         let (handle, id) = client.wrap_begin(
             parent.id,
-            text::cap(&name, 1024).into_owned(),
+            name,
             capped_text(input, input_len, max_chars),
             given_id.as_deref(),
             context,
@@ -581,11 +598,21 @@ unsafe fn call_result(result: *const rd_call_result, max_chars: usize) -> Result
     let tokens = |n: i64| (n >= 0).then_some(n);
     Ok(CallResult {
         output: capped_text(r.output, r.output_len, max_chars),
-        model: capped(r.model, r.model_len, 1024),
+        model: args::name("result.model", optional(r.model, r.model_len).as_deref(), MAX_NAME_BYTES, false)?,
         prompt_tokens: tokens(r.prompt_tokens),
         completion_tokens: tokens(r.completion_tokens),
-        finish_reason: capped(r.finish_reason, r.finish_reason_len, 256),
-        error_type: capped(r.error_type, r.error_type_len, 1024),
+        finish_reason: args::name(
+            "result.finish_reason",
+            optional(r.finish_reason, r.finish_reason_len).as_deref(),
+            MAX_FINISH_REASON_BYTES,
+            false,
+        )?,
+        error_type: args::name(
+            "result.error_type",
+            optional(r.error_type, r.error_type_len).as_deref(),
+            MAX_NAME_BYTES,
+            false,
+        )?,
         error_message: capped(r.error_message, r.error_message_len, max_chars),
         properties_json: object_argument(
             r.properties_json,
@@ -593,9 +620,14 @@ unsafe fn call_result(result: *const rd_call_result, max_chars: usize) -> Result
             "result.properties_json",
             max_chars,
         )?,
-        user_id: capped(r.user_id, r.user_id_len, 1024).filter(|u| !u.trim().is_empty()),
-        convo_id: capped(r.convo_id, r.convo_id_len, 1024).filter(|c| !c.is_empty()),
-        event_name: capped(r.event_name, r.event_name_len, 1024).filter(|e| !e.trim().is_empty()),
+        user_id: args::id("result.user_id", optional(r.user_id, r.user_id_len).as_deref())?,
+        convo_id: args::id("result.convo_id", optional(r.convo_id, r.convo_id_len).as_deref())?,
+        event_name: args::name(
+            "result.event_name",
+            optional(r.event_name, r.event_name_len).as_deref(),
+            MAX_NAME_BYTES,
+            true,
+        )?,
         timestamp: timestamp_argument(r.timestamp, r.timestamp_len, "result.timestamp")?,
         attachments_json: attachments_argument(
             r.attachments_json,
@@ -622,21 +654,17 @@ pub unsafe extern "C" fn rd_wrap_end(
     result: *const rd_call_result,
     err_out: *mut rd_error,
 ) -> rd_result {
-    boundary(err_out, || {
-        let client = self::client(client)?;
-        let result = call_result(result, client.config().max_text_field_chars)?;
-        client.end(call.id, result)
-    })
+    boundary(err_out, || end(client, call, "call", result))
 }
 
 /// Begins a span inside a call: `kind` is one of `rd_span_kind`, a sub-module (RD_SPAN_MODULE),
 /// an LM call (RD_SPAN_LM) or a tool call (RD_SPAN_TOOL). `parent` is a call or span of this client, or 0 for a standalone span
-/// with a trace of its own. `name` is required; `input` optional (for LM spans a JSON array of
+/// with a trace of its own. `name` is required (not empty; cut to RD_MAX_NAME_BYTES); `input` optional (for LM spans a JSON array of
 /// `{role, content}` messages becomes the prompt messages). All strings are borrowed for the
 /// duration of the call. On success `*span_out` holds the span handle; end it with
 /// `rd_span_end`. Never blocks on I/O. Thread-safe.
 /// Errors: RD_ERR_INVALID_HANDLE (client, parent), RD_ERR_NULL_ARGUMENT (name, span_out),
-/// RD_ERR_INVALID_ARGUMENT (kind), RD_ERR_TOO_MANY_OPEN_CALLS.
+/// RD_ERR_INVALID_ARGUMENT (kind, empty name), RD_ERR_TOO_MANY_OPEN_CALLS.
 #[no_mangle]
 pub unsafe extern "C" fn rd_span_begin(
     client: rd_client,
@@ -653,13 +681,13 @@ pub unsafe extern "C" fn rd_span_begin(
         let client = self::client(client)?;
         // An integer, not the enum type, in the signature: a C caller may pass any value.
         let kind = span_kind(kind)?;
-        let name = required(name, name_len, "name")?;
+        let name = args::required_name("name", optional(name, name_len).as_deref())?;
         let out = span_out.as_mut().ok_or_else(|| Error::null("span_out"))?;
         let max_chars = client.config().max_text_field_chars;
         let (handle, _) = client.span_begin(
             parent.id,
             kind,
-            text::cap(&name, 1024).into_owned(),
+            name,
             capped_text(input, input_len, max_chars),
         )?;
         *out = rd_call { id: handle };
@@ -678,7 +706,14 @@ pub unsafe extern "C" fn rd_span_end(
     result: *const rd_call_result,
     err_out: *mut rd_error,
 ) -> rd_result {
-    rd_wrap_end(client, span, result, err_out)
+    boundary(err_out, || end(client, span, "span", result))
+}
+
+/// `rd_wrap_end` and `rd_span_end`: `argument` names the handle in an error.
+unsafe fn end(client: rd_client, call: rd_call, argument: &str, result: *const rd_call_result) -> Result<(), Error> {
+    let client = self::client(client)?;
+    let result = call_result(result, client.config().max_text_field_chars)?;
+    client.end(call.id, argument, result)
 }
 
 /// Records, in one call, a span that already happened: the binding measured its start and end
@@ -706,14 +741,14 @@ pub unsafe extern "C" fn rd_span_record(
     boundary(err_out, || {
         let client = self::client(client)?;
         let kind = span_kind(kind)?;
-        let name = required(name, name_len, "name")?;
+        let name = args::required_name("name", optional(name, name_len).as_deref())?;
         let max_chars = client.config().max_text_field_chars;
         let input = capped_text(input, input_len, max_chars);
         let result = call_result(result, max_chars)?;
         client.record_span(
             parent.id,
             kind,
-            text::cap(&name, 1024).into_owned(),
+            name,
             input,
             start_unix_nanos,
             end_unix_nanos,
@@ -737,25 +772,28 @@ unsafe fn event_args(client: &Client, event: &rd_event, with_ai: bool) -> Result
     if ai_given && !with_ai {
         return Err(Error::invalid("event", "rd_track takes no input, output, model or convo_id: use rd_track_ai"));
     }
-    let user_id = capped(event.user_id, event.user_id_len, 1024);
-    if user_id.as_deref().is_some_and(|u| u.trim().is_empty()) {
-        return Err(Error::invalid("event.user_id", "must not be empty (pass NULL for the client default)"));
-    }
-    let name = capped(event.event, event.event_len, 1024);
-    if name.as_deref().is_some_and(|e| e.trim().is_empty()) {
-        return Err(Error::invalid("event.event", "must not be empty (pass NULL for the default)"));
+    let user_id = args::id("event.user_id", optional(event.user_id, event.user_id_len).as_deref())?;
+    let name = args::name("event.event", optional(event.event, event.event_len).as_deref(), MAX_NAME_BYTES, true)?;
+    if name.is_none() && !with_ai {
+        // A plain event is its name and properties: without a name it would go out as an empty
+        // `ai_generation` event.
+        return Err(Error::null("event.event"));
     }
     Ok(EventArgs {
-        event_id: event_id_argument(event.event_id, event.event_id_len, "event.event_id")?,
+        event_id: args::event_id("event.event_id", optional(event.event_id, event.event_id_len).as_deref())?,
         user_id,
         event: name,
         timestamp: timestamp_argument(event.timestamp, event.timestamp_len, "event.timestamp")?,
-        ai: with_ai.then(|| AiData {
-            model: capped(event.model, event.model_len, 1024),
+        ai: with_ai
+            .then(|| -> Result<AiData, Error> {
+            Ok(AiData {
+            model: args::name("event.model", optional(event.model, event.model_len).as_deref(), MAX_NAME_BYTES, false)?,
             input: capped_text(event.input, event.input_len, max_chars),
             output: capped_text(event.output, event.output_len, max_chars),
-            convo_id: capped(event.convo_id, event.convo_id_len, 1024).filter(|c| !c.is_empty()),
-        }),
+            convo_id: args::id("event.convo_id", optional(event.convo_id, event.convo_id_len).as_deref())?,
+            })
+            })
+            .transpose()?,
         properties_json: object_argument(
             event.properties_json,
             event.properties_json_len,
@@ -814,9 +852,9 @@ pub unsafe extern "C" fn rd_track_ai(
     track_common(client, event, event_id_out, event_id_out_len, err_out, true)
 }
 
-/// Enqueues one plain event (no `ai_data`; the AI fields of `event` must be NULL). Ownership,
-/// output and thread-safety as `rd_track_ai`.
-/// Errors: as `rd_track_ai`.
+/// Enqueues one plain event (no `ai_data`; the AI fields of `event` must be NULL): its name,
+/// `event.event`, is required. Ownership, output and thread-safety as `rd_track_ai`.
+/// Errors: as `rd_track_ai`; RD_ERR_NULL_ARGUMENT (event.event).
 #[no_mangle]
 pub unsafe extern "C" fn rd_track(
     client: rd_client,
@@ -844,13 +882,10 @@ pub unsafe extern "C" fn rd_identify(
 ) -> rd_result {
     boundary(err_out, || {
         let client = self::client(client)?;
-        let user_id = required(user_id, user_id_len, "user_id")?;
-        if user_id.trim().is_empty() {
-            return Err(Error::invalid("user_id", "must not be empty"));
-        }
+        let user_id = args::required_id("user_id", optional(user_id, user_id_len).as_deref())?;
         let max_chars = client.config().max_text_field_chars;
         let traits_json = object_argument(traits_json, traits_json_len, "traits_json", max_chars)?;
-        client.identify(Identify { user_id: text::cap(&user_id, 1024).into_owned(), traits_json })
+        client.identify(Identify { user_id, traits_json })
     })
 }
 
@@ -872,13 +907,13 @@ pub unsafe extern "C" fn rd_track_signal(
         let s = required_struct(signal, "signal")?;
         let max_chars = client.config().max_text_field_chars;
         let signal = Signal {
-            event_id: text::cap(&required(s.event_id, s.event_id_len, "signal.event_id")?, 1024).into_owned(),
-            name: text::cap(&required(s.name, s.name_len, "signal.name")?, 1024).into_owned(),
+            event_id: args::required_event_id("signal.event_id", optional(s.event_id, s.event_id_len).as_deref())?,
+            name: args::required_name("signal.name", optional(s.name, s.name_len).as_deref())?,
             signal_type: SignalType::parse(optional(s.signal_type, s.signal_type_len).as_deref())?,
             timestamp: timestamp_argument(s.timestamp, s.timestamp_len, "signal.timestamp")?
                 .unwrap_or_else(Timestamp::now),
             sentiment: parse_sentiment(optional(s.sentiment, s.sentiment_len).as_deref())?,
-            attachment_id: capped(s.attachment_id, s.attachment_id_len, 1024),
+            attachment_id: args::id("signal.attachment_id", optional(s.attachment_id, s.attachment_id_len).as_deref())?,
             properties_json: object_argument(
                 s.properties_json,
                 s.properties_json_len,

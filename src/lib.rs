@@ -4,6 +4,7 @@
 //! arguments onto a bounded queue; one sender thread per client batches, retries and delivers.
 //! `ffi` is the only module that touches raw pointers.
 
+mod args;
 mod call;
 mod client;
 mod config;
@@ -34,6 +35,8 @@ pub use ffi::*;
 pub use stats::rd_stats;
 pub use text::TRUNCATION_MARKER;
 // The hot path allocates a few small strings per call that the sender thread frees; mimalloc
-// handles that cross-thread pattern far better than glibc malloc (docs/benchmarks.md).
+// handles that cross-thread pattern far better than glibc malloc (docs/benchmarks.md). The
+// `system-allocator` feature keeps the system's malloc, so ASan and valgrind see the core's heap.
+#[cfg(not(feature = "system-allocator"))]
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;

@@ -192,8 +192,15 @@ impl Span {
                 }
             }
         }
+        // The OpenTelemetry exception conventions, plus `error.message`, which the Raindrop
+        // Workshop shows as the error's text.
         if let Some(kind) = &d.error_type {
             put("error.type", text(kind));
+            put("exception.type", text(kind));
+        }
+        if let Some(message) = &d.error_message {
+            put("error.message", text(message));
+            put("exception.message", text(message));
         }
         if let Some(json) = &d.properties_json {
             // The caller's attributes win over ours of the same key: OTLP keys must be unique.

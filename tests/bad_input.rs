@@ -130,7 +130,7 @@ fn call_handles_from_another_client_or_made_up() {
     assert_err(b.wrap_begin(call_a, Some("child"), None, None), ERR_INVALID_HANDLE, "parent");
     assert_err(a.wrap_end(0, None), ERR_INVALID_HANDLE, "call");
     assert_err(a.wrap_end(call_a ^ 0xdead_beef, None), ERR_INVALID_HANDLE, "call");
-    assert_err(a.span_end(987654321, None), ERR_INVALID_HANDLE, "call");
+    assert_err(a.span_end(987654321, None), ERR_INVALID_HANDLE, "span");
     assert_err(a.span_begin(987654321, SPAN_LM, "lm", None), ERR_INVALID_HANDLE, "parent");
     // a's call is unaffected by all that.
     a.wrap_end(call_a, Some(&CallRes::new().output("out"))).unwrap();
@@ -349,7 +349,7 @@ fn span_bad_input() {
     assert_err(c.span_end(span, Some(&CallRes::new().properties("]"))), ERR_INVALID_JSON, "properties");
     let span2 = c.span_begin(call, SPAN_TOOL, "tool", None).unwrap();
     c.span_end(span2, None).unwrap();
-    assert_err(c.span_end(span2, None), ERR_INVALID_HANDLE, "call");
+    assert_err(c.span_end(span2, None), ERR_INVALID_HANDLE, "span");
     c.wrap_end(call, Some(&CallRes::new().output("o"))).unwrap();
     assert_still_works(&sink, &c);
 }
@@ -431,5 +431,47 @@ fn span_kind_out_of_range_from_c() {
     let mut e = new_err();
     let r = unsafe { f(c.h, 0, 7, n, nl, ptr::null(), 0, &mut out, &mut e) };
     assert_err(check(r, &e), ERR_INVALID_ARGUMENT, "kind");
+    assert_still_works(&sink, &c);
+}
+
+#[test]
+fn one_rule_for_event_ids_at_every_entry_point() {
+    let sink = Sink::start();
+    let c = client(&sink, json!({}));
+    let long = "x".repeat(300);
+    assert_err(c.signal(&Sig::new(&long, "thumbs_up")), ERR_INVALID_ARGUMENT, "signal.event_id");
+    assert_err(c.track_ai(&Ev::ai("q", "a").event_id(&long)), ERR_INVALID_ARGUMENT, "event.event_id");
+    assert_err(c.wrap_begin(0, Some("m"), None, Some(&long)), ERR_INVALID_ARGUMENT, "options.event_id");
+    // A user id is refused past 1,024 bytes, never cut.
+    assert_err(c.identify(Some("u".repeat(1025).as_bytes()), None), ERR_INVALID_ARGUMENT, "user_id");
+    assert_err(c.track_ai(&Ev::ai("q", "a").user_id(&"u".repeat(1025))), ERR_INVALID_ARGUMENT, "event.user_id");
+    assert_still_works(&sink, &c);
+}
+
+#[test]
+fn nul_in_ids_is_refused_never_cut_short() {
+    let sink = Sink::start();
+    let c = client(&sink, json!({}));
+    let err = c.track_ai(&Ev::ai("q", "a").event_id("abc\0def")).unwrap_err();
+    assert!(err.code == ERR_INVALID_ARGUMENT && err.message.contains("NUL"), "{err:?}");
+    assert_err(c.track_ai(&Ev::ai("q", "a").user_id("u\0v")), ERR_INVALID_ARGUMENT, "event.user_id");
+    assert_err(c.signal(&Sig::new("e\0", "n")), ERR_INVALID_ARGUMENT, "signal.event_id");
+    assert_still_works(&sink, &c);
+}
+
+#[test]
+fn a_plain_event_needs_its_name() {
+    let sink = Sink::start();
+    let c = client(&sink, json!({}));
+    assert_err(c.track(&Ev::new().user_id("u")), ERR_NULL_ARGUMENT, "event.event");
+    assert_still_works(&sink, &c);
+}
+
+#[test]
+fn an_attachment_needs_a_value() {
+    let sink = Sink::start();
+    let c = client(&sink, json!({}));
+    let empty = r#"[{"type": "text", "value": ""}]"#;
+    assert_err(c.track_ai(&Ev::ai("q", "a").attachments(empty)), ERR_INVALID_ARGUMENT, "attachments");
     assert_still_works(&sink, &c);
 }

@@ -461,3 +461,55 @@ fn options_belong_to_the_top_level_call() {
     assert_err(c.wrap_begin(0, Some("m"), None, Some(&"x".repeat(300))), ERR_INVALID_ARGUMENT, "options.event_id");
     c.wrap_end(call, None).unwrap();
 }
+
+#[test]
+fn token_roll_up_saturates_and_unknown_stays_absent() {
+    let sink = Sink::start();
+    let c = client(&sink, json!({}));
+    let (call, _) = c.wrap_begin(0, Some("m"), Some(b"q"), None).unwrap();
+    for _ in 0..2 {
+        c.span_record(call, SPAN_LM, "lm", None, 1, 2, Some(&CallRes::new().tokens(i64::MAX, 5))).unwrap();
+    }
+    c.span_record(call, SPAN_LM, "lm", None, 1, 2, Some(&CallRes::new().tokens(1, raindrop_dspy::RD_TOKENS_UNKNOWN))).unwrap();
+    c.wrap_end(call, Some(&CallRes::new().output("a"))).unwrap();
+    c.flush(5000).unwrap();
+    let it = the_event(&sink);
+    assert_eq!(int_prop(&it, "ai.usage.prompt_tokens"), Some(i64::MAX), "{it}");
+    assert!(prop(&it, "ai.usage.completion_tokens").is_none(), "unknown completion tokens: no total: {it}");
+}
+
+#[test]
+fn error_spans_carry_their_text_for_the_workshop() {
+    let sink = Sink::start();
+    let c = client(&sink, json!({"tracing_enabled": true}));
+    let (call, _) = c.wrap_begin(0, Some("m"), Some(b"q"), None).unwrap();
+    c.wrap_end(call, Some(&CallRes::new().error("ValueError", "bad input"))).unwrap();
+    c.flush(5000).unwrap();
+    let span = all_spans(&sink).pop().expect("one span");
+    assert_eq!(attr(&span, "error.message"), Some(&json!("bad input")));
+    assert_eq!(attr(&span, "exception.type"), Some(&json!("ValueError")));
+    assert_eq!(attr(&span, "exception.message"), Some(&json!("bad input")));
+    assert_eq!(attr(&span, "traceloop.association.properties.event_name"), Some(&json!("ai_generation")));
+}
+
+#[test]
+fn ending_a_span_twice_names_the_span() {
+    let sink = Sink::start();
+    let c = client(&sink, json!({}));
+    let (call, _) = c.wrap_begin(0, Some("m"), None, None).unwrap();
+    let span = c.span_begin(call, SPAN_TOOL, "t", None).unwrap();
+    c.span_end(span, None).unwrap();
+    assert_err(c.span_end(span, None), ERR_INVALID_HANDLE, "span");
+    c.wrap_end(call, None).unwrap();
+}
+
+#[test]
+fn module_and_span_names_are_required() {
+    let sink = Sink::start();
+    let c = client(&sink, json!({}));
+    let (call, _) = c.wrap_begin(0, Some("m"), None, None).unwrap();
+    assert_err(c.span_begin(call, SPAN_TOOL, "", None), ERR_INVALID_ARGUMENT, "name");
+    assert_err(c.span_record(call, SPAN_LM, " ", None, 1, 2, None), ERR_INVALID_ARGUMENT, "name");
+    assert_err(c.wrap_begin(call, Some(" "), None, None), ERR_INVALID_ARGUMENT, "module_name");
+    c.wrap_end(call, None).unwrap();
+}
