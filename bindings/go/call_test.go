@@ -2,6 +2,7 @@ package raindrop
 
 import (
 	"context"
+	"math"
 	"regexp"
 	"testing"
 )
@@ -84,5 +85,32 @@ func TestZeroTokensAreKnown(t *testing.T) {
 	}
 	if v, ok := p["ai.usage.completion_tokens"]; !ok || v != 0.0 {
 		t.Errorf("0 completion tokens must be sent as 0: %v", p)
+	}
+}
+
+// The core adds LM tokens up, saturating at the int64 maximum, and one LM span
+// with an unknown count leaves that total unknown (absent), not a partial sum.
+func TestTokenRollUpSaturatesAndUnknownStaysAbsent(t *testing.T) {
+	capt := newCapture(t)
+	cl := newTestClient(t, capt)
+	m := cl.Wrap("m", ModuleFunc(func(ctx context.Context, in map[string]any) (map[string]any, error) {
+		for i := 0; i < 2; i++ {
+			_, lm := StartSpan(ctx, KindLM, "lm", "p")
+			lm.End(SpanResult{Output: "o", Model: "m", PromptTokens: math.MaxInt64, CompletionTokens: 5})
+		}
+		_, lm := StartSpan(ctx, KindLM, "lm", "p")
+		lm.End(SpanResult{Output: "o", Model: "m", PromptTokens: 1, CompletionTokens: TokensUnknown})
+		return nil, nil
+	}))
+	if _, err := m.Process(context.Background(), map[string]any{"x": 1}); err != nil {
+		t.Fatal(err)
+	}
+	flush(t, cl)
+	p := asMap(capt.events(t)[0]["properties"])
+	if p["ai.usage.prompt_tokens"] != float64(math.MaxInt64) {
+		t.Errorf("prompt tokens must saturate at MaxInt64: %v", p["ai.usage.prompt_tokens"])
+	}
+	if v, ok := p["ai.usage.completion_tokens"]; ok {
+		t.Errorf("one unknown completion count must leave the total absent, got %v", v)
 	}
 }

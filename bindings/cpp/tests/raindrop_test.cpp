@@ -957,3 +957,27 @@ TEST(RaindropError, CodeNamesComeFromTheCore) {
     EXPECT_STREQ(raindrop::code_name(raindrop::Code::items_dropped), "RD_ERR_ITEMS_DROPPED");
     EXPECT_STREQ(raindrop::code_name(static_cast<raindrop::Code>(12345)), "RD_ERR_UNKNOWN");
 }
+
+// The core adds LM tokens up, saturating at the int64 maximum; one LM span with an unknown
+// count leaves that total absent.
+TEST_F(RaindropTest, TokenRollUpSaturatesAndUnknownStaysAbsent) {
+    raindrop::Client client(config(true));
+    auto program = client.wrap("program", [](const raindrop::Inputs&) {
+        for (int i = 0; i < 2; ++i) {
+            raindrop::Span lm = raindrop::current_call()->lm_span("lm", std::string("p"));
+            lm->set_model("m").set_usage(INT64_MAX, 5).set_output("o");
+        }
+        raindrop::Span lm = raindrop::current_call()->lm_span("lm", std::string("p"));
+        lm->set_model("m").set_usage(1, RD_TOKENS_UNKNOWN).set_output("o");
+        return std::string("done");
+    });
+    program({{"q", "x"}});
+    ASSERT_TRUE(client.flush(10s));
+    ASSERT_TRUE(wait_items("events/track", 1));
+    const auto evs = items(server.requests(), "events/track");
+    ASSERT_EQ(evs.size(), 1u);
+    const auto& props = evs[0]["properties"];
+    EXPECT_TRUE(props["ai.usage.prompt_tokens"].is_number());
+    EXPECT_EQ(props["ai.usage.prompt_tokens"].n, 9223372036854775807.0);  // INT64_MAX as a double
+    EXPECT_FALSE(props.has("ai.usage.completion_tokens"));
+}
