@@ -69,8 +69,9 @@ func callOptionsFrom(ctx context.Context) (*CallOptions, string) {
 //
 // A call made with a context that holds no call of this client is a top-level
 // call: it sends one event (input: the JSON of inputs, output: the JSON of the
-// outputs, model / tokens / finish reason from Report, LM spans or well-known
-// output keys) and starts a trace. A wrapped module called with the context
+// outputs, model / tokens / finish reason added up by the core from the LM
+// spans under the call: StartSpan(KindLM), Report, or well-known output keys)
+// and starts a trace. A wrapped module called with the context
 // its enclosing wrapped module received (or one derived from it) becomes a
 // child span of that call and sends no event of its own.
 //
