@@ -54,6 +54,12 @@
 // Finish reasons are cut to this many bytes.
 #define RD_MAX_FINISH_REASON_BYTES 256
 
+// The most bytes a JSON argument (`properties_json`, `attachments_json`, `traits_json`) may
+// hold: 4 MiB, about what a capped text field can hold (1,000,000 characters of UTF-8). A
+// longer one is refused with RD_ERR_INVALID_ARGUMENT before it is read, so no call costs more
+// than its capped arguments; an event is shrunk to 1 MiB anyway.
+#define RD_MAX_JSON_BYTES 4194304
+
 // Result code of every fallible `rd_*` function. `RD_OK` is zero; every failure has its own code.
 typedef enum {
   // Success.

@@ -5,6 +5,9 @@
 //! - Strings are a pointer followed by its `size_t` length, UTF-8 (invalid bytes become U+FFFD),
 //!   not necessarily NUL-terminated. For an optional string, NULL means absent. Every pointer
 //!   argument is borrowed for the duration of the call only.
+//! - Cap first: a text argument is read only as far as its cap can keep (4 bytes per character
+//!   kept), so a call costs what its capped arguments cost, however long the input; a JSON
+//!   argument longer than RD_MAX_JSON_BYTES is refused before it is read.
 //! - `err_out` may be NULL; when the call fails it receives the code and a message naming the
 //!   argument at fault. Outputs (`*_out`) are written only on success.
 //! - Every function is safe to call from any thread at the same time.
@@ -139,6 +142,23 @@ const _: () = assert!(
         && RD_MAX_NAME_BYTES == args::MAX_NAME_BYTES
         && RD_MAX_FINISH_REASON_BYTES == args::MAX_FINISH_REASON_BYTES
         && RD_EVENT_ID_BUF_LEN == RD_MAX_EVENT_ID_BYTES + 1
+);
+
+/// The most bytes a JSON argument (`properties_json`, `attachments_json`, `traits_json`) may
+/// hold: 4 MiB, about what a capped text field can hold (1,000,000 characters of UTF-8). A
+/// longer one is refused with RD_ERR_INVALID_ARGUMENT before it is read, so no call costs more
+/// than its capped arguments; an event is shrunk to 1 MiB anyway.
+pub const RD_MAX_JSON_BYTES: usize = 4_194_304;
+
+/// Names, ids, timestamps and enum values are read up to this many characters, one more than
+/// the longest of their limits (in bytes, so in at most as many characters): enough to cut a
+/// name or to see that an id is too long, and their cost never follows a longer input.
+const SHORT_CHARS: usize = 1025;
+const _: () = assert!(
+    SHORT_CHARS > args::MAX_EVENT_ID_BYTES
+        && SHORT_CHARS > args::MAX_ID_BYTES
+        && SHORT_CHARS > args::MAX_NAME_BYTES
+        && SHORT_CHARS > args::MAX_FINISH_REASON_BYTES
 );
 
 /// An error handed back in the same call: the caller owns this struct (typically on its stack).
@@ -350,23 +370,46 @@ fn boundary(err_out: *mut rd_error, body: impl FnOnce() -> Result<(), Error>) ->
     error.code
 }
 
-/// An optional string argument. Safety: `ptr` is NULL or valid for `len` bytes.
-unsafe fn optional<'a>(ptr: *const c_char, len: usize) -> Option<Cow<'a, str>> {
+/// An optional string argument, capped at `max_chars` characters. Cap first: only the bytes
+/// the cap can keep are checked and repaired, so the cost follows the cap, not `len` (issue 13
+/// #2). Safety: `ptr` is NULL or valid for `len` bytes.
+unsafe fn optional<'a>(ptr: *const c_char, len: usize, max_chars: usize) -> Option<Cow<'a, str>> {
     if ptr.is_null() {
         return None;
     }
     let bytes = if len == 0 { &[][..] } else { std::slice::from_raw_parts(ptr.cast::<u8>(), len) };
-    Some(text::repair_utf8(bytes))
+    Some(text::repair_capped(bytes, max_chars))
+}
+
+/// An optional name, id, timestamp or enum value: its first SHORT_CHARS characters, unmarked,
+/// for the argument rules (`args`) to cut or refuse. Safety: as `optional`.
+unsafe fn short<'a>(ptr: *const c_char, len: usize) -> Option<Cow<'a, str>> {
+    if ptr.is_null() {
+        return None;
+    }
+    let bytes = if len == 0 { &[][..] } else { std::slice::from_raw_parts(ptr.cast::<u8>(), len) };
+    Some(text::repair_prefix(bytes, SHORT_CHARS))
 }
 
 /// An optional text field, owned and capped at `max_chars`.
 unsafe fn capped(ptr: *const c_char, len: usize, max_chars: usize) -> Option<String> {
-    optional(ptr, len).map(|t| text::cap(&t, max_chars).into_owned())
+    optional(ptr, len, max_chars).map(Cow::into_owned)
 }
 
 /// Like `capped`, as shared text (an event and its span keep one copy).
 unsafe fn capped_text(ptr: *const c_char, len: usize, max_chars: usize) -> Option<Text> {
-    optional(ptr, len).map(|t| Text::from(text::cap(&t, max_chars).as_ref()))
+    optional(ptr, len, max_chars).map(|t| Text::from(t.as_ref()))
+}
+
+/// An optional JSON argument: refused above RD_MAX_JSON_BYTES before a byte of it is read.
+unsafe fn json_text<'a>(ptr: *const c_char, len: usize, name: &str) -> Result<Option<Cow<'a, str>>, Error> {
+    if !ptr.is_null() && len > RD_MAX_JSON_BYTES {
+        return Err(Error::invalid(
+            name,
+            format!("{len} bytes, over the limit of {RD_MAX_JSON_BYTES} bytes for a JSON argument (RD_MAX_JSON_BYTES)"),
+        ));
+    }
+    Ok(optional(ptr, len, usize::MAX))
 }
 
 /// A required struct argument. Safety: `ptr` is NULL or points to a valid `T`.
@@ -401,7 +444,7 @@ unsafe fn write_event_id(out: *mut c_char, id: &str) {
 }
 
 unsafe fn timestamp_argument(ptr: *const c_char, len: usize, name: &str) -> Result<Option<Timestamp>, Error> {
-    optional(ptr, len).map(|t| Timestamp::given(name, &t)).transpose()
+    short(ptr, len).map(|t| Timestamp::given(name, &t)).transpose()
 }
 
 unsafe fn object_argument(
@@ -410,7 +453,7 @@ unsafe fn object_argument(
     name: &str,
     max_chars: usize,
 ) -> Result<Option<String>, Error> {
-    optional(ptr, len).map(|json| event::object_argument(name, &json, max_chars)).transpose()
+    json_text(ptr, len, name)?.map(|json| event::object_argument(name, &json, max_chars)).transpose()
 }
 
 unsafe fn attachments_argument(
@@ -419,7 +462,7 @@ unsafe fn attachments_argument(
     name: &str,
     max_chars: usize,
 ) -> Result<Option<String>, Error> {
-    optional(ptr, len).map(|json| event::attachments_argument(name, &json, max_chars)).transpose()
+    json_text(ptr, len, name)?.map(|json| event::attachments_argument(name, &json, max_chars)).transpose()
 }
 
 /// The library version, e.g. "0.1.0". The string is static: never free it.
@@ -513,7 +556,7 @@ pub unsafe extern "C" fn rd_new(
 ) -> rd_result {
     boundary(err_out, || {
         let out = client_out.as_mut().ok_or_else(|| Error::null("client_out"))?;
-        let json = optional(config_json, config_json_len);
+        let json = optional(config_json, config_json_len, usize::MAX);
         let config = crate::config::parse(json.as_deref(), |name| std::env::var(name).ok())?;
         crate::process::install();
         let sink = logger.as_ref().and_then(|l| l.log.map(|log| CLogger { log, user_data: l.user_data }));
@@ -555,7 +598,7 @@ pub unsafe extern "C" fn rd_wrap_begin(
     boundary(err_out, || {
         let client = self::client(client)?;
         let max_chars = client.config().max_text_field_chars;
-        let name = args::required_name("module_name", optional(module_name, module_name_len).as_deref())?;
+        let name = args::required_name("module_name", short(module_name, module_name_len).as_deref())?;
         let out = call_out.as_mut().ok_or_else(|| Error::null("call_out"))?;
         check_event_id_buffer(event_id_out, event_id_out_len)?;
         // Options with every field NULL are no options (a binding may always pass its struct).
@@ -565,13 +608,13 @@ pub unsafe extern "C" fn rd_wrap_begin(
         let (given_id, context) = match options {
             None => (None, None),
             Some(o) => (
-                args::event_id("options.event_id", optional(o.event_id, o.event_id_len).as_deref())?,
+                args::event_id("options.event_id", short(o.event_id, o.event_id_len).as_deref())?,
                 Some(CallContext {
-                    user_id: args::id("options.user_id", optional(o.user_id, o.user_id_len).as_deref())?,
-                    convo_id: args::id("options.convo_id", optional(o.convo_id, o.convo_id_len).as_deref())?,
+                    user_id: args::id("options.user_id", short(o.user_id, o.user_id_len).as_deref())?,
+                    convo_id: args::id("options.convo_id", short(o.convo_id, o.convo_id_len).as_deref())?,
                     event_name: args::name(
                         "options.event_name",
-                        optional(o.event_name, o.event_name_len).as_deref(),
+                        short(o.event_name, o.event_name_len).as_deref(),
                         MAX_NAME_BYTES,
                         true,
                     )?,
@@ -598,18 +641,18 @@ unsafe fn call_result(result: *const rd_call_result, max_chars: usize) -> Result
     let tokens = |n: i64| (n >= 0).then_some(n);
     Ok(CallResult {
         output: capped_text(r.output, r.output_len, max_chars),
-        model: args::name("result.model", optional(r.model, r.model_len).as_deref(), MAX_NAME_BYTES, false)?,
+        model: args::name("result.model", short(r.model, r.model_len).as_deref(), MAX_NAME_BYTES, false)?,
         prompt_tokens: tokens(r.prompt_tokens),
         completion_tokens: tokens(r.completion_tokens),
         finish_reason: args::name(
             "result.finish_reason",
-            optional(r.finish_reason, r.finish_reason_len).as_deref(),
+            short(r.finish_reason, r.finish_reason_len).as_deref(),
             MAX_FINISH_REASON_BYTES,
             false,
         )?,
         error_type: args::name(
             "result.error_type",
-            optional(r.error_type, r.error_type_len).as_deref(),
+            short(r.error_type, r.error_type_len).as_deref(),
             MAX_NAME_BYTES,
             false,
         )?,
@@ -620,11 +663,11 @@ unsafe fn call_result(result: *const rd_call_result, max_chars: usize) -> Result
             "result.properties_json",
             max_chars,
         )?,
-        user_id: args::id("result.user_id", optional(r.user_id, r.user_id_len).as_deref())?,
-        convo_id: args::id("result.convo_id", optional(r.convo_id, r.convo_id_len).as_deref())?,
+        user_id: args::id("result.user_id", short(r.user_id, r.user_id_len).as_deref())?,
+        convo_id: args::id("result.convo_id", short(r.convo_id, r.convo_id_len).as_deref())?,
         event_name: args::name(
             "result.event_name",
-            optional(r.event_name, r.event_name_len).as_deref(),
+            short(r.event_name, r.event_name_len).as_deref(),
             MAX_NAME_BYTES,
             true,
         )?,
@@ -681,7 +724,7 @@ pub unsafe extern "C" fn rd_span_begin(
         let client = self::client(client)?;
         // An integer, not the enum type, in the signature: a C caller may pass any value.
         let kind = span_kind(kind)?;
-        let name = args::required_name("name", optional(name, name_len).as_deref())?;
+        let name = args::required_name("name", short(name, name_len).as_deref())?;
         let out = span_out.as_mut().ok_or_else(|| Error::null("span_out"))?;
         let max_chars = client.config().max_text_field_chars;
         let (handle, _) = client.span_begin(
@@ -741,7 +784,7 @@ pub unsafe extern "C" fn rd_span_record(
     boundary(err_out, || {
         let client = self::client(client)?;
         let kind = span_kind(kind)?;
-        let name = args::required_name("name", optional(name, name_len).as_deref())?;
+        let name = args::required_name("name", short(name, name_len).as_deref())?;
         let max_chars = client.config().max_text_field_chars;
         let input = capped_text(input, input_len, max_chars);
         let result = call_result(result, max_chars)?;
@@ -772,25 +815,25 @@ unsafe fn event_args(client: &Client, event: &rd_event, with_ai: bool) -> Result
     if ai_given && !with_ai {
         return Err(Error::invalid("event", "rd_track takes no input, output, model or convo_id: use rd_track_ai"));
     }
-    let user_id = args::id("event.user_id", optional(event.user_id, event.user_id_len).as_deref())?;
-    let name = args::name("event.event", optional(event.event, event.event_len).as_deref(), MAX_NAME_BYTES, true)?;
+    let user_id = args::id("event.user_id", short(event.user_id, event.user_id_len).as_deref())?;
+    let name = args::name("event.event", short(event.event, event.event_len).as_deref(), MAX_NAME_BYTES, true)?;
     if name.is_none() && !with_ai {
         // A plain event is its name and properties: without a name it would go out as an empty
         // `ai_generation` event.
         return Err(Error::null("event.event"));
     }
     Ok(EventArgs {
-        event_id: args::event_id("event.event_id", optional(event.event_id, event.event_id_len).as_deref())?,
+        event_id: args::event_id("event.event_id", short(event.event_id, event.event_id_len).as_deref())?,
         user_id,
         event: name,
         timestamp: timestamp_argument(event.timestamp, event.timestamp_len, "event.timestamp")?,
         ai: with_ai
             .then(|| -> Result<AiData, Error> {
             Ok(AiData {
-            model: args::name("event.model", optional(event.model, event.model_len).as_deref(), MAX_NAME_BYTES, false)?,
+            model: args::name("event.model", short(event.model, event.model_len).as_deref(), MAX_NAME_BYTES, false)?,
             input: capped_text(event.input, event.input_len, max_chars),
             output: capped_text(event.output, event.output_len, max_chars),
-            convo_id: args::id("event.convo_id", optional(event.convo_id, event.convo_id_len).as_deref())?,
+            convo_id: args::id("event.convo_id", short(event.convo_id, event.convo_id_len).as_deref())?,
             })
             })
             .transpose()?,
@@ -882,7 +925,7 @@ pub unsafe extern "C" fn rd_identify(
 ) -> rd_result {
     boundary(err_out, || {
         let client = self::client(client)?;
-        let user_id = args::required_id("user_id", optional(user_id, user_id_len).as_deref())?;
+        let user_id = args::required_id("user_id", short(user_id, user_id_len).as_deref())?;
         let max_chars = client.config().max_text_field_chars;
         let traits_json = object_argument(traits_json, traits_json_len, "traits_json", max_chars)?;
         client.identify(Identify { user_id, traits_json })
@@ -907,13 +950,13 @@ pub unsafe extern "C" fn rd_track_signal(
         let s = required_struct(signal, "signal")?;
         let max_chars = client.config().max_text_field_chars;
         let signal = Signal {
-            event_id: args::required_event_id("signal.event_id", optional(s.event_id, s.event_id_len).as_deref())?,
-            name: args::required_name("signal.name", optional(s.name, s.name_len).as_deref())?,
-            signal_type: SignalType::parse(optional(s.signal_type, s.signal_type_len).as_deref())?,
+            event_id: args::required_event_id("signal.event_id", short(s.event_id, s.event_id_len).as_deref())?,
+            name: args::required_name("signal.name", short(s.name, s.name_len).as_deref())?,
+            signal_type: SignalType::parse(short(s.signal_type, s.signal_type_len).as_deref())?,
             timestamp: timestamp_argument(s.timestamp, s.timestamp_len, "signal.timestamp")?
                 .unwrap_or_else(Timestamp::now),
-            sentiment: parse_sentiment(optional(s.sentiment, s.sentiment_len).as_deref())?,
-            attachment_id: args::id("signal.attachment_id", optional(s.attachment_id, s.attachment_id_len).as_deref())?,
+            sentiment: parse_sentiment(short(s.sentiment, s.sentiment_len).as_deref())?,
+            attachment_id: args::id("signal.attachment_id", short(s.attachment_id, s.attachment_id_len).as_deref())?,
             properties_json: object_argument(
                 s.properties_json,
                 s.properties_json_len,

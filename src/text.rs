@@ -8,13 +8,107 @@ pub type Text = std::sync::Arc<str>;
 pub const TRUNCATION_MARKER: &str = "...[truncated by raindrop]";
 const MARKER_CHARS: usize = 26;
 
-/// Bytes from C as text: invalid UTF-8 becomes U+FFFD, never an error.
+/// Bytes from C as text: invalid UTF-8 becomes U+FFFD, never an error. The reference that
+/// `repair_capped` is tested against; the library itself always caps first.
+#[cfg(test)]
 pub fn repair_utf8(bytes: &[u8]) -> Cow<'_, str> {
     // The strict check is several times faster on valid text, the common case.
     match std::str::from_utf8(bytes) {
         Ok(text) => Cow::Borrowed(text),
         Err(_) => String::from_utf8_lossy(bytes),
     }
+}
+
+/// Bytes from C as text capped at `limit` characters: the same as `cap(&repair_utf8(bytes),
+/// limit)`, but only the bytes that can be kept are checked and repaired, so the cost follows
+/// the cap, not the input (a 256 MB argument costs what its capped prefix costs).
+pub fn repair_capped(bytes: &[u8], limit: usize) -> Cow<'_, str> {
+    // `limit` characters to keep, one more to know whether there are more.
+    match repaired_head(bytes, limit.saturating_add(1)) {
+        Cow::Borrowed(text) => cap(text, limit),
+        Cow::Owned(text) => Cow::Owned(cap(&text, limit).into_owned()),
+    }
+}
+
+/// The first `chars` characters of `bytes` repaired as text (all of it when shorter), without
+/// a marker: for names and ids, which are then cut in bytes or refused when too long. Reads
+/// only what `repair_capped` reads.
+pub fn repair_prefix(bytes: &[u8], chars: usize) -> Cow<'_, str> {
+    let head = repaired_head(bytes, chars);
+    match head.char_indices().nth(chars) {
+        None => head,
+        Some((cut, _)) => match head {
+            Cow::Borrowed(text) => Cow::Borrowed(&text[..cut]),
+            Cow::Owned(mut text) => {
+                text.truncate(cut);
+                Cow::Owned(text)
+            }
+        },
+    }
+}
+
+/// The start of `bytes` repaired as text: the same characters the whole input's repair starts
+/// with, at least `chars` of them (all of them when there are fewer), perhaps some more.
+///
+/// Every character of the repaired text comes from 1 to 4 input bytes (a U+FFFD stands for 1 to
+/// 3 invalid ones), so the first 4 × (chars + 1) bytes hold at least `chars` + 1 whole
+/// characters, the same ones the whole input starts with; only the last character of that
+/// prefix can differ (a sequence cut in two), and it is never needed.
+fn repaired_head(bytes: &[u8], chars: usize) -> Cow<'_, str> {
+    let window = chars.saturating_add(1).saturating_mul(4);
+    let whole = bytes.len() <= window;
+    let head = if whole { bytes } else { &bytes[..window] };
+    match std::str::from_utf8(head) {
+        Ok(text) => Cow::Borrowed(text),
+        // Valid up to a character the window cut in two: the whole characters are enough.
+        Err(e) if !whole && e.error_len().is_none() => {
+            Cow::Borrowed(std::str::from_utf8(&head[..e.valid_up_to()]).unwrap_or_default())
+        }
+        Err(_) => Cow::Owned(repair_lossy(head, chars.saturating_add(1))),
+    }
+}
+
+/// `String::from_utf8_lossy` of `bytes`, stopped once `max_chars` characters are out: checked a
+/// block at a time with the fast validator, so only about as much input as the output needs is
+/// read, copied and counted.
+fn repair_lossy(bytes: &[u8], max_chars: usize) -> String {
+    const BLOCK: usize = 64 << 10;
+    let mut out = String::new();
+    let mut chars = 0;
+    let mut at = 0;
+    while at < bytes.len() && chars < max_chars {
+        let end = bytes.len().min(at + BLOCK);
+        let block = &bytes[at..end];
+        let (valid, advance, invalid) = match std::str::from_utf8(block) {
+            Ok(text) => (text, block.len(), false),
+            Err(e) => {
+                let valid = std::str::from_utf8(&block[..e.valid_up_to()]).unwrap_or_default();
+                match e.error_len() {
+                    Some(len) => (valid, e.valid_up_to() + len, true),
+                    // A character the block cut in two: the next block starts with it.
+                    None if end < bytes.len() => (valid, e.valid_up_to(), false),
+                    None => (valid, block.len(), true),
+                }
+            }
+        };
+        let room = max_chars - chars;
+        match valid.char_indices().nth(room) {
+            Some((cut, _)) => {
+                out.push_str(&valid[..cut]);
+                chars = max_chars;
+            }
+            None => {
+                out.push_str(valid);
+                chars += valid.chars().count();
+            }
+        }
+        if invalid && chars < max_chars {
+            out.push(char::REPLACEMENT_CHARACTER);
+            chars += 1;
+        }
+        at += advance;
+    }
+    out
 }
 
 /// Caps `text` at `limit` characters, marker included; never splits a character.
@@ -75,6 +169,49 @@ mod tests {
         }
         assert_eq!(cap(&"x".repeat(MARKER_CHARS + 1), MARKER_CHARS + 1).len(), MARKER_CHARS + 1);
         assert_eq!(cap(&"x".repeat(MARKER_CHARS + 2), MARKER_CHARS + 1), format!("x{TRUNCATION_MARKER}"));
+    }
+
+    #[test]
+    fn repair_capped_and_prefix_equal_repair_then_cut() {
+        // Pseudo-random bytes biased to UTF-8 lead and continuation bytes, cut at every length.
+        let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let pieces: [&[u8]; 8] = [b"a", "é".as_bytes(), "€".as_bytes(), "😀".as_bytes(), b"\xff", b"\xf0\x9f", b"\xe2\x82", b"\x80"];
+        for _ in 0..100 {
+            let mut bytes = Vec::new();
+            for _ in 0..(next() % 120) {
+                bytes.extend_from_slice(pieces[(next() % 8) as usize]);
+            }
+            for limit in [0, 1, 2, 5, 25, 26, 27, 28, 30, 40, 60, 200] {
+                for len in 0..=bytes.len() {
+                    let input = &bytes[..len];
+                    let repaired = repair_utf8(input);
+                    assert_eq!(repair_capped(input, limit), cap(&repaired, limit), "{input:?} limit {limit}");
+                    let prefix: String = repaired.chars().take(limit).collect();
+                    assert_eq!(repair_prefix(input, limit), prefix, "{input:?} prefix {limit}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn repair_capped_reads_only_its_window() {
+        // A text far longer than the window; the bytes past it are never looked at, so any
+        // content there (here: invalid UTF-8 that would change nothing) gives the same result.
+        let limit = 30;
+        let window = 4 * (limit + 2);
+        let mut bytes = "é".repeat(200).into_bytes();
+        let expected = repair_capped(&bytes, limit).into_owned();
+        for byte in &mut bytes[window..] {
+            *byte = 0xff;
+        }
+        assert_eq!(repair_capped(&bytes, limit), expected);
+        assert_eq!(expected.chars().count(), limit);
     }
 
     #[test]

@@ -141,7 +141,9 @@ fn size_limit_large_property_string() {
 fn size_limit_oversized_attachment() {
     let sink = Sink::start();
     let c = client(&sink, no_timer(json!({})));
-    let value = "v".repeat(3_000_000);
+    // 3 MB of JSON: far over the 1 MiB event, under RD_MAX_JSON_BYTES (4 MiB; above it the
+    // call is refused, tests/hot_path_bounds.rs).
+    let value = "v".repeat(1_500_000);
     let atts = json!([
         {"type": "text", "role": "input", "name": "huge", "value": value},
         {"type": "text", "role": "output", "name": "huge2", "value": value}
@@ -220,7 +222,8 @@ fn size_limit_deep_and_huge_properties_pruned() {
     // Deep *and* over 1 MiB: must be shrunk (pruned by depth / budget) until it fits.
     let sink = Sink::start();
     let c = client(&sink, no_timer(json!({})));
-    let leaf = "z".repeat(200_000);
+    // 30 × 100 KB: 3 MB, under RD_MAX_JSON_BYTES.
+    let leaf = "z".repeat(100_000);
     let mut props = String::new();
     for _ in 0..30 {
         props.push_str(&format!(r#"{{"pad":"{leaf}","next":"#));
