@@ -981,3 +981,54 @@ TEST_F(RaindropTest, TokenRollUpSaturatesAndUnknownStaysAbsent) {
     EXPECT_EQ(props["ai.usage.prompt_tokens"].n, 9223372036854775807.0);  // INT64_MAX as a double
     EXPECT_FALSE(props.has("ai.usage.completion_tokens"));
 }
+
+// This layer's own messages (a call the core refused) reach Config::logger too, not stderr.
+TEST_F(RaindropTest, LoggerReceivesTheBindingsOwnMessages) {
+    raindrop::Config cfg = config();
+    std::mutex m;
+    std::vector<std::string> lines;
+    cfg.logger = [&](raindrop::LogLevel, std::string_view message) {
+        std::lock_guard<std::mutex> g(m);
+        lines.emplace_back(message);
+    };
+    raindrop::Client client(cfg);
+    auto f = client.wrap("f", [](const raindrop::Inputs& in) {
+        raindrop::Attachment empty;  // an empty value: the core refuses the call's result
+        raindrop::current_call()->add_attachment(empty);
+        return in.at("a");
+    });
+    raindrop::detail::last_log_ms().store(std::numeric_limits<std::int64_t>::min() / 2);  // no 30 s window
+    testing::internal::CaptureStderr();
+    EXPECT_EQ(f({{"a", "x"}}), "x");
+    const std::string err = testing::internal::GetCapturedStderr();
+    EXPECT_TRUE(client.shutdown(5s));
+    std::lock_guard<std::mutex> g(m);
+    bool found = false;
+    for (const auto& l : lines) found = found || l.find("rd_wrap_end failed") != std::string::npos;
+    EXPECT_TRUE(found) << "the refused call was not logged to Config::logger";
+    EXPECT_EQ(err.find("rd_wrap_end failed"), std::string::npos) << err;
+}
+
+// Assigning over a live client shuts it down first, while its logger is still alive (the
+// defaulted move assignment destroyed the logger before the shutdown that may call it).
+TEST_F(RaindropTest, MoveAssignmentShutsTheOldClientDownBeforeItsLoggerGoes) {
+    std::mutex m;
+    std::vector<std::string> lines;
+    raindrop::Config cfg = config();
+    cfg.endpoint = "http://127.0.0.1:1/v1/";  // unreachable: the shutdown drops and logs
+    cfg.shutdown_timeout = 200ms;
+    cfg.logger = [&](raindrop::LogLevel, std::string_view message) {
+        std::lock_guard<std::mutex> g(m);
+        lines.emplace_back(message);
+    };
+    raindrop::Client a(cfg);
+    raindrop::Event ev;
+    ev.input = "in";
+    EXPECT_FALSE(a.track_ai(ev).empty());
+    a = raindrop::Client(config());
+    EXPECT_TRUE(static_cast<bool>(a));
+    std::lock_guard<std::mutex> g(m);
+    bool dropped = false;
+    for (const auto& l : lines) dropped = dropped || l.find("dropped") != std::string::npos;
+    EXPECT_TRUE(dropped) << "the old client's shutdown did not log through its logger";
+}

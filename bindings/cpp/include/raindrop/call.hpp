@@ -320,7 +320,7 @@ inline bool CallContext::end() noexcept {
         const rd_result res = kind_ == SpanKind::module ? rd_wrap_end(client_, handle_, &r, &e)
                                                         : rd_span_end(client_, handle_, &r, &e);
         if (res != RD_OK) {
-            detail::swallow(res, e, kind_ == SpanKind::module ? "rd_wrap_end" : "rd_span_end");
+            detail::swallow(res, e, kind_ == SpanKind::module ? "rd_wrap_end" : "rd_span_end", client_);
             return false;
         }
         return true;
@@ -329,7 +329,7 @@ inline bool CallContext::end() noexcept {
         rd_error e = detail::empty_error();
         const rd_result res = kind_ == SpanKind::module ? rd_wrap_end(client_, handle_, nullptr, &e)
                                                         : rd_span_end(client_, handle_, nullptr, &e);
-        if (res != RD_OK) detail::swallow(res, e, "ending a call");
+        if (res != RD_OK) detail::swallow(res, e, "ending a call", client_);
         detail::swallowed_counter().fetch_add(1, std::memory_order_relaxed);
         return false;
     }
@@ -396,7 +396,7 @@ inline Call begin_call(rd_client client, SpanKind kind, std::string_view name,
     if (r == RD_OK) {
         call->handle_ = h;
     } else {
-        swallow(r, e, kind == SpanKind::module ? "rd_wrap_begin" : "rd_span_begin");
+        swallow(r, e, kind == SpanKind::module ? "rd_wrap_begin" : "rd_span_begin", client);
     }
     if (opts.user_id) call->user_id_ = opts.user_id;
     if (opts.convo_id) call->convo_id_ = opts.convo_id;

@@ -34,7 +34,7 @@ public:
         rd_client h{};
         rd_logger logger{};
         if (config.logger) {
-            // Lives as long as the Client (declared before owner_, so it outlives the shutdown).
+            // Lives until the client is shut down (after rd_shutdown returned, nothing calls it).
             log_sink_ = std::make_unique<LogCallback>(config.logger);
             logger.log = &detail::log_trampoline;
             logger.user_data = log_sink_.get();
@@ -45,13 +45,25 @@ public:
         if (config.shutdown_timeout) closer.timeout_ms = detail::to_ms(*config.shutdown_timeout);
         owner_ = detail::client_owner(detail::client_closer::pointer(h.id), closer);
         flush_timeout_ms_ = config.flush_timeout ? detail::to_ms(*config.flush_timeout) : -1;
+        if (log_sink_) detail::add_logger(h, log_sink_.get());  // this layer's own messages too
     }
 
     Client(Client&&) noexcept = default;
-    Client& operator=(Client&&) noexcept = default;
+    /// Shuts this client down first (as the destructor does), then takes o's.
+    Client& operator=(Client&& o) noexcept {
+        if (this != &o) {
+            close_quietly();
+            log_sink_ = std::move(o.log_sink_);
+            owner_ = std::move(o.owner_);
+            flush_timeout_ms_ = o.flush_timeout_ms_;
+            final_stats_ = std::move(o.final_stats_);
+        }
+        return *this;
+    }
     Client(const Client&) = delete;
     Client& operator=(const Client&) = delete;
-    ~Client() = default;
+    /// Shuts the client down within the configured shutdown timeout; never throws.
+    ~Client() { close_quietly(); }
 
     /// The raw rd_client handle ({0} after move or shutdown).
     rd_client handle() const noexcept { return rd_client{owner_.get().value}; }
@@ -184,12 +196,22 @@ private:
         rd_stats s;
         std::memset(&s, 0, sizeof s);
         const rd_result r = rd_shutdown(rd_client{h.value}, ms < 0 ? RD_TIMEOUT_DEFAULT : ms, &s, &e);
+        // The core calls the logger no more; neither does this layer (log_sink_ may go now).
+        if (log_sink_) detail::remove_logger(rd_client{h.value});
         if (r != RD_ERR_INVALID_HANDLE) final_stats_ = to_stats(s);
         if (r == RD_ERR_TIMEOUT) return false;
         // Items dropped while draining are counted in stats().dropped_*, as before the code existed.
         if (r == RD_ERR_INVALID_HANDLE || r == RD_ERR_ITEMS_DROPPED) return true;
         detail::check(r, e, "rd_shutdown");
         return true;
+    }
+
+    void close_quietly() noexcept {
+        try {
+            (void)shutdown_ms(owner_.get_deleter().timeout_ms);
+        } catch (...) {
+            // a destructor never throws: the handle is freed whatever rd_shutdown said
+        }
     }
 
     std::string track_impl(const Event& ev, bool ai) const noexcept {
@@ -218,7 +240,7 @@ private:
             const rd_result r = ai ? rd_track_ai(handle(), &c, buf, sizeof buf, &e)
                                    : rd_track(handle(), &c, buf, sizeof buf, &e);
             if (r != RD_OK) {
-                detail::swallow(r, e, ai ? "rd_track_ai" : "rd_track");
+                detail::swallow(r, e, ai ? "rd_track_ai" : "rd_track", handle());
                 return std::string();
             }
             buf[sizeof buf - 1] = '\0';
@@ -229,7 +251,7 @@ private:
         }
     }
 
-    std::unique_ptr<LogCallback> log_sink_;  // before owner_: destroyed after the shutdown
+    std::unique_ptr<LogCallback> log_sink_;  // outlives the shutdown (see close_quietly, shutdown_ms)
     detail::client_owner owner_;
     std::int64_t flush_timeout_ms_ = -1;
     std::optional<Stats> final_stats_;

@@ -5,6 +5,7 @@
 
 #include <raindrop_dspy.h>
 #include <raindrop/error.hpp>
+#include <raindrop/log.hpp>
 #include <raindrop/json.hpp>
 
 #include <chrono>
@@ -16,23 +17,6 @@
 #include <vector>
 
 namespace raindrop {
-
-/// Level of a core log line (rd_log_level).
-enum class LogLevel : int { debug = RD_LOG_DEBUG, info = RD_LOG_INFO, warn = RD_LOG_WARN, error = RD_LOG_ERROR };
-
-/// Where the core's log lines go (see Config::logger).
-using LogCallback = std::function<void(LogLevel level, std::string_view message)>;
-
-namespace detail {
-/// The rd_logger trampoline: user_data is the Client's LogCallback. Never unwinds into C.
-inline void log_trampoline(void* user_data, rd_log_level level, const char* message, std::size_t len) {
-    try {
-        (*static_cast<const LogCallback*>(user_data))(static_cast<LogLevel>(level), std::string_view(message, len));
-    } catch (...) {
-        swallowed_counter().fetch_add(1, std::memory_order_relaxed);
-    }
-}
-}  // namespace detail
 
 /// Client configuration. Every field is optional: unset fields take the core's defaults
 /// (see docs/c-api.md). The api key and endpoint fall back to RAINDROP_WRITE_KEY /

@@ -4,6 +4,7 @@
 #define RAINDROP_ERROR_HPP
 
 #include <raindrop_dspy.h>
+#include <raindrop/log.hpp>
 
 #include <atomic>
 #include <chrono>
@@ -75,19 +76,14 @@ inline rd_error empty_error() noexcept {
 /// Throws raindrop::Error unless r is RD_OK. Queue-full is never thrown (counted instead).
 inline void check(rd_result r, const rd_error& e, const char* where);
 
-inline std::atomic<std::uint64_t>& swallowed_counter() noexcept {
-    static std::atomic<std::uint64_t> n{0};
-    return n;
-}
-
 inline std::atomic<std::int64_t>& last_log_ms() noexcept {
     static std::atomic<std::int64_t> t{std::numeric_limits<std::int64_t>::min() / 2};
     return t;
 }
 
-/// Records a telemetry failure that must not reach user code: counts it and logs it to
-/// stderr at most once per 30 s (process-wide).
-inline void swallow(rd_result r, const rd_error& e, const char* where) noexcept {
+/// Records a telemetry failure that must not reach user code: counts it and logs it at most
+/// once per 30 s (process-wide), to the Config::logger of `client` when it has one, else stderr.
+inline void swallow(rd_result r, const rd_error& e, const char* where, rd_client client = rd_client{0}) noexcept {
     if (r == RD_OK) return;
     swallowed_counter().fetch_add(1, std::memory_order_relaxed);
     // The core itself warns about a full queue (rate-limited): counted here, not logged twice.
@@ -98,10 +94,14 @@ inline void swallow(rd_result r, const rd_error& e, const char* where) noexcept 
     if (now - last < 30000) return;
     if (!last_log_ms().compare_exchange_strong(last, now, std::memory_order_relaxed)) return;
     const char* msg = e.message[0] != '\0' ? e.message : code_name(to_code(r));
-    std::fprintf(stderr,
-                 "raindrop: %s failed (%s): %.*s; telemetry errors never reach your code, "
-                 "further messages are suppressed for 30 s\n",
-                 where, code_name(to_code(r)), static_cast<int>(sizeof e.message), msg);
+    char line[512];
+    const int n = std::snprintf(line, sizeof line,
+                                "raindrop: %s failed (%s): %.*s; telemetry errors never reach your code, "
+                                "further messages are suppressed for 30 s",
+                                where, code_name(to_code(r)), static_cast<int>(sizeof e.message), msg);
+    if (n < 0) return;
+    const std::size_t len = static_cast<std::size_t>(n) < sizeof line ? static_cast<std::size_t>(n) : sizeof line - 1;
+    if (!log_to_client(client, LogLevel::warn, std::string_view(line, len))) std::fprintf(stderr, "%s\n", line);
 }
 
 inline void check(rd_result r, const rd_error& e, const char* where) {

@@ -9,14 +9,16 @@
 //   * raindrop::Error    the one exception type thrown for C ABI errors.
 //
 // Hot path rule: wrapping, guards, span begin/end, track_ai and track never throw a telemetry
-// failure into user code. Such failures are counted (raindrop::swallowed_errors()) and logged to
-// stderr at most once per 30 s. Everything else (construction, identify, track_signal, flush,
-// stats) throws raindrop::Error; RD_ERR_QUEUE_FULL is never thrown, only counted and logged.
+// failure into user code. Such failures are counted (raindrop::swallowed_errors()) and logged at
+// most once per 30 s, to the client's Config::logger when it has one, else to stderr. Everything
+// else (construction, identify, track_signal, flush, stats) throws raindrop::Error;
+// RD_ERR_QUEUE_FULL is never thrown, only counted and logged.
 //
 // Thread safety: a Client may be used from any number of threads at once. A Call (and the
 // CallContext it owns) belongs to one thread at a time; end it on the thread that created it.
 //
 // One header per concept, all included here (include this one; the parts are not a stable API):
+//   log.hpp     LogLevel, LogCallback: where the core's and this layer's log lines go;
 //   error.hpp   result codes, raindrop::Error, swallowed telemetry failures;
 //   json.hpp    raindrop::Json, properties, attachments, timestamps;
 //   text.hpp    the text of inputs and outputs, and its customisation point raindrop::text_traits;
@@ -39,6 +41,7 @@
 #error "raindrop/raindrop.hpp requires C++17 or later (compile with -std=c++17, or /std:c++17 on MSVC)"
 #else  // nothing else is compiled below C++17: the #error above is the one message
 
+#include <raindrop/log.hpp>
 #include <raindrop/error.hpp>
 #include <raindrop/json.hpp>
 #include <raindrop/text.hpp>
