@@ -5,7 +5,7 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: test-workshop all build demo demo-c test test-rust check-header test-c test-python test-go test-cpp test-otelcol test-fork test-exit test-fuzz
+.PHONY: test-workshop all build demo demo-c test test-rust lint-rust check-header test-c test-python test-go test-cpp test-otelcol test-fork test-exit test-fuzz
 
 all: build
 
@@ -37,10 +37,15 @@ check-header: build
 
 # The unit tests also run in a debug build, so arithmetic overflow panics instead of wrapping;
 # the build with the system allocator (for ASan and valgrind) must compile.
-test-rust:
+test-rust: lint-rust
 	$(CARGO) test --release
 	$(CARGO) test --lib --test fuzz_corpus
 	$(CARGO) check --lib --features system-allocator
+
+# Formatting (rustfmt.toml) and clippy, warnings as errors, on every target.
+lint-rust:
+	$(CARGO) fmt --check
+	$(CARGO) clippy --all-targets -- -D warnings
 
 test-c: build
 	bash tests/c/check-quickstart.sh

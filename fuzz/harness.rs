@@ -250,7 +250,19 @@ pub fn span(data: &[u8]) {
                     rd_span_end(client, span, ptr::null(), &mut err);
                 }
                 // A standalone span (a trace of its own), as tool spans go with tracing off.
-                rd_span_record(client, rd_call::default(), kind as i32, name, name_len, input, input_len, start, end, &result, &mut err);
+                rd_span_record(
+                    client,
+                    rd_call::default(),
+                    kind as i32,
+                    name,
+                    name_len,
+                    input,
+                    input_len,
+                    start,
+                    end,
+                    &result,
+                    &mut err,
+                );
             }
         }
         // Safety: as above.

@@ -379,7 +379,7 @@ pub fn attachments_argument(argument: &str, json: &str, max_chars: usize) -> Res
             ));
         }
         // The backend refuses an attachment without a value, and with it the whole batch.
-        if !item.get("value").and_then(Value::as_str).is_some_and(|v| !v.is_empty()) {
+        if item.get("value").and_then(Value::as_str).is_none_or(str::is_empty) {
             return Err(Error::invalid(argument, format!("item {index}: value must be a non-empty string")));
         }
     }

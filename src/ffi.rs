@@ -727,12 +727,7 @@ pub unsafe extern "C" fn rd_span_begin(
         let name = args::required_name("name", short(name, name_len).as_deref())?;
         let out = span_out.as_mut().ok_or_else(|| Error::null("span_out"))?;
         let max_chars = client.config().max_text_field_chars;
-        let (handle, _) = client.span_begin(
-            parent.id,
-            kind,
-            name,
-            capped_text(input, input_len, max_chars),
-        )?;
+        let (handle, _) = client.span_begin(parent.id, kind, name, capped_text(input, input_len, max_chars))?;
         *out = rd_call { id: handle };
         Ok(())
     })
@@ -788,15 +783,7 @@ pub unsafe extern "C" fn rd_span_record(
         let max_chars = client.config().max_text_field_chars;
         let input = capped_text(input, input_len, max_chars);
         let result = call_result(result, max_chars)?;
-        client.record_span(
-            parent.id,
-            kind,
-            name,
-            input,
-            start_unix_nanos,
-            end_unix_nanos,
-            result,
-        )
+        client.record_span(parent.id, kind, name, input, start_unix_nanos, end_unix_nanos, result)
     })
 }
 
@@ -829,12 +816,17 @@ unsafe fn event_args(client: &Client, event: &rd_event, with_ai: bool) -> Result
         timestamp: timestamp_argument(event.timestamp, event.timestamp_len, "event.timestamp")?,
         ai: with_ai
             .then(|| -> Result<AiData, Error> {
-            Ok(AiData {
-            model: args::name("event.model", short(event.model, event.model_len).as_deref(), MAX_NAME_BYTES, false)?,
-            input: capped_text(event.input, event.input_len, max_chars),
-            output: capped_text(event.output, event.output_len, max_chars),
-            convo_id: args::id("event.convo_id", short(event.convo_id, event.convo_id_len).as_deref())?,
-            })
+                Ok(AiData {
+                    model: args::name(
+                        "event.model",
+                        short(event.model, event.model_len).as_deref(),
+                        MAX_NAME_BYTES,
+                        false,
+                    )?,
+                    input: capped_text(event.input, event.input_len, max_chars),
+                    output: capped_text(event.output, event.output_len, max_chars),
+                    convo_id: args::id("event.convo_id", short(event.convo_id, event.convo_id_len).as_deref())?,
+                })
             })
             .transpose()?,
         properties_json: object_argument(

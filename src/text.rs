@@ -181,7 +181,8 @@ mod tests {
             seed ^= seed << 17;
             seed
         };
-        let pieces: [&[u8]; 8] = [b"a", "é".as_bytes(), "€".as_bytes(), "😀".as_bytes(), b"\xff", b"\xf0\x9f", b"\xe2\x82", b"\x80"];
+        let pieces: [&[u8]; 8] =
+            [b"a", "é".as_bytes(), "€".as_bytes(), "😀".as_bytes(), b"\xff", b"\xf0\x9f", b"\xe2\x82", b"\x80"];
         for _ in 0..100 {
             let mut bytes = Vec::new();
             for _ in 0..(next() % 120) {

@@ -230,7 +230,7 @@ fn err_out_message_fits_and_is_nul_terminated() {
     let mut e = new_err();
     let r = unsafe { rd_track_ai(c.handle(), &ce, ptr::null_mut(), 0, &mut e) };
     assert_eq!(code(r), ERR_INVALID_TIMESTAMP);
-    assert!(e.message.iter().any(|b| *b == 0), "message NUL-terminated inside its 256 bytes");
+    assert!(e.message.contains(&0), "message NUL-terminated inside its 256 bytes");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -444,7 +444,7 @@ fn one_rule_for_event_ids_at_every_entry_point() {
     assert_err(c.wrap_begin(0, Some("m"), None, Some(&long)), ERR_INVALID_ARGUMENT, "options.event_id");
     // A user id is refused past 1,024 bytes, never cut.
     assert_err(c.identify(Some("u".repeat(1025).as_bytes()), None), ERR_INVALID_ARGUMENT, "user_id");
-    assert_err(c.track_ai(&Ev::ai("q", "a").user_id(&"u".repeat(1025))), ERR_INVALID_ARGUMENT, "event.user_id");
+    assert_err(c.track_ai(&Ev::ai("q", "a").user_id("u".repeat(1025))), ERR_INVALID_ARGUMENT, "event.user_id");
     assert_still_works(&sink, &c);
 }
 

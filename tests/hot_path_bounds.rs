@@ -143,7 +143,19 @@ fn text_arguments_are_read_only_as_far_as_the_cap() {
             assert_eq!(code, rd_result::RD_ERR_INVALID_TIMESTAMP, "timestamp: {}", message(&err));
 
             let mut call = rd_call::default();
-            let code = rd_wrap_begin(client, rd_call::default(), sp, sn, p, n, ptr::null(), &mut call, ptr::null_mut(), 0, &mut err);
+            let code = rd_wrap_begin(
+                client,
+                rd_call::default(),
+                sp,
+                sn,
+                p,
+                n,
+                ptr::null(),
+                &mut call,
+                ptr::null_mut(),
+                0,
+                &mut err,
+            );
             assert_eq!(code, rd_result::RD_OK, "rd_wrap_begin: {}", message(&err));
             let mut span = rd_call::default();
             let code = rd_span_begin(client, call, rd_span_kind::RD_SPAN_LM as i32, sp, sn, p, n, &mut span, &mut err);
@@ -160,7 +172,8 @@ fn text_arguments_are_read_only_as_far_as_the_cap() {
             assert_eq!(rd_span_end(client, span, &bad, &mut err), rd_result::RD_ERR_INVALID_ARGUMENT);
             let code = rd_span_end(client, span, &result, &mut err);
             assert_eq!(code, rd_result::RD_OK, "rd_span_end: {}", message(&err));
-            let code = rd_span_record(client, call, rd_span_kind::RD_SPAN_TOOL as i32, sp, sn, p, n, 1, 2, &result, &mut err);
+            let code =
+                rd_span_record(client, call, rd_span_kind::RD_SPAN_TOOL as i32, sp, sn, p, n, 1, 2, &result, &mut err);
             assert_eq!(code, rd_result::RD_OK, "rd_span_record: {}", message(&err));
             let code = rd_wrap_end(client, call, &result, &mut err);
             assert_eq!(code, rd_result::RD_OK, "rd_wrap_end: {}", message(&err));
@@ -241,8 +254,19 @@ fn json_arguments_over_the_byte_limit_are_refused_unread() {
         check(rd_identify(client, c"u".as_ptr(), 1, p, n, &mut err), &err, "traits_json");
 
         let mut call = rd_call::default();
-        let code =
-            rd_wrap_begin(client, rd_call::default(), c"m".as_ptr(), 1, ptr::null(), 0, ptr::null(), &mut call, ptr::null_mut(), 0, &mut err);
+        let code = rd_wrap_begin(
+            client,
+            rd_call::default(),
+            c"m".as_ptr(),
+            1,
+            ptr::null(),
+            0,
+            ptr::null(),
+            &mut call,
+            ptr::null_mut(),
+            0,
+            &mut err,
+        );
         assert_eq!(code, rd_result::RD_OK);
         let mut result = empty_result();
         (result.properties_json, result.properties_json_len) = (p, n);

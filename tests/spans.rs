@@ -470,7 +470,8 @@ fn token_roll_up_saturates_and_unknown_stays_absent() {
     for _ in 0..2 {
         c.span_record(call, SPAN_LM, "lm", None, 1, 2, Some(&CallRes::new().tokens(i64::MAX, 5))).unwrap();
     }
-    c.span_record(call, SPAN_LM, "lm", None, 1, 2, Some(&CallRes::new().tokens(1, raindrop_dspy::RD_TOKENS_UNKNOWN))).unwrap();
+    c.span_record(call, SPAN_LM, "lm", None, 1, 2, Some(&CallRes::new().tokens(1, raindrop_dspy::RD_TOKENS_UNKNOWN)))
+        .unwrap();
     c.wrap_end(call, Some(&CallRes::new().output("a"))).unwrap();
     c.flush(5000).unwrap();
     let it = the_event(&sink);

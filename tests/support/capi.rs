@@ -494,7 +494,7 @@ impl Client {
 
     pub fn track_ai(&self, ev: &Ev) -> Result<String, CallError> {
         let c = ev.to_c();
-        let mut buf = vec![0 as c_char; RD_EVENT_ID_BUF_LEN as usize];
+        let mut buf = vec![0 as c_char; RD_EVENT_ID_BUF_LEN];
         let mut e = new_err();
         let r = unsafe { rd_track_ai(self.handle(), &c, buf.as_mut_ptr(), buf.len(), &mut e) };
         check(r, &e)?;
@@ -502,7 +502,7 @@ impl Client {
     }
     pub fn track(&self, ev: &Ev) -> Result<String, CallError> {
         let c = ev.to_c();
-        let mut buf = vec![0 as c_char; RD_EVENT_ID_BUF_LEN as usize];
+        let mut buf = vec![0 as c_char; RD_EVENT_ID_BUF_LEN];
         let mut e = new_err();
         let r = unsafe { rd_track(self.handle(), &c, buf.as_mut_ptr(), buf.len(), &mut e) };
         check(r, &e)?;
@@ -582,7 +582,7 @@ impl Client {
         let options = options.map(Opts::to_c);
         let o = options.as_ref().map_or(ptr::null(), |o| o as *const rd_call_options);
         let mut call = rd_call::default();
-        let mut buf = vec![0 as c_char; RD_EVENT_ID_BUF_LEN as usize];
+        let mut buf = vec![0 as c_char; RD_EVENT_ID_BUF_LEN];
         let mut e = new_err();
         let r = unsafe {
             rd_wrap_begin(
@@ -637,6 +637,7 @@ impl Client {
         Ok(span.id)
     }
     /// rd_span_record: a span that already happened, with the caller's start and end times.
+    #[allow(clippy::too_many_arguments)] // the C function's arguments, one to one
     pub fn span_record(
         &self,
         parent: u64,
