@@ -4,7 +4,7 @@
 use crate::call::{Begin, CallContext, Calls, LmResult, OpenCall};
 use crate::config::Config;
 use crate::error::{rd_result, Error};
-use crate::event::{AiData, Builtins, Event, Timestamp};
+use crate::event::{AiData, Builtins, Event};
 use crate::identify::Identify;
 use crate::log::{LogSink, Logger};
 use crate::queue::{Ack, Item, Queue};
@@ -13,6 +13,7 @@ use crate::signal::Signal;
 use crate::span::{Span, SpanDetail, SpanKind};
 use crate::stats::{rd_stats, Stats};
 use crate::text::Text;
+use crate::time::Timestamp;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};

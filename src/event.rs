@@ -4,40 +4,11 @@
 use crate::error::Error;
 use crate::json_bound::{self, Bounds};
 use crate::text::{self, Text};
+use crate::time::Timestamp;
 use serde::ser::{SerializeMap, Serializer};
 use serde::Serialize;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
-
-/// When an event or signal happened: captured at call time, or given by the caller.
-#[derive(Clone, Debug)]
-pub enum Timestamp {
-    UnixNanos(u64),
-    Given(String),
-}
-
-impl Timestamp {
-    pub fn now() -> Self {
-        Timestamp::UnixNanos(crate::time::unix_nanos())
-    }
-    pub fn to_text(&self) -> String {
-        match self {
-            Timestamp::UnixNanos(nanos) => crate::time::format_rfc3339_millis(*nanos),
-            Timestamp::Given(text) => text.clone(),
-        }
-    }
-    /// A caller timestamp, checked as RFC 3339.
-    pub fn given(argument: &str, text: &str) -> Result<Self, Error> {
-        if crate::time::is_rfc3339(text) {
-            Ok(Timestamp::Given(text.to_owned()))
-        } else {
-            Err(Error::new(
-                crate::error::rd_result::RD_ERR_INVALID_TIMESTAMP,
-                format!("{argument} is not an RFC 3339 timestamp: {:?}", text::cap(text, 64)),
-            ))
-        }
-    }
-}
 
 #[derive(Clone, Debug, Default)]
 pub struct AiData {

@@ -1,8 +1,9 @@
 //! Signals for `signals/track`: user feedback attached to an event.
 
 use crate::error::{rd_result, Error};
-use crate::event::{parse_object, Timestamp};
+use crate::event::parse_object;
 use crate::text;
+use crate::time::Timestamp;
 use serde_json::{Map, Value};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

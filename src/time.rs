@@ -1,7 +1,38 @@
-//! Timestamps: taken at call time, formatted as RFC 3339 UTC with milliseconds; RFC 3339 and
-//! HTTP-date parsing for caller timestamps and Retry-After.
+//! Time: `Timestamp` (taken at call time or given by the caller), formatted as RFC 3339 UTC with
+//! milliseconds; RFC 3339 and HTTP-date parsing for caller timestamps and Retry-After.
 
+use crate::error::Error;
 use std::time::{SystemTime, UNIX_EPOCH};
+
+/// When an event or signal happened: captured at call time, or given by the caller.
+#[derive(Clone, Debug)]
+pub enum Timestamp {
+    UnixNanos(u64),
+    Given(String),
+}
+
+impl Timestamp {
+    pub fn now() -> Self {
+        Timestamp::UnixNanos(unix_nanos())
+    }
+    pub fn to_text(&self) -> String {
+        match self {
+            Timestamp::UnixNanos(nanos) => format_rfc3339_millis(*nanos),
+            Timestamp::Given(text) => text.clone(),
+        }
+    }
+    /// A caller timestamp, checked as RFC 3339.
+    pub fn given(argument: &str, text: &str) -> Result<Self, Error> {
+        if is_rfc3339(text) {
+            Ok(Timestamp::Given(text.to_owned()))
+        } else {
+            Err(Error::new(
+                crate::error::rd_result::RD_ERR_INVALID_TIMESTAMP,
+                format!("{argument} is not an RFC 3339 timestamp: {:?}", crate::text::cap(text, 64)),
+            ))
+        }
+    }
+}
 
 pub fn unix_nanos() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(0)
