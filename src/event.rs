@@ -133,24 +133,17 @@ impl Event {
                 properties = map;
             }
         }
-        let b = &self.builtins;
-        if let Some(tokens) = b.prompt_tokens {
-            properties.insert("ai.usage.prompt_tokens".into(), tokens.into());
+        for (key, tokens) in self.builtins.tokens() {
+            if let Some(tokens) = tokens {
+                properties.insert(key.into(), tokens.into());
+            }
         }
-        if let Some(tokens) = b.completion_tokens {
-            properties.insert("ai.usage.completion_tokens".into(), tokens.into());
-        }
-        for (key, field) in [
-            ("dspy.finish_reason", &b.finish_reason),
-            ("dspy.module", &b.module),
-            ("error.type", &b.error_type),
-            ("error.message", &b.error_message),
-        ] {
-            if let Some(text) = field {
+        for (key, text) in self.builtins.texts() {
+            if let Some(text) = text {
                 properties.insert(key.into(), cap(text));
             }
         }
-        properties.insert("$context".into(), context.clone());
+        properties.insert(CONTEXT_KEY.into(), context.clone());
         item.insert("properties".into(), Value::Object(properties));
         if let Some(attachments) = self.attachments_json.as_deref() {
             let mut value: Value = serde_json::from_str(attachments).unwrap_or(Value::Null);
@@ -200,6 +193,11 @@ struct PropertiesOut<'a> {
     context: &'a RawValue,
 }
 
+/// The property naming this library and its version (contract §5).
+const CONTEXT_KEY: &str = "$context";
+
+/// The built-in properties, each key listed once: both serialisations (the borrowed one and the
+/// shrinking one) and the check that the caller's keys give way to ours use these.
 impl Builtins {
     fn texts(&self) -> [(&'static str, Option<&str>); 4] {
         [
@@ -213,7 +211,7 @@ impl Builtins {
         [("ai.usage.prompt_tokens", self.prompt_tokens), ("ai.usage.completion_tokens", self.completion_tokens)]
     }
     fn sets(&self, key: &str) -> bool {
-        key == "$context"
+        key == CONTEXT_KEY
             || self.texts().iter().any(|(k, v)| *k == key && v.is_some())
             || self.tokens().iter().any(|(k, v)| *k == key && v.is_some())
     }
@@ -237,7 +235,7 @@ impl Serialize for PropertiesOut<'_> {
                 map.serialize_entry(key, text)?;
             }
         }
-        map.serialize_entry("$context", self.context)?;
+        map.serialize_entry(CONTEXT_KEY, self.context)?;
         map.end()
     }
 }
