@@ -69,22 +69,23 @@ impl Event {
             + self.builtins.error_message.as_ref().map_or(0, String::len)
     }
 
-    /// Serialises the event as one `events/track` array item of at most `max_bytes`.
-    pub fn to_json(&self, context: &RawValue, max_chars: usize, max_bytes: usize) -> Vec<u8> {
-        let bytes = self.serialize_borrowed(context);
+    /// Serialises the event as one `events/track` array item of at most `max_bytes`; None when
+    /// it cannot be serialised (the sender counts it in `dropped_invalid`).
+    pub fn to_json(&self, context: &RawValue, max_chars: usize, max_bytes: usize) -> Option<Vec<u8>> {
+        let bytes = self.serialize_borrowed(context)?;
         if bytes.len() <= max_bytes {
-            return bytes;
+            return Some(bytes);
         }
         // Too big: cut every text further until it fits (contract §4).
         let context: Value = serde_json::from_str(context.get()).unwrap_or(Value::Null);
         shrink_to_fit(max_chars, max_bytes, |limit| {
-            serde_json::to_vec(&self.to_value(&context, limit.max(16), Some(max_bytes / 2))).unwrap_or_default()
+            serde_json::to_vec(&self.to_value(&context, limit.max(16), Some(max_bytes / 2))).ok()
         })
     }
 
     /// The common case: write straight from the event's fields (already capped on the hot
     /// path), without building a JSON tree.
-    fn serialize_borrowed(&self, context: &RawValue) -> Vec<u8> {
+    fn serialize_borrowed(&self, context: &RawValue) -> Option<Vec<u8>> {
         let user_properties = self.properties_json.as_deref().map(|json| parse_object(Some(json)));
         let out = EventOut {
             event_id: &self.event_id,
@@ -100,7 +101,7 @@ impl Event {
             properties: PropertiesOut { user: user_properties.as_ref(), builtins: &self.builtins, context },
             attachments: self.attachments_json.as_deref().and_then(|json| serde_json::from_str::<&RawValue>(json).ok()),
         };
-        serde_json::to_vec(&out).unwrap_or_default()
+        serde_json::to_vec(&out).ok()
     }
 
     fn to_value(&self, context: &Value, max_chars: usize, budget: Option<usize>) -> Value {
@@ -254,13 +255,17 @@ pub fn parse_object(json: Option<&str>) -> Map<String, Value> {
 
 /// Renders an item with ever shorter text limits (halving from the smaller of `max_chars` and
 /// half the byte budget) until it fits `max_bytes`, or the limit is down to 16 characters.
-pub fn shrink_to_fit(max_chars: usize, max_bytes: usize, mut render: impl FnMut(usize) -> Vec<u8>) -> Vec<u8> {
+pub fn shrink_to_fit(
+    max_chars: usize,
+    max_bytes: usize,
+    mut render: impl FnMut(usize) -> Option<Vec<u8>>,
+) -> Option<Vec<u8>> {
     let mut limit = max_chars.min(max_bytes / 2);
     loop {
         limit /= 2;
-        let bytes = render(limit);
+        let bytes = render(limit)?;
         if bytes.len() <= max_bytes || limit <= 16 {
-            return bytes;
+            return Some(bytes);
         }
     }
 }
@@ -359,6 +364,17 @@ pub fn attachments_argument(argument: &str, json: &str, max_chars: usize) -> Res
 mod tests {
     use super::*;
 
+    #[test]
+    fn a_serialisation_failure_is_none_never_an_empty_item() {
+        assert_eq!(shrink_to_fit(1_000, 100, |_| None), None);
+        let mut calls = 0;
+        let fits = shrink_to_fit(1_000, 100, |limit| {
+            calls += 1;
+            (calls < 3).then(|| vec![b'x'; limit])
+        });
+        assert_eq!(fits, Some(vec![b'x'; 25]), "the first rendering that fits");
+    }
+
     fn event(properties: Option<String>) -> Event {
         Event {
             event_id: "e".into(),
@@ -381,7 +397,7 @@ mod tests {
         let mut empty = event(None);
         empty.ai = Some(AiData { model: Some("m".into()), ..Default::default() });
         let context = RawValue::from_string("null".into()).unwrap();
-        let value: Value = serde_json::from_slice(&empty.to_json(&context, 100, 1 << 20)).unwrap();
+        let value: Value = serde_json::from_slice(&empty.to_json(&context, 100, 1 << 20).unwrap()).unwrap();
         assert!(value.get("ai_data").is_none(), "{value}");
         assert_eq!(value["properties"]["ai.usage.prompt_tokens"], 3);
     }
@@ -392,7 +408,7 @@ mod tests {
             (0..20_000).map(|i| (format!("key{i}"), Value::String("v".repeat(100)))).collect();
         let props = serde_json::to_string(&wide).unwrap();
         let context = RawValue::from_string("null".into()).unwrap();
-        let bytes = event(Some(props)).to_json(&context, 1_000_000, 1 << 20);
+        let bytes = event(Some(props)).to_json(&context, 1_000_000, 1 << 20).unwrap();
         assert!(bytes.len() <= 1 << 20, "{}", bytes.len());
         let value: Value = serde_json::from_slice(&bytes).unwrap();
         assert!(value["ai_data"]["input"].as_str().unwrap().ends_with(text::TRUNCATION_MARKER));

@@ -16,9 +16,9 @@ impl Identify {
         64 + self.user_id.len() + self.traits_json.as_ref().map_or(0, String::len)
     }
 
-    pub fn to_json(&self, max_chars: usize) -> Vec<u8> {
+    /// None when it cannot be serialised (the sender counts it in `dropped_invalid`).
+    pub fn to_json(&self, max_chars: usize) -> Option<Vec<u8>> {
         let traits = Value::Object(parse_object(self.traits_json.as_deref()));
-        serde_json::to_vec(&json!({"user_id": text::cap(&self.user_id, max_chars), "traits": traits}))
-            .unwrap_or_default()
+        serde_json::to_vec(&json!({"user_id": text::cap(&self.user_id, max_chars), "traits": traits})).ok()
     }
 }

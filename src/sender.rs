@@ -244,11 +244,12 @@ impl Sender {
             Item::Shutdown => return,
             Item::Event(event) => (Route::Events, event.to_json(&self.context, max_chars, max_bytes.saturating_sub(2))),
             Item::Signal(signal) => {
-                (Route::Signals, fit(signal.to_json(max_chars), max_chars, max_bytes.saturating_sub(2)))
+                (Route::Signals, signal.to_json(max_chars).and_then(|b| fit(b, max_chars, max_bytes.saturating_sub(2))))
             }
-            Item::Identify(identify) => {
-                (Route::Identify, fit(identify.to_json(max_chars), max_chars, max_bytes.saturating_sub(2)))
-            }
+            Item::Identify(identify) => (
+                Route::Identify,
+                identify.to_json(max_chars).and_then(|b| fit(b, max_chars, max_bytes.saturating_sub(2))),
+            ),
             Item::Span(span) => {
                 // Names are bounded in config, so this never saturates at the smallest batch size.
                 let room = max_bytes.saturating_sub(self.wrapper_bytes(Route::Traces));
@@ -260,6 +261,14 @@ impl Sender {
                 };
                 (Route::Traces, span.to_json(ids, max_chars, room))
             }
+        };
+        // An item that cannot be serialised is dropped and counted, never sent empty.
+        let Some(bytes) = bytes else {
+            Stats::add(&self.shared.stats.dropped_invalid, 1);
+            self.shared
+                .logger
+                .warn("dropped_invalid", || "an item could not be serialised: dropped and counted".into());
+            return;
         };
         let wrapper = self.wrapper_bytes(route);
         let index = slot(route);
@@ -462,14 +471,14 @@ impl Sender {
 
 /// Serialised signal or identify items are small unless the caller sent a huge object: then
 /// prune it until it fits.
-fn fit(bytes: Vec<u8>, max_chars: usize, max_bytes: usize) -> Vec<u8> {
+fn fit(bytes: Vec<u8>, max_chars: usize, max_bytes: usize) -> Option<Vec<u8>> {
     if bytes.len() <= max_bytes {
-        return bytes;
+        return Some(bytes);
     }
-    let Ok(mut value) = serde_json::from_slice::<Value>(&bytes) else { return bytes };
+    let Ok(mut value) = serde_json::from_slice::<Value>(&bytes) else { return Some(bytes) };
     crate::event::shrink_to_fit(max_chars, max_bytes, |limit| {
         let mut budget = max_bytes / 2;
         crate::event::prune(&mut value, limit.max(16), &mut budget);
-        serde_json::to_vec(&value).unwrap_or_default()
+        serde_json::to_vec(&value).ok()
     })
 }

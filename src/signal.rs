@@ -91,7 +91,8 @@ impl Signal {
             + self.after.as_ref().map_or(0, String::len)
     }
 
-    pub fn to_json(&self, max_chars: usize) -> Vec<u8> {
+    /// None when it cannot be serialised (the sender counts it in `dropped_invalid`).
+    pub fn to_json(&self, max_chars: usize) -> Option<Vec<u8>> {
         let cap = |text: &str| Value::String(text::cap(text, max_chars).into_owned());
         let mut properties = parse_object(self.properties_json.as_deref());
         if let Some(comment) = &self.comment {
@@ -112,6 +113,6 @@ impl Signal {
             item.insert("attachment_id".into(), cap(id));
         }
         item.insert("properties".into(), Value::Object(properties));
-        serde_json::to_vec(&Value::Object(item)).unwrap_or_default()
+        serde_json::to_vec(&Value::Object(item)).ok()
     }
 }

@@ -211,11 +211,12 @@ impl Span {
     }
 
     /// One OTLP span object, within `max_bytes` (long attribute values are cut further if needed).
-    pub fn to_json(&self, ids: IdEncoding, max_chars: usize, max_bytes: usize) -> Vec<u8> {
-        let render = |limit| serde_json::to_vec(&self.to_value(ids, limit)).unwrap_or_default();
-        let bytes = render(max_chars);
+    /// None when it cannot be serialised (the sender counts it in `dropped_invalid`).
+    pub fn to_json(&self, ids: IdEncoding, max_chars: usize, max_bytes: usize) -> Option<Vec<u8>> {
+        let render = |limit| serde_json::to_vec(&self.to_value(ids, limit)).ok();
+        let bytes = render(max_chars)?;
         if bytes.len() <= max_bytes || max_chars <= 16 {
-            return bytes;
+            return Some(bytes);
         }
         crate::event::shrink_to_fit(max_chars, max_bytes, render)
     }
