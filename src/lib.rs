@@ -23,6 +23,7 @@ pub mod redact;
 mod registry;
 mod retry;
 mod sender;
+mod spool;
 mod signal;
 mod span;
 mod stats;
