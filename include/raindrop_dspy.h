@@ -356,6 +356,16 @@ typedef struct rd_stats {
   uint64_t mirror_failed;
   // Bodies not mirrored: over 1 MiB, the mirror's queue full, or left at shutdown.
   uint64_t mirror_dropped;
+  // Items written to the durable spool (`spool_dir`) before being sent.
+  uint64_t spooled;
+  // Items an earlier client left in the spool, delivered by this one.
+  uint64_t replayed;
+  // Items dropped from the spool: its byte budget (oldest first), or a replayed batch the sink
+  // rejected or that could not be read back.
+  uint64_t spool_dropped;
+  // Items in the spool not yet delivered (this client's and those replayed from an earlier
+  // one): after `rd_shutdown`, what the next client opening the directory will send.
+  uint64_t spool_pending;
 } rd_stats;
 
 #ifdef __cplusplus

@@ -380,6 +380,11 @@ impl Client {
         // requests end by the deadline, so every item not final now is dropped: count it so.
         control.abort();
         let mut stats = self.stats();
+        if self.shared.stats.spool_open.load(std::sync::atomic::Ordering::Relaxed) {
+            // The sender writes what it still holds to the spool instead of dropping it.
+            let message = "shutdown deadline reached: undelivered items stay in the spool for the next client";
+            return (Err(Error::new(rd_result::RD_ERR_TIMEOUT, message)), stats);
+        }
         stats.dropped_shutdown += self.shared.stats.outstanding();
         let message = "shutdown deadline reached: undelivered items were dropped (see the statistics)";
         (Err(Error::new(rd_result::RD_ERR_TIMEOUT, message)), stats)

@@ -46,6 +46,8 @@ struct RawConfig {
     language: Option<String>,
     local_workshop_url: Option<UrlOrFalse>,
     redact_pii: Option<bool>,
+    spool_dir: Option<String>,
+    spool_max_bytes: Option<u64>,
 }
 
 /// `local_workshop_url`: a URL, or `false` to opt out.
@@ -117,6 +119,9 @@ pub struct Config {
     /// Given once at `rd_new` when a Workshop URL was given but is not valid.
     pub workshop_warning: Option<String>,
     pub redact_pii: bool,
+    /// The durable spool's directory (`spool_dir`), off when None.
+    pub spool_dir: Option<std::path::PathBuf>,
+    pub spool_max_bytes: u64,
 }
 
 impl Config {
@@ -282,6 +287,8 @@ pub fn parse(json: Option<&str>, env: impl Fn(&str) -> Option<String>) -> Result
         workshop,
         workshop_warning,
         redact_pii: raw.redact_pii.unwrap_or(false),
+        spool_dir: non_empty(raw.spool_dir).map(Into::into),
+        spool_max_bytes: positive("spool_max_bytes", raw.spool_max_bytes, crate::spool::DEFAULT_BUDGET)? as u64,
         api_key,
         sink,
         traces_endpoint,

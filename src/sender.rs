@@ -68,10 +68,10 @@ impl Control {
         self.lock().finished = true;
         self.changed.notify_all();
     }
-    fn aborted(&self) -> bool {
+    pub(crate) fn aborted(&self) -> bool {
         self.lock().abort
     }
-    fn shutdown_deadline(&self) -> Option<Instant> {
+    pub(crate) fn shutdown_deadline(&self) -> Option<Instant> {
         self.lock().shutdown_deadline
     }
     /// Waits until the sender thread has finished, or `deadline`.
@@ -127,6 +127,9 @@ pub struct Sender {
     batches: [Batch; 4],
     /// The local Workshop mirror, when one was resolved.
     mirror: Option<crate::mirror::Mirror>,
+    /// The durable spool (`spool_dir`), opened on this thread when the sender starts: this
+    /// thread appends, the spool's own thread sends.
+    spool: Option<crate::spool_pump::Pump>,
 }
 
 const SLOT: [Route; 4] = [Route::Events, Route::Signals, Route::Identify, Route::Traces];
@@ -153,6 +156,7 @@ impl Sender {
             context,
             traces_prefix,
             batches: SLOT.map(Batch::new),
+            spool: None,
             shared,
             queue,
         }
@@ -166,9 +170,15 @@ impl Sender {
         if self.config().redact_pii {
             crate::redact::prepare(); // compile the patterns before the first item, off the caller's thread
         }
-        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.run_loop()));
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            self.spool = crate::spool_pump::Pump::start(&self.shared);
+            self.run_loop()
+        }));
         if outcome.is_err() {
             self.shared.logger.error(|| "the sender thread failed; telemetry stops for this client".into());
+        }
+        if let Some(spool) = self.spool.take() {
+            spool.stop(); // sends until the shutdown deadline at most (at once when aborted)
         }
         self.shared.control.finish();
         // The cloud part is done (rd_shutdown sees it finished); give the mirror one request
@@ -207,11 +217,15 @@ impl Sender {
             };
             match received {
                 Ok(Item::Shutdown) => {
-                    // Take what is already queued, send it all, and stop.
+                    // Take what is already queued, send it all, and stop. With a spool, it is
+                    // all appended to it and the spool's thread sends until the deadline.
                     while let Ok(item) = self.queue.receiver.try_recv() {
                         self.accept(item);
                     }
                     self.send_all();
+                    if let Some(spool) = self.spool.take() {
+                        spool.stop();
+                    }
                     if self.shared.control.aborted() {
                         self.drop_everything();
                     }
@@ -224,6 +238,9 @@ impl Sender {
                 Err(RecvTimeoutError::Timeout) => self.send_due(),
                 Err(RecvTimeoutError::Disconnected) => {
                     self.send_all();
+                    if let Some(spool) = self.spool.take() {
+                        spool.stop();
+                    }
                     return;
                 }
             }
@@ -238,7 +255,11 @@ impl Sender {
         let (route, bytes) = match item {
             Item::Flush(ack) => {
                 self.send_all();
-                ack.complete();
+                match &self.spool {
+                    // Completed by the spool's thread once the batches before it are done.
+                    Some(spool) => spool.flush(ack),
+                    None => ack.complete(),
+                }
                 return;
             }
             Item::Shutdown => return,
@@ -314,6 +335,13 @@ impl Sender {
     }
 
     fn drop_everything(&mut self) {
+        if self.spool.is_some() {
+            // Aborted at the shutdown deadline: what is still in memory goes to the spool, unsent.
+            while let Ok(item) = self.queue.receiver.try_recv() {
+                self.accept(item);
+            }
+            return self.send_all();
+        }
         let mut dropped: usize = self.batches.iter_mut().map(|b| std::mem::take(&mut b.items).len()).sum();
         while let Ok(item) = self.queue.receiver.try_recv() {
             self.queue.taken(&item);
@@ -354,6 +382,20 @@ impl Sender {
             body.extend_from_slice(item);
         }
         body.extend_from_slice(close.as_bytes());
+        if self.spool.is_some() && !self.workshop_only(route) {
+            if let Some(mirror) = &self.mirror {
+                mirror.offer(route, &body, &self.shared.stats);
+            }
+            let Some(spool) = &self.spool else { return };
+            if spool.append(route, &body, items.len()) {
+                return;
+            }
+            // Not written (one warning was given): this batch goes out without the spool.
+            let mirror = self.mirror.take(); // already offered
+            self.deliver(route, &body, items.len());
+            self.mirror = mirror;
+            return;
+        }
         self.deliver(route, &body, items.len());
     }
 
@@ -481,4 +523,16 @@ fn fit(bytes: Vec<u8>, max_chars: usize, max_bytes: usize) -> Option<Vec<u8>> {
         crate::event::prune(&mut value, limit.max(16), &mut budget);
         serde_json::to_vec(&value).ok()
     })
+}
+
+impl Sender {
+    /// No api key, a Workshop mirror: the mirror is the only destination and needs no spool.
+    fn workshop_only(&self, route: Route) -> bool {
+        let config = self.config();
+        let collector = route == Route::Traces && config.traces_endpoint.is_some();
+        self.mirror.is_some()
+            && config.api_key.is_none()
+            && matches!(config.sink, crate::config::Sink::Http(_))
+            && !collector
+    }
 }

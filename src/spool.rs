@@ -4,7 +4,8 @@
 //! directory.
 //!
 //! Layout of a directory:
-//! - `lock`: `flock`ed while a client scans the directory and claims segments (a few ms).
+//! - `lock`: `flock`ed while a client scans the directory and claims segments, and while it
+//!   creates a segment (a few ms).
 //! - `<unix-nanos>-<pid>-<n>.seg`: a segment, `flock`ed (exclusive) by the client writing it for
 //!   as long as it is open. A segment nobody holds is an orphan (its process exited or was killed:
 //!   the kernel releases the lock) and the next client to open the directory claims and replays
@@ -44,6 +45,8 @@ pub struct Record {
     pub count: usize,
     /// Left by an earlier client (its items were never counted as queued here).
     pub replayed: bool,
+    /// This client's append number (from 1), 0 for a replayed batch.
+    pub seq: u64,
     segment: u64,
     offset: u64,
     len: usize,
@@ -77,6 +80,8 @@ pub struct Evicted {
 
 pub struct Spool {
     dir: PathBuf,
+    /// The directory's `lock` file: held while scanning and while creating a segment.
+    lock: File,
     budget: u64,
     segments: BTreeMap<u64, Segment>,
     pending: VecDeque<Record>,
@@ -84,6 +89,10 @@ pub struct Spool {
     current: Option<u64>,
     next_segment: u64,
     bytes: u64,
+    /// Items in the pending batches.
+    items: usize,
+    /// Batches this client appended.
+    appended: u64,
 }
 
 fn route_code(route: Route) -> u8 {
@@ -206,6 +215,7 @@ impl Spool {
         let lock = OpenOptions::new().read(true).write(true).create(true).truncate(false).open(dir.join("lock"))?;
         flock(&lock, libc::LOCK_EX)?;
         let mut spool = Spool {
+            lock,
             dir: dir.to_owned(),
             budget: budget.max(1),
             segments: BTreeMap::new(),
@@ -213,14 +223,23 @@ impl Spool {
             current: None,
             next_segment: 0,
             bytes: 0,
+            items: 0,
+            appended: 0,
         };
         let mut recovered = Recovered::default();
-        let mut names: Vec<PathBuf> = std::fs::read_dir(dir)?
+        let (mut names, temporary): (Vec<PathBuf>, Vec<PathBuf>) = std::fs::read_dir(dir)?
             .filter_map(Result::ok)
             .map(|entry| entry.path())
-            .filter(|path| path.extension().is_some_and(|ext| ext == "seg"))
-            .collect();
+            .filter(|path| path.extension().is_some_and(|ext| ext == "seg" || ext == "tmp"))
+            .partition(|path| path.extension().is_some_and(|ext| ext == "seg"));
         names.sort();
+        // A segment whose process died between creating and renaming it: empty, and unlocked.
+        for path in temporary {
+            let Ok(file) = File::open(&path) else { continue };
+            if flock(&file, libc::LOCK_EX | libc::LOCK_NB).is_ok() {
+                let _ = std::fs::remove_file(&path);
+            }
+        }
         for path in names {
             let Ok(file) = OpenOptions::new().read(true).write(true).open(&path) else { continue };
             if flock(&file, libc::LOCK_EX | libc::LOCK_NB).is_err() {
@@ -236,10 +255,12 @@ impl Spool {
                 live += 1;
                 recovered.batches += 1;
                 recovered.items += p.count as usize;
+                spool.items += p.count as usize;
                 spool.pending.push_back(Record {
                     route: route_of(p.route).unwrap_or(Route::Events),
                     count: p.count as usize,
                     replayed: true,
+                    seq: 0,
                     segment: id,
                     offset: p.offset,
                     len: p.payload_len,
@@ -253,9 +274,11 @@ impl Spool {
             spool.bytes += bytes.len() as u64;
             spool.segments.insert(id, Segment { path, file, len: bytes.len() as u64, live });
         }
+        flock(&spool.lock, libc::LOCK_UN)?;
         Ok((spool, recovered))
     }
 
+    #[cfg(test)]
     pub fn is_empty(&self) -> bool {
         self.pending.is_empty()
     }
@@ -264,7 +287,18 @@ impl Spool {
         self.pending.front()
     }
 
+    /// Items in the batches not yet acknowledged.
+    pub fn items(&self) -> usize {
+        self.items
+    }
+
+    /// Batches this client appended so far (the `seq` of the last one).
+    pub fn appended(&self) -> u64 {
+        self.appended
+    }
+
     /// Bytes the segments hold on disk.
+    #[cfg(test)]
     pub fn bytes(&self) -> u64 {
         self.bytes
     }
@@ -301,7 +335,10 @@ impl Spool {
         if segment.len >= MAX_SEGMENT.min(self.budget / 4).max(1) {
             self.current = None;
         }
-        self.pending.push_back(Record { route, count, replayed: false, segment: id, offset, len: body.len() });
+        self.appended += 1;
+        let seq = self.appended;
+        self.pending.push_back(Record { route, count, replayed: false, seq, segment: id, offset, len: body.len() });
+        self.items += count;
         Ok(evicted)
     }
 
@@ -311,14 +348,21 @@ impl Spool {
         let name = format!("{nanos:020}-{}-{id}", std::process::id());
         // Locked under a name the scan ignores, then renamed: another process opening the
         // directory never sees it unlocked.
+        // Under the directory lock, so a scan never removes it as a dead process's leftover.
         let temporary = self.dir.join(format!("{name}.tmp"));
         let path = self.dir.join(format!("{name}.seg"));
-        let file = OpenOptions::new().read(true).write(true).create_new(true).open(&temporary)?;
-        let locked = flock(&file, libc::LOCK_EX | libc::LOCK_NB).and_then(|()| std::fs::rename(&temporary, &path));
-        if let Err(error) = locked {
-            let _ = std::fs::remove_file(&temporary);
-            return Err(error);
-        }
+        flock(&self.lock, libc::LOCK_EX)?;
+        let created = OpenOptions::new().read(true).write(true).create_new(true).open(&temporary).and_then(|file| {
+            match flock(&file, libc::LOCK_EX | libc::LOCK_NB).and_then(|()| std::fs::rename(&temporary, &path)) {
+                Ok(()) => Ok(file),
+                Err(error) => {
+                    let _ = std::fs::remove_file(&temporary);
+                    Err(error)
+                }
+            }
+        });
+        let _ = flock(&self.lock, libc::LOCK_UN);
+        let file = created?;
         self.next_segment += 1;
         self.segments.insert(id, Segment { path, file, len: 0, live: 0 });
         self.current = Some(id);
@@ -339,6 +383,7 @@ impl Spool {
     /// (if that fails, a replay may send the batch again: at least once, never lost).
     pub fn ack_head(&mut self) {
         let Some(record) = self.pending.pop_front() else { return };
+        self.items = self.items.saturating_sub(record.count);
         let Some(segment) = self.segments.get_mut(&record.segment) else { return };
         segment.live = segment.live.saturating_sub(1);
         if segment.live == 0 && self.current == Some(record.segment) {
@@ -363,6 +408,16 @@ impl Spool {
         }
     }
 
+    /// Acknowledges `record` if it is still the head; false when the byte budget dropped it
+    /// meanwhile (it was counted as dropped then).
+    pub fn ack(&mut self, record: &Record) -> bool {
+        if self.pending.front() != Some(record) {
+            return false;
+        }
+        self.ack_head();
+        true
+    }
+
     fn remove_segment(&mut self, id: u64) {
         if let Some(segment) = self.segments.remove(&id) {
             let _ = std::fs::remove_file(&segment.path);
@@ -374,8 +429,10 @@ impl Spool {
     }
 
     fn drop_segment(&mut self, id: u64, evicted: &mut Evicted) {
+        let items = &mut self.items;
         self.pending.retain(|record| {
             if record.segment == id {
+                *items = items.saturating_sub(record.count);
                 evicted.items += record.count;
                 if !record.replayed {
                     evicted.own_items += record.count;
@@ -389,12 +446,22 @@ impl Spool {
     }
 }
 
+impl Drop for Spool {
+    /// The segment being written may be empty (all delivered): leave no empty file behind.
+    fn drop(&mut self) {
+        for segment in self.segments.values().filter(|segment| segment.live == 0) {
+            let _ = std::fs::remove_file(&segment.path);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn dir(name: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("rd-spool-{name}-{}-{}", std::process::id(), crate::ids::next_u64()));
+        let dir =
+            std::env::temp_dir().join(format!("rd-spool-{name}-{}-{}", std::process::id(), crate::ids::next_u64()));
         let _ = std::fs::remove_dir_all(&dir);
         dir
     }
@@ -439,10 +506,7 @@ mod tests {
         assert_eq!(recovered, Recovered { batches: 2, items: 5, damaged: 0 });
         assert_eq!(
             drain(&mut again),
-            vec![
-                (Route::Traces, b"{\"resourceSpans\":[]}".to_vec(), true),
-                (Route::Signals, b"[1,2]".to_vec(), true)
-            ]
+            vec![(Route::Traces, b"{\"resourceSpans\":[]}".to_vec(), true), (Route::Signals, b"[1,2]".to_vec(), true)]
         );
         assert!(segments(&dir).is_empty(), "segments are deleted once everything in them was acknowledged");
         drop(again);
@@ -517,7 +581,9 @@ mod tests {
     #[test]
     fn damage_loses_only_the_damaged_records() {
         let dir = dir("fuzz");
-        let bodies: Vec<Vec<u8>> = (0..12u8).map(|i| format!("[{{\"event_id\":\"e{i}\",\"pad\":\"{}\"}}]", "p".repeat(i as usize * 7)).into_bytes()).collect();
+        let bodies: Vec<Vec<u8>> = (0..12u8)
+            .map(|i| format!("[{{\"event_id\":\"e{i}\",\"pad\":\"{}\"}}]", "p".repeat(i as usize * 7)).into_bytes())
+            .collect();
         let (mut spool, _) = Spool::open(&dir, DEFAULT_BUDGET).unwrap();
         for body in &bodies {
             spool.append(Route::Events, body, 1).unwrap();
@@ -542,7 +608,7 @@ mod tests {
         for round in 0..300 {
             let mut bytes = pristine.clone();
             let mut touched = vec![false; bodies.len()];
-            let mut touch = |pos: usize, touched: &mut Vec<bool>| {
+            let touch = |pos: usize, touched: &mut Vec<bool>| {
                 for (i, span) in spans.iter().enumerate() {
                     if span.contains(&pos) {
                         touched[i] = true;

@@ -1,6 +1,6 @@
 //! Delivery statistics: counters the hot path and the sender bump without locks.
 
-use std::sync::atomic::{AtomicI32, AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, Ordering::Relaxed};
 
 #[derive(Default)]
 pub struct Stats {
@@ -19,6 +19,15 @@ pub struct Stats {
     pub mirror_sent: AtomicU64,
     pub mirror_failed: AtomicU64,
     pub mirror_dropped: AtomicU64,
+    pub spooled: AtomicU64,
+    pub replayed: AtomicU64,
+    pub spool_dropped: AtomicU64,
+    /// Of `spool_dropped`, items this client queued (a final state for `outstanding`).
+    pub spool_dropped_own: AtomicU64,
+    /// Items in this client's spool not yet delivered (a gauge the sender sets).
+    pub spool_pending: AtomicU64,
+    /// The sender opened the spool: what it holds at a shutdown timeout is kept, not dropped.
+    pub spool_open: AtomicBool,
 }
 
 /// Delivery statistics of one client (`rd_get_stats`). Counts are items (events, signals,
@@ -60,6 +69,16 @@ pub struct rd_stats {
     pub mirror_failed: u64,
     /// Bodies not mirrored: over 1 MiB, the mirror's queue full, or left at shutdown.
     pub mirror_dropped: u64,
+    /// Items written to the durable spool (`spool_dir`) before being sent.
+    pub spooled: u64,
+    /// Items an earlier client left in the spool, delivered by this one.
+    pub replayed: u64,
+    /// Items dropped from the spool: its byte budget (oldest first), or a replayed batch the sink
+    /// rejected or that could not be read back.
+    pub spool_dropped: u64,
+    /// Items in the spool not yet delivered (this client's and those replayed from an earlier
+    /// one): after `rd_shutdown`, what the next client opening the directory will send.
+    pub spool_pending: u64,
 }
 
 impl Stats {
@@ -73,7 +92,8 @@ impl Stats {
             + self.dropped_rejected.load(Relaxed)
             + self.dropped_retry_budget.load(Relaxed)
             + self.dropped_shutdown.load(Relaxed)
-            + self.dropped_invalid.load(Relaxed);
+            + self.dropped_invalid.load(Relaxed)
+            + self.spool_dropped_own.load(Relaxed);
         self.queued.load(Relaxed).saturating_sub(finished)
     }
 
@@ -83,6 +103,7 @@ impl Stats {
             + self.dropped_retry_budget.load(Relaxed)
             + self.dropped_shutdown.load(Relaxed)
             + self.dropped_invalid.load(Relaxed)
+            + self.spool_dropped_own.load(Relaxed)
     }
 
     pub fn snapshot(&self, queue_depth: usize) -> rd_stats {
@@ -103,6 +124,10 @@ impl Stats {
             mirror_sent: self.mirror_sent.load(Relaxed),
             mirror_failed: self.mirror_failed.load(Relaxed),
             mirror_dropped: self.mirror_dropped.load(Relaxed),
+            spooled: self.spooled.load(Relaxed),
+            replayed: self.replayed.load(Relaxed),
+            spool_dropped: self.spool_dropped.load(Relaxed),
+            spool_pending: self.spool_pending.load(Relaxed),
         }
     }
 }

@@ -60,6 +60,13 @@ type Config struct {
 	// addresses, names) in every text that leaves the process, on the core's
 	// sender thread.
 	RedactPII bool
+	// SpoolDir (empty: off) keeps telemetry across outages and crashes: every
+	// batch is written to this directory before it is sent and removed after
+	// the sink accepted it; what a crash or an outage leaves there is sent by
+	// the next client that opens the directory. SpoolMaxBytes bounds it
+	// (0: 256 MiB; the oldest batches are dropped first and counted).
+	SpoolDir      string
+	SpoolMaxBytes int64
 
 	MaxQueueItems     int
 	MaxQueueBytes     int
@@ -137,6 +144,10 @@ func (c *Config) toJSON() ([]byte, error) {
 	}
 	if c.RedactPII {
 		m["redact_pii"] = true
+	}
+	str("spool_dir", c.SpoolDir)
+	if c.SpoolMaxBytes != 0 {
+		m["spool_max_bytes"] = c.SpoolMaxBytes
 	}
 	num("max_queue_items", c.MaxQueueItems)
 	num("max_queue_bytes", c.MaxQueueBytes)

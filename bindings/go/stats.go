@@ -25,6 +25,10 @@ type Stats struct {
 	MirrorSent         uint64 // requests the local Workshop accepted
 	MirrorFailed       uint64 // mirror requests that failed (never retried)
 	MirrorDropped      uint64 // bodies not mirrored: over 1 MiB, mirror queue full, or left at shutdown
+	Spooled            uint64 // items written to the spool (SpoolDir) before being sent
+	Replayed           uint64 // items an earlier client left in the spool, delivered by this one
+	SpoolDropped       uint64 // items dropped from the spool (its byte budget, oldest first)
+	SpoolPending       uint64 // gauge: items in the spool not yet delivered
 }
 
 // Stats returns a snapshot of the delivery counters. After Shutdown (or Close)
@@ -65,5 +69,9 @@ func statsFrom(s *C.rd_stats) Stats {
 		MirrorSent:         uint64(s.mirror_sent),
 		MirrorFailed:       uint64(s.mirror_failed),
 		MirrorDropped:      uint64(s.mirror_dropped),
+		Spooled:            uint64(s.spooled),
+		Replayed:           uint64(s.replayed),
+		SpoolDropped:       uint64(s.spool_dropped),
+		SpoolPending:       uint64(s.spool_pending),
 	}
 }

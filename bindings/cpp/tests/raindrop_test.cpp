@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <array>
 #include <deque>
+#include <filesystem>
 #include <fstream>
 #include <list>
 #include <map>
@@ -678,6 +679,40 @@ TEST_F(RaindropTest, StatsCountDeliveries) {
     EXPECT_GT(st.bytes_sent, 0u);
     EXPECT_EQ(st.dropped_rejected, 0u);
     EXPECT_EQ(st.last_http_status, 200);
+}
+
+TEST_F(RaindropTest, SpoolDirWritesEveryBatchBeforeSendingIt) {
+    char tmpl[] = "/tmp/raindrop-cpp-spool-XXXXXX";
+    ASSERT_NE(::mkdtemp(tmpl), nullptr);
+    const std::string dir = std::string(tmpl) + "/spool";
+    {
+        raindrop::Config cfg = config();
+        cfg.spool_dir = dir;
+        cfg.spool_max_bytes = 1u << 20;
+        raindrop::Client client(cfg);
+        auto f = client.wrap("f", [](const raindrop::Inputs& in) { return in.at("k"); });
+        for (int i = 0; i < 3; ++i) f({{"k", std::to_string(i)}});
+        ASSERT_TRUE(client.flush(10s));
+        const auto st = client.stats();
+        EXPECT_EQ(st.spooled, 3u);
+        EXPECT_EQ(st.delivered, 3u);
+        EXPECT_EQ(st.spool_pending, 0u);
+        EXPECT_EQ(st.replayed, 0u);
+        EXPECT_EQ(st.spool_dropped, 0u);
+    }
+    const auto cfg = [&] {
+        raindrop::Config c;
+        c.spool_dir = dir;
+        c.spool_max_bytes = 5;
+        return mjson::parse(c.to_json());
+    }();
+    EXPECT_EQ(cfg["spool_dir"].str(), dir);
+    EXPECT_EQ(cfg["spool_max_bytes"].integer(), 5);
+    ASSERT_TRUE(std::filesystem::is_directory(dir));  // the core created it
+    for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+        EXPECT_NE(entry.path().extension(), ".seg") << "delivered batches leave no segment: " << entry.path();
+    }
+    std::filesystem::remove_all(tmpl);
 }
 
 TEST_F(RaindropTest, RejectedBatchIsDroppedAndCountedNotThrown) {

@@ -198,6 +198,10 @@ class rd_stats(Structure):
         ("mirror_sent", c_uint64),
         ("mirror_failed", c_uint64),
         ("mirror_dropped", c_uint64),
+        ("spooled", c_uint64),
+        ("replayed", c_uint64),
+        ("spool_dropped", c_uint64),
+        ("spool_pending", c_uint64),
     ]
 
 

@@ -138,6 +138,10 @@ class RaindropDSPy:
     key, a Workshop named here or in the environment gets everything and the cloud nothing.
     ``redact_pii=True`` redacts PII (emails, phones, cards, SSNs, secrets, credentials,
     addresses, names) in every text that leaves the process, on the core's sender thread.
+    ``spool_dir`` (off by default) keeps telemetry across outages and crashes: every batch is
+    written to that directory before it is sent and removed after the sink accepted it; what a
+    crash or an outage leaves there is sent by the next client that opens the directory
+    (``spool_max_bytes`` bounds it, 256 MiB by default, oldest dropped first).
 
     Accepted for compatibility but without effect here: ``disable_auto_instrument``
     (the native core never monkey-patches LLM client libraries), ``app_git`` (no
@@ -165,6 +169,8 @@ class RaindropDSPy:
         debug: bool = False,
         local_workshop_url: Union[str, bool, None] = None,
         redact_pii: bool = False,
+        spool_dir: Union[str, "os.PathLike[str]", None] = None,
+        spool_max_bytes: Optional[int] = None,
     ) -> None:
         api_key = api_key if api_key is not None else os.environ.get("RAINDROP_WRITE_KEY")
         endpoint = endpoint if endpoint is not None else os.environ.get("RAINDROP_ENDPOINT")
@@ -207,6 +213,8 @@ class RaindropDSPy:
                 # then a probe of 127.0.0.1:5899; False or "": off.
                 "local_workshop_url": local_workshop_url,
                 "redact_pii": bool(redact_pii),
+                "spool_dir": os.fspath(spool_dir) if spool_dir else None,
+                "spool_max_bytes": spool_max_bytes,
             }
             try:
                 self._native = NativeClient(config)
@@ -501,6 +509,8 @@ def create_raindrop_dspy(
     debug: bool = False,
     local_workshop_url: Union[str, bool, None] = None,
     redact_pii: bool = False,
+    spool_dir: Union[str, "os.PathLike[str]", None] = None,
+    spool_max_bytes: Optional[int] = None,
 ) -> RaindropDSPy:
     """Factory kept for backwards compatibility: same arguments as :class:`RaindropDSPy`."""
     kwargs: Dict[str, Any] = dict(
@@ -508,6 +518,7 @@ def create_raindrop_dspy(
         bypass_otel_for_tools=bypass_otel_for_tools, disable_auto_instrument=disable_auto_instrument,
         event_name=event_name, event_id=event_id, endpoint=endpoint, tools=tools, app_git=app_git,
         client=client, debug=debug, local_workshop_url=local_workshop_url, redact_pii=redact_pii,
+        spool_dir=spool_dir, spool_max_bytes=spool_max_bytes,
     )
     try:
         return RaindropDSPy(api_key, **kwargs)

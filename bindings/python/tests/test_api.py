@@ -23,7 +23,7 @@ SEED_PARAMS = [
     "disable_auto_instrument", "event_name", "event_id", "endpoint", "tools", "app_git", "client", "debug",
 ]
 # Beyond the seed, keyword-only and after every seed parameter (issue 12).
-EXTRA_PARAMS = ["local_workshop_url", "redact_pii"]
+EXTRA_PARAMS = ["local_workshop_url", "redact_pii", "spool_dir", "spool_max_bytes"]
 
 
 def test_signature_matches_official():

@@ -178,6 +178,10 @@ private:
         out.mirror_sent = s.mirror_sent;
         out.mirror_failed = s.mirror_failed;
         out.mirror_dropped = s.mirror_dropped;
+        out.spooled = s.spooled;
+        out.replayed = s.replayed;
+        out.spool_dropped = s.spool_dropped;
+        out.spool_pending = s.spool_pending;
         return out;
     }
 

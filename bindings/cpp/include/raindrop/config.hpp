@@ -39,6 +39,12 @@ struct Config {
     std::optional<std::string> local_workshop_url;
     /// Redacts PII in every text that leaves the process, on the core's sender thread.
     std::optional<bool> redact_pii;
+    /// The durable spool (off when unset): every batch is written to this directory before it is
+    /// sent and removed after the sink accepted it; what a crash or an outage leaves there is sent
+    /// by the next client that opens the directory. spool_max_bytes bounds it (default 256 MiB,
+    /// the oldest batches dropped first and counted).
+    std::optional<std::string> spool_dir;
+    std::optional<std::uint64_t> spool_max_bytes;
 
     std::optional<std::uint64_t> max_queue_items;
     std::optional<std::uint64_t> max_queue_bytes;
@@ -101,6 +107,8 @@ struct Config {
         boolean("debug", debug);
         str("local_workshop_url", local_workshop_url);
         boolean("redact_pii", redact_pii);
+        str("spool_dir", spool_dir);
+        num("spool_max_bytes", spool_max_bytes);
         num("max_queue_items", max_queue_items);
         num("max_queue_bytes", max_queue_bytes);
         num("max_batch_events", max_batch_events);
@@ -144,6 +152,12 @@ struct Stats {
     std::uint64_t mirror_sent = 0;
     std::uint64_t mirror_failed = 0;
     std::uint64_t mirror_dropped = 0;
+    /// The durable spool (spool_dir): items written to it, replayed from an earlier client, dropped from it.
+    std::uint64_t spooled = 0;
+    std::uint64_t replayed = 0;
+    std::uint64_t spool_dropped = 0;
+    /// Items in the spool not yet delivered (a gauge).
+    std::uint64_t spool_pending = 0;
 };
 
 /// One event for Client::track_ai (AI fields) or Client::track (plain; AI fields ignored).
