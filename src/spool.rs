@@ -114,27 +114,74 @@ fn route_of(code: u8) -> Option<Route> {
     })
 }
 
+/// CRC-32 (IEEE) lookup tables for slicing by 8 bytes: a bit-at-a-time CRC cost more than the
+/// whole rest of spooling a batch (docs/benchmarks.md).
+const CRC_TABLES: [[u32; 256]; 8] = crc_tables();
+
+const fn crc_tables() -> [[u32; 256]; 8] {
+    let mut tables = [[0u32; 256]; 8];
+    let mut i = 0;
+    while i < 256 {
+        let mut crc = i as u32;
+        let mut bit = 0;
+        while bit < 8 {
+            crc = if crc & 1 == 1 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
+            bit += 1;
+        }
+        tables[0][i] = crc;
+        i += 1;
+    }
+    let mut t = 1;
+    while t < 8 {
+        let mut i = 0;
+        while i < 256 {
+            let previous = tables[t - 1][i];
+            tables[t][i] = (previous >> 8) ^ tables[0][(previous & 0xFF) as usize];
+            i += 1;
+        }
+        t += 1;
+    }
+    tables
+}
+
 fn crc32(parts: &[&[u8]]) -> u32 {
+    let t = &CRC_TABLES;
     let mut crc = !0u32;
     for part in parts {
-        for &byte in *part {
-            crc ^= u32::from(byte);
-            for _ in 0..8 {
-                crc = (crc >> 1) ^ (0xEDB8_8320 & (!(crc & 1)).wrapping_add(1));
-            }
+        let mut chunks = part.chunks_exact(8);
+        for chunk in &mut chunks {
+            let lo = u32::from_le_bytes([chunk[0], chunk[1], chunk[2], chunk[3]]) ^ crc;
+            let hi = u32::from_le_bytes([chunk[4], chunk[5], chunk[6], chunk[7]]);
+            crc = t[7][(lo & 0xFF) as usize]
+                ^ t[6][((lo >> 8) & 0xFF) as usize]
+                ^ t[5][((lo >> 16) & 0xFF) as usize]
+                ^ t[4][(lo >> 24) as usize]
+                ^ t[3][(hi & 0xFF) as usize]
+                ^ t[2][((hi >> 8) & 0xFF) as usize]
+                ^ t[1][((hi >> 16) & 0xFF) as usize]
+                ^ t[0][(hi >> 24) as usize];
+        }
+        for &byte in chunks.remainder() {
+            crc = (crc >> 8) ^ t[0][((crc ^ u32::from(byte)) & 0xFF) as usize];
         }
     }
     !crc
 }
 
+/// A record's header (its CRC covers header bytes 4..16 and the payload).
+fn header(kind: u8, route: u8, count: u32, payload: &[u8]) -> [u8; HEADER] {
+    let mut header = [0u8; HEADER];
+    header[..4].copy_from_slice(MAGIC);
+    header[4..8].copy_from_slice(&[kind, route, 0, 0]);
+    header[8..12].copy_from_slice(&count.to_le_bytes());
+    header[12..16].copy_from_slice(&(payload.len() as u32).to_le_bytes());
+    let crc = crc32(&[&header[4..16], payload]);
+    header[16..].copy_from_slice(&crc.to_le_bytes());
+    header
+}
+
 fn encode(kind: u8, route: u8, count: u32, payload: &[u8]) -> Vec<u8> {
-    let mut record = Vec::with_capacity(HEADER + payload.len());
-    record.extend_from_slice(MAGIC);
-    record.extend_from_slice(&[kind, route, 0, 0]);
-    record.extend_from_slice(&count.to_le_bytes());
-    record.extend_from_slice(&(payload.len() as u32).to_le_bytes());
-    let crc = crc32(&[&record[4..16], payload]);
-    record.extend_from_slice(&crc.to_le_bytes());
+    let mut record = header(kind, route, count, payload).to_vec();
     record.extend_from_slice(payload);
     record
 }
@@ -306,8 +353,7 @@ impl Spool {
     /// Appends a batch (after it). On an error nothing was added and the segment is as before.
     /// Makes room first by dropping the oldest batches when the budget would be passed.
     pub fn append(&mut self, route: Route, body: &[u8], count: usize) -> io::Result<Evicted> {
-        let record = encode(KIND_BATCH, route_code(route), count as u32, body);
-        let size = record.len() as u64;
+        let size = (HEADER + body.len()) as u64;
         if size > self.budget || body.len() > u32::MAX as usize {
             return Err(io::Error::other(format!("a batch of {} bytes is larger than the spool budget", body.len())));
         }
@@ -322,7 +368,13 @@ impl Spool {
         };
         let segment = self.segments.get_mut(&id).ok_or_else(|| io::Error::other("segment missing"))?;
         let offset = segment.len;
-        if let Err(error) = segment.file.write_all_at(&record, offset) {
+        // The header, then the body where it lies (no copy of a batch of up to 1 MiB).
+        let header = header(KIND_BATCH, route_code(route), count as u32, body);
+        let written = segment
+            .file
+            .write_all_at(&header, offset)
+            .and_then(|()| segment.file.write_all_at(body, offset + HEADER as u64));
+        if let Err(error) = written {
             let _ = segment.file.set_len(offset); // no torn record left behind
             if segment.live == 0 {
                 self.remove_segment(id);
@@ -489,6 +541,22 @@ mod tests {
     fn crc32_matches_the_standard_check_value() {
         assert_eq!(crc32(&[b"123456789"]), 0xCBF4_3926);
         assert_eq!(crc32(&[b"1234", b"56789"]), 0xCBF4_3926);
+        // Slicing by 8 agrees with the bit-at-a-time definition at every length and split.
+        let bitwise = |bytes: &[u8]| {
+            let mut crc = !0u32;
+            for &byte in bytes {
+                crc ^= u32::from(byte);
+                for _ in 0..8 {
+                    crc = if crc & 1 == 1 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
+                }
+            }
+            !crc
+        };
+        let data: Vec<u8> = (0..300u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+        for len in 0..data.len() {
+            let split = len / 3;
+            assert_eq!(crc32(&[&data[..split], &data[split..len]]), bitwise(&data[..len]), "length {len}");
+        }
     }
 
     #[test]
