@@ -975,14 +975,16 @@ pub unsafe extern "C" fn rd_flush(client: rd_client, timeout_ms: i64, err_out: *
 /// Drains the queue within `timeout_ms` (negative: `shutdown_timeout_ms`, 10 s by default),
 /// stops the sender thread and frees the handle: later calls with it give
 /// RD_ERR_INVALID_HANDLE, so calling it twice is harmless. Returns by the deadline whatever the
-/// sink does; what could not be delivered by then is dropped. Once it returns, the client's log
+/// sink does; what could not be delivered by then is dropped, or, with `spool_dir`, left in the
+/// spool for the next client (`spool_pending`), not dropped. Once it returns, the client's log
 /// callback is never called again. Thread-safe.
 ///
 /// `stats_out` may be NULL; when the handle was live it receives the client's final statistics
 /// (caller-owned), on success and on RD_ERR_ITEMS_DROPPED or RD_ERR_TIMEOUT alike: the only way
 /// to read them after the handle is freed. RD_OK means nothing queued was dropped while draining.
 /// Errors: RD_ERR_INVALID_HANDLE, RD_ERR_ITEMS_DROPPED (drained, but items were dropped on the
-/// way), RD_ERR_TIMEOUT (the deadline came first: what was left is counted in dropped_shutdown).
+/// way), RD_ERR_TIMEOUT (the deadline came first: what was left is counted in dropped_shutdown,
+/// or stays in the spool with `spool_dir`).
 /// The handle is freed in every case but RD_ERR_INVALID_HANDLE.
 #[no_mangle]
 pub unsafe extern "C" fn rd_shutdown(
