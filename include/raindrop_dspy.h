@@ -84,7 +84,8 @@ typedef enum {
   RD_ERR_QUEUE_FULL = 9,
   // The flush or shutdown timeout elapsed before the queue drained.
   RD_ERR_TIMEOUT = 10,
-  // Too many calls or spans are begun and not ended (see `max_open_calls`).
+  // Too many calls or spans are begun and not ended, or they hold too many bytes (see
+  // `max_open_calls` and `max_open_call_bytes`); counted in `calls_refused`.
   RD_ERR_TOO_MANY_OPEN_CALLS = 11,
   // `rd_shutdown` drained the queue, but some items were dropped on the way (rejected, past
   // the retry budget or the deadline): the counts are in its `stats_out`.
@@ -366,6 +367,9 @@ typedef struct rd_stats {
   // Items in the spool not yet delivered (this client's and those replayed from an earlier
   // one): after `rd_shutdown`, what the next client opening the directory will send.
   uint64_t spool_pending;
+  // Calls and spans refused at begin (RD_ERR_TOO_MANY_OPEN_CALLS): `max_open_calls` or
+  // `max_open_call_bytes` was reached.
+  uint64_t calls_refused;
 } rd_stats;
 
 #ifdef __cplusplus

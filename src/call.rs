@@ -5,6 +5,7 @@ use crate::error::{rd_result, Error};
 use crate::registry::Registry;
 use crate::span::SpanKind;
 use crate::text::Text;
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -64,6 +65,8 @@ pub struct OpenCall {
     /// Who the call is for: given when its top-level call began, shared by every span under it.
     pub context: Arc<CallContext>,
     pub rollup: Rollup,
+    /// What this open call holds, counted against `max_open_call_bytes` until it ends.
+    pub held_bytes: usize,
 }
 
 /// Per-call user, conversation and event name (`rd_call_options`); absent = the client's.
@@ -85,7 +88,10 @@ pub struct LmResult<'a> {
 
 pub struct Calls {
     table: Mutex<Registry<OpenCall>>,
+    /// The sum of `held_bytes` of the open calls; changed only with `table` locked.
+    bytes: AtomicUsize,
     max_open: usize,
+    max_bytes: usize,
     ttl: Duration,
 }
 
@@ -102,8 +108,43 @@ pub struct Begin<'a> {
 }
 
 impl Calls {
-    pub fn new(max_open: usize, ttl: Duration) -> Self {
-        Calls { table: Mutex::new(Registry::new()), max_open, ttl }
+    pub fn new(max_open: usize, max_bytes: usize, ttl: Duration) -> Self {
+        Calls { table: Mutex::new(Registry::new()), bytes: AtomicUsize::new(0), max_open, max_bytes, ttl }
+    }
+
+    /// Removes the calls begun more than `ttl` before `now`; returns how many.
+    fn remove_expired(&self, table: &mut Registry<OpenCall>, now: u64) -> usize {
+        let ttl_nanos = self.ttl.as_nanos() as u64;
+        let mut freed = 0;
+        let removed = table.remove_where(|call| {
+            let expired = now.saturating_sub(call.start_nanos) > ttl_nanos;
+            if expired {
+                freed += call.held_bytes;
+            }
+            expired
+        });
+        self.bytes.fetch_sub(freed, Relaxed);
+        removed
+    }
+
+    /// Which bound a new call of `size` bytes would pass, if any.
+    fn over(&self, table: &Registry<OpenCall>, size: usize) -> Option<String> {
+        if table.len() >= self.max_open {
+            return Some(format!(
+                "{} calls are begun and not ended (max_open_calls); end them or raise the limit",
+                table.len()
+            ));
+        }
+        let held = self.bytes.load(Relaxed);
+        if held.saturating_add(size) > self.max_bytes {
+            return Some(format!(
+                "the {} calls begun and not ended hold {held} bytes; this one needs {size} more \
+                 (max_open_call_bytes = {}); end them or raise the limit",
+                table.len(),
+                self.max_bytes
+            ));
+        }
+        None
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Registry<OpenCall>> {
@@ -127,6 +168,10 @@ impl Calls {
             let root = if parent.root == 0 { begin.parent } else { parent.root };
             (parent.trace_id, Some(parent.span_id), root, parent.event_id.clone(), parent.context.clone(), true)
         };
+        let held_bytes = std::mem::size_of::<OpenCall>()
+            + begin.name.len()
+            + begin.input.as_deref().map_or(0, str::len)
+            + if nested { 0 } else { event_id.len() + context_bytes(&context) };
         Ok(OpenCall {
             kind: begin.kind,
             sends_event: begin.parent == 0 && begin.sends_event_if_top_level,
@@ -141,6 +186,7 @@ impl Calls {
             event_id,
             context,
             rollup: Rollup::default(),
+            held_bytes,
         })
     }
 
@@ -150,19 +196,13 @@ impl Calls {
         let mut table = self.lock();
         let call = Self::place(&table, begin, start_nanos)?;
         let mut expired = 0;
-        if table.len() >= self.max_open {
-            let ttl_nanos = self.ttl.as_nanos() as u64;
-            expired = table.remove_where(|call| start_nanos.saturating_sub(call.start_nanos) > ttl_nanos);
-            if table.len() >= self.max_open {
-                return Err(Error::new(
-                    rd_result::RD_ERR_TOO_MANY_OPEN_CALLS,
-                    format!(
-                        "{} calls are begun and not ended (max_open_calls); end them or raise the limit",
-                        table.len()
-                    ),
-                ));
+        if self.over(&table, call.held_bytes).is_some() {
+            expired = self.remove_expired(&mut table, start_nanos);
+            if let Some(why) = self.over(&table, call.held_bytes) {
+                return Err(Error::new(rd_result::RD_ERR_TOO_MANY_OPEN_CALLS, why));
             }
         }
+        self.bytes.fetch_add(call.held_bytes, Relaxed);
         let event_id = call.event_id.clone();
         Ok((table.insert(call), event_id, expired))
     }
@@ -172,6 +212,7 @@ impl Calls {
     pub fn end(&self, handle: u64, argument: &str, lm: LmResult<'_>) -> Result<OpenCall, Error> {
         let mut table = self.lock();
         let call = table.remove(handle).ok_or_else(|| Error::handle(argument))?;
+        self.bytes.fetch_sub(call.held_bytes, Relaxed);
         Self::roll_up(&mut table, &call, lm);
         Ok(call)
     }
@@ -205,9 +246,13 @@ impl Calls {
     /// The expiry sweep, also run from time to time so forgotten calls never pile up.
     pub fn expire(&self) -> usize {
         let now = crate::time::unix_nanos();
-        let ttl_nanos = self.ttl.as_nanos() as u64;
-        self.lock().remove_where(|call| now.saturating_sub(call.start_nanos) > ttl_nanos)
+        let mut table = self.lock();
+        self.remove_expired(&mut table, now)
     }
+}
+
+fn context_bytes(context: &CallContext) -> usize {
+    [&context.user_id, &context.convo_id, &context.event_name].iter().map(|s| s.as_deref().map_or(0, str::len)).sum()
 }
 
 #[cfg(test)]

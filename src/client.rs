@@ -89,7 +89,7 @@ impl Client {
                 "project_id is not a valid slug (a-z, 0-9, '-', 1-63 chars); sending without it".into()
             });
         }
-        let calls = Calls::new(config.max_open_calls, config.open_call_ttl);
+        let calls = Calls::new(config.max_open_calls, config.max_open_call_bytes, config.open_call_ttl);
         let enabled = config.enabled();
         let (max_items, max_bytes) = (config.max_queue_items, config.max_queue_bytes);
         let shared = Arc::new(Shared { config, stats: Stats::default(), logger, control: Control::default() });
@@ -125,7 +125,11 @@ impl Client {
         if self.begins.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % 65_536 == 65_535 {
             self.expire_calls();
         }
-        let (handle, event_id, expired) = self.calls.begin(begin)?;
+        let (handle, event_id, expired) = self.calls.begin(begin).inspect_err(|e| {
+            if e.code == rd_result::RD_ERR_TOO_MANY_OPEN_CALLS {
+                Stats::add(&self.shared.stats.calls_refused, 1);
+            }
+        })?;
         if expired > 0 {
             Stats::add(&self.shared.stats.calls_expired, expired);
         }

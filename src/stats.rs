@@ -12,6 +12,7 @@ pub struct Stats {
     pub dropped_shutdown: AtomicU64,
     pub dropped_invalid: AtomicU64,
     pub calls_expired: AtomicU64,
+    pub calls_refused: AtomicU64,
     pub retries: AtomicU64,
     pub requests: AtomicU64,
     pub bytes_sent: AtomicU64,
@@ -79,6 +80,9 @@ pub struct rd_stats {
     /// Items in the spool not yet delivered (this client's and those replayed from an earlier
     /// one): after `rd_shutdown`, what the next client opening the directory will send.
     pub spool_pending: u64,
+    /// Calls and spans refused at begin (RD_ERR_TOO_MANY_OPEN_CALLS): `max_open_calls` or
+    /// `max_open_call_bytes` was reached.
+    pub calls_refused: u64,
 }
 
 impl Stats {
@@ -128,6 +132,7 @@ impl Stats {
             replayed: self.replayed.load(Relaxed),
             spool_dropped: self.spool_dropped.load(Relaxed),
             spool_pending: self.spool_pending.load(Relaxed),
+            calls_refused: self.calls_refused.load(Relaxed),
         }
     }
 }

@@ -212,6 +212,57 @@ fn too_many_open_calls() {
 }
 
 #[test]
+fn open_calls_are_bounded_in_bytes() {
+    // Issue 13 #3: 20,000 begun and never-ended calls with 100 KB inputs held 2.2 GB. Beside
+    // max_open_calls, max_open_call_bytes bounds what open calls hold; refusals are counted.
+    let sink = Sink::start();
+    let c = client(&sink, json!({"max_open_call_bytes": 1_048_576}));
+    let input = vec![b'i'; 100_000];
+    let mut open = Vec::new();
+    let refused = loop {
+        match c.wrap_begin(0, Some("m"), Some(&input), None) {
+            Ok((call, _)) => open.push(call),
+            Err(e) => break e,
+        }
+        assert!(open.len() <= 10, "1 MiB holds at most ten 100 KB inputs");
+    };
+    assert!(open.len() >= 9, "{} calls of 100 KB fit in 1 MiB", open.len());
+    assert_err(Err::<(), _>(refused), ERR_TOO_MANY_OPEN_CALLS, "max_open_call_bytes");
+    // Nested spans count too; a small one may still fit, a large one not.
+    assert_err(c.span_begin(open[0], SPAN_LM, "lm", Some(&input)), ERR_TOO_MANY_OPEN_CALLS, "max_open_call_bytes");
+    assert_eq!(c.stats().unwrap().calls_refused, 2, "both refusals counted");
+    // Ending a call gives its bytes back.
+    c.wrap_end(open.pop().unwrap(), None).unwrap();
+    let (again, _) = c.wrap_begin(0, Some("m"), Some(&input), None).expect("room again after an end");
+    open.push(again);
+    for call in open {
+        c.wrap_end(call, None).unwrap();
+    }
+    for _ in 0..30 {
+        let (call, _) = c.wrap_begin(0, Some("m"), Some(&input), None).expect("every end gave its bytes back");
+        c.wrap_end(call, None).unwrap();
+    }
+    assert_eq!(c.stats().unwrap().calls_refused, 2);
+}
+
+#[test]
+fn open_call_bytes_default_bounds_the_issue_case() {
+    // The default (64 MiB) with the issue's inputs: far fewer than 2,000 calls of 100 KB stay
+    // open, and every refusal is counted; the count bound is counted the same way.
+    let sink = Sink::start();
+    let c = client(&sink, json!({}));
+    let input = vec![b'i'; 100_000];
+    let accepted = (0..2_000).filter(|_| c.wrap_begin(0, Some("m"), Some(&input), None).is_ok()).count();
+    let held = accepted * 100_000;
+    assert!(held <= 64 << 20 && held > 60 << 20, "{accepted} calls of 100 KB held, the bound is 64 MiB");
+    assert_eq!(c.stats().unwrap().calls_refused, (2_000 - accepted) as u64);
+    let c = client(&sink, json!({"max_open_calls": 1}));
+    c.wrap_begin(0, Some("m"), None, None).unwrap();
+    assert_err(c.wrap_begin(0, Some("m"), None, None), ERR_TOO_MANY_OPEN_CALLS, "max_open_calls");
+    assert_eq!(c.stats().unwrap().calls_refused, 1);
+}
+
+#[test]
 fn open_calls_expire_after_ttl() {
     // Forgotten calls never block new ones: past open_call_ttl_ms they are dropped (counted)
     // when room is needed, and their handles become invalid.

@@ -29,6 +29,7 @@ type Stats struct {
 	Replayed           uint64 // items an earlier client left in the spool, delivered by this one
 	SpoolDropped       uint64 // items dropped from the spool (its byte budget, oldest first)
 	SpoolPending       uint64 // gauge: items in the spool not yet delivered
+	CallsRefused       uint64 // begins refused: max_open_calls or max_open_call_bytes reached
 }
 
 // Stats returns a snapshot of the delivery counters. After Shutdown (or Close)
@@ -73,5 +74,6 @@ func statsFrom(s *C.rd_stats) Stats {
 		Replayed:           uint64(s.replayed),
 		SpoolDropped:       uint64(s.spool_dropped),
 		SpoolPending:       uint64(s.spool_pending),
+		CallsRefused:       uint64(s.calls_refused),
 	}
 }

@@ -202,6 +202,7 @@ class rd_stats(Structure):
         ("replayed", c_uint64),
         ("spool_dropped", c_uint64),
         ("spool_pending", c_uint64),
+        ("calls_refused", c_uint64),
     ]
 
 

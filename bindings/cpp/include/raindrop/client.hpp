@@ -182,6 +182,7 @@ private:
         out.replayed = s.replayed;
         out.spool_dropped = s.spool_dropped;
         out.spool_pending = s.spool_pending;
+        out.calls_refused = s.calls_refused;
         return out;
     }
 

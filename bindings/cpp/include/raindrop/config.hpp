@@ -158,6 +158,8 @@ struct Stats {
     std::uint64_t spool_dropped = 0;
     /// Items in the spool not yet delivered (a gauge).
     std::uint64_t spool_pending = 0;
+    /// Begins refused: `max_open_calls` or `max_open_call_bytes` reached.
+    std::uint64_t calls_refused = 0;
 };
 
 /// One event for Client::track_ai (AI fields) or Client::track (plain; AI fields ignored).
