@@ -6,9 +6,10 @@ use crate::config::Config;
 use crate::error::{rd_result, Error};
 use crate::event::{AiData, Builtins, Event};
 use crate::identify::Identify;
+use crate::lifecycle::{ClientShared, Shutdown};
 use crate::log::{LogSink, Logger};
 use crate::queue::{Ack, Item, Queue};
-use crate::sender::{Control, Sender, Shared};
+use crate::sender::Sender;
 use crate::signal::Signal;
 use crate::span::{Span, SpanDetail, SpanKind};
 use crate::stats::{rd_stats, Stats};
@@ -58,7 +59,7 @@ pub struct EventArgs {
 }
 
 pub struct Client {
-    shared: Arc<Shared>,
+    shared: Arc<ClientShared>,
     calls: Calls,
     /// None when telemetry is disabled (no key): calls are checked, then discarded.
     queue: Option<Queue>,
@@ -92,7 +93,7 @@ impl Client {
         let calls = Calls::new(config.max_open_calls, config.max_open_call_bytes, config.open_call_ttl);
         let enabled = config.enabled();
         let (max_items, max_bytes) = (config.max_queue_items, config.max_queue_bytes);
-        let shared = Arc::new(Shared { config, stats: Stats::default(), logger, control: Control::default() });
+        let shared = Arc::new(ClientShared { config, stats: Stats::default(), logger, shutdown: Shutdown::default() });
         let (queue, sender) = if enabled {
             let (queue, receiver) = crate::queue::bounded(max_items, max_bytes);
             let sender = Sender::new(shared.clone(), receiver);
@@ -340,7 +341,7 @@ impl Client {
         let deadline = self.deadline(timeout, self.shared.config.flush_timeout);
         let ack = Arc::new(Ack::default());
         let pushed = queue.push_marker(Item::Flush(ack.clone()), deadline);
-        self.shared.control.wake();
+        self.shared.shutdown.wake();
         if pushed && ack.wait_until(deadline) {
             return Ok(());
         }
@@ -363,11 +364,11 @@ impl Client {
         let Some(queue) = &self.queue else { return (Ok(()), self.stats()) };
         let dropped_before = self.shared.stats.dropped_after_queueing();
         let deadline = self.deadline(timeout, self.shared.config.shutdown_timeout);
-        let control = &self.shared.control;
-        control.begin_shutdown(deadline);
+        let shutdown = &self.shared.shutdown;
+        shutdown.begin_shutdown(deadline);
         let pushed = queue.push_marker(Item::Shutdown, deadline);
-        control.wake();
-        let drained = pushed && control.wait_finished(deadline);
+        shutdown.wake();
+        let drained = pushed && shutdown.wait_finished(deadline);
         if drained {
             if let Some(thread) = self.sender.lock().unwrap_or_else(|p| p.into_inner()).take() {
                 let _ = thread.join();
@@ -382,7 +383,7 @@ impl Client {
         }
         // Deadline reached: tell the sender to drop what is left and leave it to finish alone. Its
         // requests end by the deadline, so every item not final now is dropped: count it so.
-        control.abort();
+        shutdown.abort();
         let mut stats = self.stats();
         if self.shared.stats.spool_open.load(std::sync::atomic::Ordering::Relaxed) {
             // The sender writes what it still holds to the spool instead of dropping it.

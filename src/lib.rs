@@ -14,6 +14,7 @@ mod ffi;
 mod identify;
 mod ids;
 mod json_bound;
+mod lifecycle;
 mod log;
 mod mirror;
 mod process;

@@ -125,7 +125,7 @@ pub trait Host: Send + Sync + 'static {
     fn logger(&self) -> &Logger;
 }
 
-impl Host for crate::sender::Shared {
+impl Host for crate::lifecycle::ClientShared {
     fn stats(&self) -> &Stats {
         &self.stats
     }

@@ -2,7 +2,7 @@
 //! batches them per route, and delivers each batch with retries, backoff and deadlines.
 
 use crate::config::Config;
-use crate::log::Logger;
+use crate::lifecycle::ClientShared;
 use crate::queue::{Item, QueueReceiver};
 use crate::retry::{Backoff, Outcome};
 use crate::span;
@@ -11,98 +11,13 @@ use crate::transport::{Route, Transport};
 use crossbeam_channel::{RecvTimeoutError, TryRecvError};
 use serde_json::{json, Value};
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// How often a busy sender looks at the queue (instead of parking on it).
 const POLL_INTERVAL: Duration = Duration::from_millis(2);
 /// How long without items before the sender parks on the queue again.
 const IDLE_AFTER: Duration = Duration::from_secs(1);
-
-/// What the client handle and the sender thread share.
-pub struct Shared {
-    pub config: Config,
-    pub stats: Stats,
-    pub logger: Logger,
-    pub control: Control,
-}
-
-/// Shutdown coordination: a deadline the sender must respect, and an abort that stops it at once.
-#[derive(Default)]
-pub struct Control {
-    state: Mutex<ControlState>,
-    changed: Condvar,
-}
-
-#[derive(Default)]
-struct ControlState {
-    shutdown_deadline: Option<Instant>,
-    abort: bool,
-    finished: bool,
-}
-
-impl Control {
-    fn lock(&self) -> std::sync::MutexGuard<'_, ControlState> {
-        self.state.lock().unwrap_or_else(|p| p.into_inner())
-    }
-    pub fn begin_shutdown(&self, deadline: Instant) {
-        self.lock().shutdown_deadline = Some(deadline);
-        self.changed.notify_all();
-    }
-    /// Wakes a napping sender: a flush or shutdown marker is waiting.
-    pub fn wake(&self) {
-        self.changed.notify_all();
-    }
-    /// A short sleep that a flush, shutdown or abort cuts short.
-    fn nap(&self, duration: Duration) {
-        let state = self.lock();
-        if !state.abort {
-            let _ = self.changed.wait_timeout(state, duration);
-        }
-    }
-    pub fn abort(&self) {
-        self.lock().abort = true;
-        self.changed.notify_all();
-    }
-    fn finish(&self) {
-        self.lock().finished = true;
-        self.changed.notify_all();
-    }
-    pub(crate) fn aborted(&self) -> bool {
-        self.lock().abort
-    }
-    pub(crate) fn shutdown_deadline(&self) -> Option<Instant> {
-        self.lock().shutdown_deadline
-    }
-    /// Waits until the sender thread has finished, or `deadline`.
-    pub fn wait_finished(&self, deadline: Instant) -> bool {
-        let mut state = self.lock();
-        while !state.finished {
-            let now = Instant::now();
-            if now >= deadline {
-                return false;
-            }
-            state = self.changed.wait_timeout(state, deadline - now).unwrap_or_else(|p| p.into_inner()).0;
-        }
-        true
-    }
-    /// Sleeps `duration` unless aborted, or unless the wait would pass the shutdown deadline.
-    /// Returns false when the caller should give up instead.
-    fn sleep(&self, duration: Duration) -> bool {
-        let until = Instant::now() + duration;
-        let mut state = self.lock();
-        loop {
-            if state.abort || state.shutdown_deadline.is_some_and(|deadline| until > deadline) {
-                return false;
-            }
-            let now = Instant::now();
-            if now >= until {
-                return true;
-            }
-            state = self.changed.wait_timeout(state, until - now).unwrap_or_else(|p| p.into_inner()).0;
-        }
-    }
-}
 
 struct Batch {
     route: Route,
@@ -118,7 +33,7 @@ impl Batch {
 }
 
 pub struct Sender {
-    shared: Arc<Shared>,
+    shared: Arc<ClientShared>,
     queue: QueueReceiver,
     transport: Transport,
     /// `$context`, serialised once.
@@ -139,7 +54,7 @@ fn slot(route: Route) -> usize {
 }
 
 impl Sender {
-    pub fn new(shared: Arc<Shared>, queue: QueueReceiver) -> Self {
+    pub fn new(shared: Arc<ClientShared>, queue: QueueReceiver) -> Self {
         let config = &shared.config;
         let context = json!({
             "library": {"name": config.library_name, "version": config.library_version},
@@ -180,12 +95,12 @@ impl Sender {
         if let Some(spool) = self.spool.take() {
             spool.stop(); // sends until the shutdown deadline at most (at once when aborted)
         }
-        self.shared.control.finish();
+        self.shared.shutdown.finish();
         // The cloud part is done (rd_shutdown sees it finished); give the mirror one request
         // timeout (2 s), within the shutdown deadline, then drop what it still holds: a hanging
         // Workshop delays shutdown by 2 s at most.
-        if let (Some(mirror), Some(deadline)) = (&self.mirror, self.shared.control.shutdown_deadline()) {
-            if !self.shared.control.aborted() {
+        if let (Some(mirror), Some(deadline)) = (&self.mirror, self.shared.shutdown.shutdown_deadline()) {
+            if !self.shared.shutdown.aborted() {
                 mirror.wait_idle(deadline.min(Instant::now() + crate::mirror::TIMEOUT));
             }
         }
@@ -194,7 +109,7 @@ impl Sender {
     fn run_loop(&mut self) {
         let mut last_item = Instant::now();
         loop {
-            if self.shared.control.aborted() {
+            if self.shared.shutdown.aborted() {
                 self.drop_everything();
                 return;
             }
@@ -208,7 +123,7 @@ impl Sender {
                     Ok(item) => Ok(item),
                     Err(TryRecvError::Disconnected) => Err(RecvTimeoutError::Disconnected),
                     Err(TryRecvError::Empty) => {
-                        self.shared.control.nap(until_due.min(POLL_INTERVAL));
+                        self.shared.shutdown.nap(until_due.min(POLL_INTERVAL));
                         Err(RecvTimeoutError::Timeout)
                     }
                 }
@@ -226,7 +141,7 @@ impl Sender {
                     if let Some(spool) = self.spool.take() {
                         spool.stop();
                     }
-                    if self.shared.control.aborted() {
+                    if self.shared.shutdown.aborted() {
                         self.drop_everything();
                     }
                     return;
@@ -420,12 +335,12 @@ impl Sender {
         let first_attempt = Instant::now();
         let mut retry = 0u32;
         loop {
-            if shared.control.aborted() {
+            if shared.shutdown.aborted() {
                 Stats::add(&stats.dropped_shutdown, count);
                 return;
             }
             let mut timeout = config.request_timeout;
-            if let Some(deadline) = shared.control.shutdown_deadline() {
+            if let Some(deadline) = shared.shutdown.shutdown_deadline() {
                 let left = deadline.saturating_duration_since(Instant::now());
                 if left.is_zero() {
                     Stats::add(&stats.dropped_shutdown, count);
@@ -496,7 +411,7 @@ impl Sender {
                         });
                         return;
                     }
-                    if !shared.control.sleep(delay) {
+                    if !shared.shutdown.sleep(delay) {
                         Stats::add(&stats.dropped_shutdown, count);
                         logger.warn("shutdown_drop", || {
                             format!("shutdown deadline reached: dropped {count} items for {}", route.path())

@@ -5,9 +5,9 @@
 //! backoff. The two threads share the spool behind a mutex that is never held during network I/O
 //! and that the hot path never touches.
 
+use crate::lifecycle::ClientShared;
 use crate::queue::Ack;
 use crate::retry::{Backoff, Outcome};
-use crate::sender::Shared;
 use crate::spool::{Record, Spool};
 use crate::stats::Stats;
 use crate::transport::{Route, Transport};
@@ -45,14 +45,14 @@ impl Link {
 /// The sender thread's handle on the spool and its thread.
 pub struct Pump {
     link: Arc<Link>,
-    shared: Arc<Shared>,
+    shared: Arc<ClientShared>,
     thread: Option<JoinHandle<()>>,
 }
 
 impl Pump {
     /// Opens `spool_dir` (if configured) and starts the spool's thread; None (after one warning)
     /// when the directory cannot be used: the client then delivers without the spool.
-    pub fn start(shared: &Arc<Shared>) -> Option<Pump> {
+    pub fn start(shared: &Arc<ClientShared>) -> Option<Pump> {
         let config = &shared.config;
         let dir = config.spool_dir.as_ref()?;
         let logger = &shared.logger;
@@ -177,7 +177,7 @@ fn complete_flushes(state: &mut State) {
 /// The spool's thread.
 struct Sending {
     link: Arc<Link>,
-    shared: Arc<Shared>,
+    shared: Arc<ClientShared>,
     transport: Transport,
     /// Failed attempts at the head batch, and when to try it again.
     retry: u32,
@@ -200,16 +200,16 @@ impl Sending {
 
     fn run_loop(&mut self) {
         let shared = self.shared.clone();
-        let control = &shared.control;
+        let shutdown = &shared.shutdown;
         let mut state = self.link.lock();
         loop {
             complete_flushes(&mut state);
             self.shared.stats.spool_pending.store(state.spool.items() as u64, Ordering::Relaxed);
-            if control.aborted() {
+            if shutdown.aborted() {
                 return;
             }
             let now = Instant::now();
-            let deadline = control.shutdown_deadline();
+            let deadline = shutdown.shutdown_deadline();
             if state.stop && deadline.is_some_and(|deadline| now >= deadline) {
                 return;
             }
@@ -284,7 +284,7 @@ impl Sending {
         let (config, stats, logger) = (&shared.config, &shared.stats, &shared.logger);
         let (route, count) = (record.route, record.count);
         let mut timeout = config.request_timeout;
-        if let Some(deadline) = shared.control.shutdown_deadline() {
+        if let Some(deadline) = shared.shutdown.shutdown_deadline() {
             timeout = timeout.min(deadline.saturating_duration_since(Instant::now()));
             if timeout.is_zero() {
                 return Some(config.retry_max_backoff); // left in the spool for the next client
