@@ -1,6 +1,9 @@
 //! Random ids: UUID v4 event ids and OTLP trace / span ids, from a fast per-thread generator that
 //! is reseeded in a forked child (so parent and child never hand out the same ids).
 
+// Windows has no fork: nothing to register there.
+#![cfg_attr(not(unix), allow(dead_code, unused_imports))]
+
 use std::cell::Cell;
 use std::hash::{BuildHasher, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -28,6 +31,7 @@ fn fresh_seed() -> u64 {
 
 /// A wyrand step: fast, and good enough for ids that only need to be unique.
 pub fn next_u64() -> u64 {
+    #[cfg(unix)]
     AT_FORK.call_once(|| unsafe {
         // Safety: registers a plain function with no arguments; it only touches an atomic.
         libc::pthread_atfork(None, None, Some(after_fork_in_child));

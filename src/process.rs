@@ -12,6 +12,11 @@
 //! a fresh process. The id generator reseeds itself in the child (`ids`); the allocator
 //! (mimalloc) keeps per-thread heaps and lock-free shared state.
 
+// Windows has no fork, and a DLL's exit handlers run after the process's other threads are gone
+// (a drain there could only wait for its deadline): the hooks are unix only, and on Windows
+// rd_shutdown alone drains.
+#![cfg_attr(not(unix), allow(dead_code, unused_imports))]
+
 use crate::client::Client;
 use crate::registry::Registry;
 use std::cell::RefCell;
@@ -28,6 +33,7 @@ thread_local! {
     static HELD: RefCell<Option<Held>> = const { RefCell::new(None) };
 }
 
+#[cfg(unix)]
 extern "C" {
     // C11, in glibc and musl; not bound by the libc crate on Linux.
     fn at_quick_exit(function: extern "C" fn()) -> libc::c_int;
@@ -39,6 +45,7 @@ pub fn install() {
     INSTALLED.call_once(|| {
         // Safety: plain functions without arguments, valid for the life of the process (a
         // library's atexit handlers also run when it is unloaded).
+        #[cfg(unix)]
         unsafe {
             libc::pthread_atfork(Some(prepare), Some(parent), Some(child));
             libc::atexit(drain_at_exit);

@@ -153,9 +153,16 @@ impl Transport {
 /// The sink file holds what would go to the API: readable by its owner only (0600 when created),
 /// and never reached through a symlink at its last component (O_NOFOLLOW), so another user cannot
 /// plant a link to redirect or read it.
+#[cfg(unix)]
 fn open_sink_file(path: &str) -> std::io::Result<File> {
     use std::os::unix::fs::OpenOptionsExt;
     OpenOptions::new().create(true).append(true).mode(0o600).custom_flags(libc::O_NOFOLLOW).open(path)
+}
+
+/// Windows has neither modes nor O_NOFOLLOW: the file gets its folder's permissions.
+#[cfg(not(unix))]
+fn open_sink_file(path: &str) -> std::io::Result<File> {
+    OpenOptions::new().create(true).append(true).open(path)
 }
 
 /// The `file://` sink: one JSON line `{"route": ..., "body": ...}` per request.
