@@ -1,11 +1,13 @@
 # raindrop-dspy: build, demo and every test in every language.
 #   make demo   the main job: an offline demo that wraps a real DSPy program and shows what would be sent
-#   make test   every test: Rust core, C, Python, Go, C++
+#   make test   every test: Rust core, C, Python, Go, C++, and the prebuilt archives (test-dist)
+#   make dist   prebuilt archives per platform, Python wheels and sdist, SHA256SUMS, into dist/
 
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: test-workshop all build demo demo-c test test-rust lint-rust check-header test-c test-python test-go test-cpp test-otelcol test-fork test-exit test-fuzz
+.PHONY: test-workshop all build demo demo-c test test-rust lint-rust check-header test-c test-python test-go test-cpp \
+	test-otelcol test-fork test-exit test-fuzz dist test-dist dev-prefix
 
 all: build
 
@@ -21,7 +23,8 @@ demo-c: build
 	./target/quickstart target/quickstart-events.jsonl
 	python3 examples/trace_view.py target/quickstart-events.jsonl
 
-test: build check-header test-rust test-c test-python test-go test-cpp test-otelcol test-fork test-workshop test-exit test-fuzz
+test: build check-header test-rust test-c test-python test-go test-cpp test-otelcol test-fork test-workshop test-exit \
+	test-fuzz test-dist
 	@echo "make test: all suites passed"
 
 # The checked-in header must equal a fresh generation, and so must the Python ctypes declarations
@@ -53,8 +56,13 @@ test-c: build
 test-python:
 	bash bindings/python/run-tests.sh
 
-test-go: build
-	bash bindings/go/run-tests.sh
+# The Go package finds the library through pkg-config, as users' builds do: point it at a prefix
+# laid out from target/release (symlinks, so a rebuild needs no new install).
+dev-prefix: build
+	bash scripts/dist.sh --dev-prefix $(CURDIR)/target/prefix
+
+test-go: dev-prefix
+	PKG_CONFIG_PATH=$(CURDIR)/target/prefix/lib/pkgconfig bash bindings/go/run-tests.sh
 
 test-cpp: build
 	bash bindings/cpp/run-tests.sh
@@ -84,3 +92,13 @@ test-otelcol: build
 # a DSPy program and a C program mirror to it while their cloud endpoint is a loopback sink.
 test-workshop: build
 	RD_E2E_SKIP_CARGO=1 bash tests/workshop/run-e2e.sh
+
+# Prebuilt, stripped libraries (profile.dist) for linux x86_64/aarch64 and windows x86_64: archives
+# with include/, lib/, pkg-config and CMake files, wheels tagged py3-none-<platform>, an sdist.
+dist:
+	bash scripts/dist.sh
+
+# Every consumer built from dist/ alone, cargo off PATH: C natively, under qemu-aarch64 and wine,
+# the conformance driver under wine, C++ (CMake, pkg-config), Python wheels, Go (and windows/amd64).
+test-dist: dist
+	bash tests/dist/run.sh

@@ -1,20 +1,12 @@
 package raindrop
 
-// All #cgo directives of the package live in this file.
-//
-// Default build: the static library is linked by full path, so every Go
-// binary built from this package is self-contained (no .so needed at run
-// time). Build the core first with `cargo build --release` in the repository
-// root.
-//
-// With `-tags raindrop_shared` the shared library is linked instead, with an
-// rpath pointing at target/release. Use it when another Rust static library is
-// linked into the same program (two Rust staticlibs clash on shared symbols).
+// The native library is found through pkg-config: install a prebuilt archive
+// (in a checkout: make dev-prefix, into target/prefix) and point
+// PKG_CONFIG_PATH at its lib/pkgconfig. No Rust toolchain is needed. The
+// #cgo pkg-config lines are in cgo_static.go (the default: the static library,
+// so Go binaries are self-contained) and cgo_shared.go (-tags raindrop_shared).
 
 /*
-#cgo CFLAGS: -I${SRCDIR}/../../include
-#cgo !raindrop_shared LDFLAGS: ${SRCDIR}/../../target/release/libraindrop_dspy.a -lm -ldl -lpthread -lrt -lutil -lgcc_s -lc
-#cgo raindrop_shared LDFLAGS: -L${SRCDIR}/../../target/release -lraindrop_dspy -Wl,-rpath,${SRCDIR}/../../target/release
 #include <stdlib.h>
 #include "raindrop_dspy.h"
 

@@ -24,7 +24,6 @@ development build next to the source tree (``target/release`` or
 from __future__ import annotations
 
 import ctypes
-import glob
 import os
 import sys
 from ctypes import c_void_p
@@ -79,32 +78,34 @@ def _package_dir() -> str:
     return os.path.dirname(os.path.abspath(__file__))
 
 
-def _candidates() -> List[str]:
-    out: List[str] = []
+def library_name(platform: Optional[str] = None) -> str:
+    """The file name of the native library on ``platform`` (default: this one)."""
+    platform = platform or sys.platform
+    if platform == "win32":
+        return "raindrop_dspy.dll"
+    if platform == "darwin":
+        return "libraindrop_dspy.dylib"
+    return "libraindrop_dspy.so"
+
+
+def _candidates(platform: Optional[str] = None) -> List[str]:
     env = os.environ.get(ENV_LIBRARY)
     if env:
         return [env]
-    pkg = _package_dir()
-    # Built into the package by setuptools-rust (``_native.<ext suffix>``).
-    for pattern in ("_native*.so", "_native*.pyd", "_native*.dylib", "libraindrop_dspy*.so",
-                    "libraindrop_dspy*.dylib", "raindrop_dspy*.dll"):
-        out.extend(sorted(glob.glob(os.path.join(pkg, pattern))))
+    name = library_name(platform)
+    # Inside the package: a wheel carries it there (setup.py).
+    out = [os.path.join(_package_dir(), name)]
     # Development: bindings/python/raindrop_dspy -> repository root.
-    root = os.path.abspath(os.path.join(pkg, "..", "..", ".."))
-    if sys.platform == "darwin":
-        name = "libraindrop_dspy.dylib"
-    elif sys.platform == "win32":
-        name = "raindrop_dspy.dll"
-    else:
-        name = "libraindrop_dspy.so"
+    root = os.path.abspath(os.path.join(_package_dir(), "..", "..", ".."))
     for profile in ("release", "debug"):
         out.append(os.path.join(root, "target", profile, name))
     return out
 
 
-def library_path() -> Optional[str]:
-    """The path :func:`load` would use, or None when nothing is found."""
-    for cand in _candidates():
+def library_path(platform: Optional[str] = None) -> Optional[str]:
+    """The path :func:`load` would use, or None when nothing is found (``platform`` is
+    ``sys.platform`` unless given; a test checks a Windows wheel's layout with ``"win32"``)."""
+    for cand in _candidates(platform):
         if os.path.isfile(cand):
             return cand
     return None
@@ -127,9 +128,9 @@ def load() -> Lib:
             msg = (
                 "the native raindrop_dspy library was not found (looked in: "
                 + ", ".join(_candidates())
-                + "). Install the package with `pip install ./bindings/python` (this builds the "
-                "Rust core; it needs cargo), or set " + ENV_LIBRARY + " to a prebuilt "
-                "libraindrop_dspy shared library."
+                + "). Install a prebuilt wheel for this platform (pip install raindrop-dspy), "
+                "build from source with cargo (pip install ./bindings/python), or set "
+                + ENV_LIBRARY + " to a prebuilt " + library_name() + "."
             )
         raise LibraryNotFoundError(msg)
     try:
