@@ -94,7 +94,7 @@ stage() {
     rm -rf "$dest"
     mkdir -p "$dest/include/raindrop" "$dest/lib/pkgconfig" "$dest/lib/cmake/raindrop_dspy"
     cp include/raindrop_dspy.h "$dest/include/"
-    cp bindings/cpp/include/raindrop/raindrop.hpp "$dest/include/raindrop/"
+    cp bindings/cpp/include/raindrop/*.hpp "$dest/include/raindrop/"
     cp LICENSE "$dest/"
     local files
     case "$plat" in

@@ -198,7 +198,7 @@ ok "C++ consumer via pkg-config, shared and static"
 if c++ -std=c++14 -fsyntax-only -x c++ - -I"$PX/include" <<<'#include <raindrop/raindrop.hpp>' 2>"$WORK/cxx14.log"; then
     fail "raindrop.hpp compiles below C++17"
 fi
-grep -q '#error' "$WORK/cxx14.log" || { head -5 "$WORK/cxx14.log"; fail "below C++17 raindrop.hpp fails without its #error"; }
+grep -q "#error" "$WORK/cxx14.log" || { head -5 "$WORK/cxx14.log"; fail "below C++17 raindrop.hpp fails without its #error"; }
 ok "below C++17: $(grep -m1 -o 'error: #error.*' "$WORK/cxx14.log")"
 
 step "Python wheels"
