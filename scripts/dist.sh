@@ -50,7 +50,7 @@ tools() {
 
 need_target() {
     rustup target list --installed 2>/dev/null | grep -qx "$1" \
-        || die "the Rust target $1 is missing: rustup target add $1"
+        || die "the Rust target $1 is missing: bash scripts/dist-deps.sh (or rustup target add $1)"
 }
 
 # Builds the dist profile of the library for one platform; prints the output folder.
@@ -61,7 +61,7 @@ build_lib() {
     case "$plat" in
         linux-*) cargo zigbuild --profile dist --lib --target "$t.2.17" >&2 ;;
         windows-*)
-            command -v x86_64-w64-mingw32-gcc >/dev/null || die "mingw-w64 is missing: apt-get install mingw-w64"
+            command -v x86_64-w64-mingw32-gcc >/dev/null || die "mingw-w64 is missing: bash scripts/dist-deps.sh (or apt-get install mingw-w64)"
             cargo build --profile dist --lib --target "$t" >&2
             # The conformance driver for Windows (tests/dist runs it under wine).
             cargo build --profile dist --example conformance_driver --target "$t" >&2 ;;

@@ -6,14 +6,26 @@ package raindrop
 
 /*
 #include <string.h>
-#include <time.h>
 #include "raindrop_dspy.h"
 
+#ifdef _WIN32
+#include <windows.h>
+// Windows has no CLOCK_THREAD_CPUTIME_ID: kernel + user time, in 100 ns units.
+static long long rd_go_thread_cpu_ns(void) {
+	FILETIME created, exited, kernel, user;
+	if (!GetThreadTimes(GetCurrentThread(), &created, &exited, &kernel, &user)) return 0;
+	unsigned long long k = ((unsigned long long)kernel.dwHighDateTime << 32) | kernel.dwLowDateTime;
+	unsigned long long u = ((unsigned long long)user.dwHighDateTime << 32) | user.dwLowDateTime;
+	return (long long)((k + u) * 100);
+}
+#else
+#include <time.h>
 static long long rd_go_thread_cpu_ns(void) {
 	struct timespec ts;
 	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
 	return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
+#endif
 
 // One top-level call (begin + end with the given input and output), and with
 // nested != 0 a nested call and an LM span inside it, n times.

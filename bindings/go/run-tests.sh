@@ -10,6 +10,13 @@ if [ ! -f "$root/target/release/libraindrop_dspy.a" ] || [ ! -f "$root/include/r
   (cd "$root" && cargo build --release)
 fi
 
+# The package finds the library through pkg-config (make test-go sets PKG_CONFIG_PATH): run
+# directly, lay out the development prefix over target/release here.
+if ! pkg-config --exists raindrop_dspy-static 2>/dev/null; then
+  bash "$root/scripts/dist.sh" --dev-prefix "$root/target/prefix"
+  export PKG_CONFIG_PATH="$root/target/prefix/lib/pkgconfig${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}"
+fi
+
 export CGO_ENABLED=1
 cd "$here"
 echo "== gofmt -l"

@@ -68,6 +68,8 @@ class BuildWithNative(build_py):
             src = self.cargo_build()
         dest.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(src, dest / src.name)
+        # raindrop_dspy.__version__ (a checkout reads Cargo.toml instead)
+        (dest / "_version.py").write_text(f'version = "{version()}"\n', encoding="utf-8")
 
     def cargo_build(self) -> Path:
         cargo = shutil.which(os.environ.get("CARGO", "cargo"))

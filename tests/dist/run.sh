@@ -35,6 +35,10 @@ step() { printf '\n== %s\n' "$*"; }
 ok() { PASSED=$((PASSED + 1)); echo "ok: $*"; }
 fail() { echo "FAILED: $*" >&2; echo "test-dist: $PASSED passed, 1 failed"; exit 1; }
 
+for tool in wine qemu-aarch64 aarch64-linux-gnu-gcc x86_64-w64-mingw32-gcc pkg-config cmake unzip file readelf go; do
+    command -v "$tool" >/dev/null || fail "$tool is missing: bash scripts/dist-deps.sh installs the cross toolchains"
+done
+
 X86="raindrop_dspy-$VERSION-linux-x86_64"
 ARM="raindrop_dspy-$VERSION-linux-aarch64"
 WIN="raindrop_dspy-$VERSION-windows-x86_64"
@@ -85,11 +89,10 @@ for p in "$PX" "$PA" "$PW"; do
     done
     [ "$(PKG_CONFIG_PATH="$p/lib/pkgconfig" pkg-config --modversion raindrop_dspy)" = "$VERSION" ] || fail "$p: .pc version"
     grep -q "PACKAGE_VERSION \"$VERSION\"" "$p/lib/cmake/raindrop_dspy/raindrop_dspyConfigVersion.cmake" || fail "CMake version"
-    if grep -q RD_VERSION_STRING "$p/include/raindrop_dspy.h"; then
-        grep -q "define RD_VERSION_STRING \"$VERSION\"" "$p/include/raindrop_dspy.h" || fail "RD_VERSION_STRING != $VERSION"
-    else
-        echo "note: the header has no RD_VERSION_STRING yet"
-    fi
+    IFS=. read -r vmaj vmin vpat <<<"$VERSION"
+    for m in "STRING \"$VERSION\"" "MAJOR $vmaj" "MINOR $vmin" "PATCH ${vpat%%[-+]*}"; do
+        grep -q "^#define RD_VERSION_$m\$" "$p/include/raindrop_dspy.h" || fail "$(basename "$p"): the header has no #define RD_VERSION_$m"
+    done
 done
 readelf -d "$PX/lib/libraindrop_dspy.so" | has 'SONAME.*\[libraindrop_dspy.so\]' || fail "x86_64 .so has no SONAME"
 readelf -d "$PA/lib/libraindrop_dspy.so" | has 'SONAME.*\[libraindrop_dspy.so\]' || fail "aarch64 .so has no SONAME"
@@ -117,6 +120,10 @@ sent() {
     "$@" >"$WORK/out.txt" 2>&1 || rc=$?
     [ "$rc" = 0 ] || { cat "$WORK/out.txt"; fail "$what exited with $rc"; }
     after="$(grep -c '"route": "events/track"' "$WORK/sink.jsonl" 2>/dev/null || true)"
+    # the C quick start prints rd_version()
+    if has '^raindrop-dspy ' "$WORK/out.txt"; then
+        tr -d '\r' <"$WORK/out.txt" | has -x "raindrop-dspy $VERSION" || { cat "$WORK/out.txt"; fail "$what: rd_version() is not $VERSION"; }
+    fi
     [ "${after:-0}" -gt "${before:-0}" ] || { cat "$WORK/out.txt"; fail "$what sent no event to the sink"; }
     ok "$what -> $((after - before)) events/track request(s) at the loopback sink"
 }
@@ -128,7 +135,6 @@ export PKG_CONFIG_PATH="$PX/lib/pkgconfig"
 cc -std=c99 -Wall -Wextra -Werror "$QS" $(pkg-config --cflags --libs raindrop_dspy) -o "$WORK/qs-shared"
 readelf -d "$WORK/qs-shared" | has 'NEEDED.*libraindrop_dspy.so' || fail "qs-shared does not use the .so"
 sent "C quick start, x86_64, shared (pkg-config, rpath)" "$WORK/qs-shared" "$URL"
-grep -q "raindrop-dspy $VERSION" "$WORK/out.txt" || fail "rd_version() is not $VERSION"
 # The same binary after the prefix moved: LD_LIBRARY_PATH, as the archive's README says.
 mv "$PX" "$PX.moved"
 sent "C quick start, x86_64, shared, prefix moved (LD_LIBRARY_PATH)" env LD_LIBRARY_PATH="$PX.moved/lib" "$WORK/qs-shared" "$URL"
@@ -195,11 +201,16 @@ c++ -std=c++17 -Wall -Wextra -Werror "$CPP_SRC" $(pkg-config --cflags --libs rai
 c++ -std=c++17 -Wall -Wextra -Werror "$CPP_SRC" $(pkg-config --static --cflags --libs raindrop_dspy-static) -o "$WORK/cpp-pc-static"
 "$WORK/cpp-pc-static" "$WORK/cpp-pc.jsonl" "pkg-config, static" || fail "C++ consumer (pkg-config, static)"
 ok "C++ consumer via pkg-config, shared and static"
-if c++ -std=c++14 -fsyntax-only -x c++ - -I"$PX/include" <<<'#include <raindrop/raindrop.hpp>' 2>"$WORK/cxx14.log"; then
-    fail "raindrop.hpp compiles below C++17"
-fi
-grep -q "#error" "$WORK/cxx14.log" || { head -5 "$WORK/cxx14.log"; fail "below C++17 raindrop.hpp fails without its #error"; }
-ok "below C++17: $(grep -m1 -o 'error: #error.*' "$WORK/cxx14.log")"
+# A wrong setup stops with one error, the header's #error, that says what to do.
+for flags in "-std=c++14" "-std=c++17 -fno-exceptions" "-std=c++17 -fno-rtti"; do
+    # shellcheck disable=SC2086
+    if c++ $flags -fsyntax-only -x c++ - -I"$PX/include" <<<'#include <raindrop/raindrop.hpp>' 2>"$WORK/cxx.log"; then
+        fail "raindrop.hpp compiles with $flags"
+    fi
+    [ "$(grep -c 'error:' "$WORK/cxx.log")" = 1 ] && has '#error' "$WORK/cxx.log" \
+        || { head -20 "$WORK/cxx.log"; fail "with $flags raindrop.hpp fails without its one #error"; }
+    ok "$flags: $(grep -m1 -o 'error: #error.*' "$WORK/cxx.log")"
+done
 
 step "Python wheels"
 for arch in x86_64 aarch64; do
@@ -237,8 +248,8 @@ python3 -m venv "$VENV"
     "$DIST/raindrop_dspy-$VERSION-py3-none-manylinux2014_x86_64.whl" || fail "pip install of the wheel"
 PYLIB="$("$VENV/bin/python" -c 'import raindrop_dspy._ffi as f; print(f.library_path())')"
 case "$PYLIB" in "$VENV"/*) ;; *) fail "the installed package loads $PYLIB, not its own library" ;; esac
-[ "$("$VENV/bin/python" -c 'import raindrop_dspy; print(raindrop_dspy.native_library_version())')" = "$VERSION" ] \
-    || fail "native_library_version() in the venv is not $VERSION"
+[ "$("$VENV/bin/python" -c 'import raindrop_dspy as r; print(r.native_library_version(), r.__version__)')" = "$VERSION $VERSION" ] \
+    || fail "native_library_version() or __version__ in the venv is not $VERSION"
 (cd "$WORK" && "$VENV/bin/python" "$ROOT/examples/python/demo.py" >"$WORK/demo.txt" 2>&1) || { tail -30 "$WORK/demo.txt"; fail "demo.py"; }
 grep -q 'events/track' "$WORK/demo.txt" || { tail -30 "$WORK/demo.txt"; fail "demo.py showed no events/track request"; }
 ok "the manylinux wheel in a fresh venv (no cargo on PATH) runs examples/python/demo.py ($PYLIB)"

@@ -12,10 +12,31 @@ A drop-in for the ``raindrop-dspy`` package::
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
-
 from ._ffi import LibraryNotFoundError
 from .wrapper import EventIdSource, RaindropDSPy, ToolsInput, create_raindrop_dspy
+
+
+def _version() -> str:
+    """The crate's version (Cargo.toml, the single source): written into built packages as
+    ``_version.py`` by setup.py, read from the checkout's Cargo.toml otherwise."""
+    try:
+        from ._version import version
+
+        return version
+    except ImportError:
+        import os
+        import re
+
+        cargo = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "Cargo.toml")
+        try:
+            with open(cargo, encoding="utf-8") as f:
+                found = re.search(r'^version\s*=\s*"([^"]+)"', f.read(), re.M)
+        except OSError:
+            found = None
+        return found.group(1) if found else "0+unknown"
+
+
+__version__ = _version()
 
 __all__ = [
     "RaindropDSPy",

@@ -39,7 +39,11 @@
 #endif
 #if RAINDROP_CPLUSPLUS < 201703L
 #error "raindrop/raindrop.hpp requires C++17 or later (compile with -std=c++17, or /std:c++17 on MSVC)"
-#else  // nothing else is compiled below C++17: the #error above is the one message
+#elif !defined(__cpp_exceptions) && !defined(_CPPUNWIND)
+#error "raindrop/raindrop.hpp requires C++ exceptions (remove -fno-exceptions; /EHsc on MSVC)"
+#elif !defined(__cpp_rtti) && !defined(__GXX_RTTI) && !defined(_CPPRTTI)
+#error "raindrop/raindrop.hpp requires RTTI (remove -fno-rtti; /GR on MSVC)"
+#else  // nothing else is compiled without them: the #error above is the one message
 
 #include <raindrop/log.hpp>
 #include <raindrop/error.hpp>
@@ -50,5 +54,5 @@
 #include <raindrop/wrap.hpp>
 #include <raindrop/client.hpp>
 
-#endif  // C++17
+#endif  // C++17, exceptions, RTTI
 #endif  // RAINDROP_RAINDROP_HPP
