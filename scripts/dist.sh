@@ -21,10 +21,9 @@ MAJOR="${VERSION%%.*}"
 MINOR="$(echo "$VERSION" | cut -d. -f2)"
 die() { echo "dist: $*" >&2; exit 1; }
 
-# System libraries the static library needs (`cargo rustc --crate-type staticlib -- --print
-# native-static-libs`), per platform.
+# System libraries the static library needs, per platform: what rustc prints for it
+# (`--print native-static-libs`, read by build_lib); these defaults serve --dev-prefix.
 LINUX_LIBS="-lgcc_s -lutil -lrt -lpthread -lm -ldl -lc"
-WINDOWS_LIBS="-lpsapi -lshell32 -luser32 -ladvapi32 -lbcrypt -lkernel32 -lntdll -luserenv -lws2_32 -ldbghelp"
 
 triple() {
     case "$1" in
@@ -53,20 +52,48 @@ need_target() {
         || die "the Rust target $1 is missing: bash scripts/dist-deps.sh (or rustup target add $1)"
 }
 
-# Builds the dist profile of the library for one platform; prints the output folder.
+# Builds the dist profile of the library for one platform into OUT (its output folder). The static
+# and the shared library are built by separate `cargo rustc --crate-type` runs: with the three crate
+# types of Cargo.toml in one run, rustc applies no LTO to the static library (42 MB of per-crate
+# objects with their bitcode, a static C quick start of 5.4 MB) and less to the shared one. Sets
+# NATIVE_LIBS (the -l flags a static link needs) and EXTRA_LIBS (import libraries from crates, such
+# as windows-targets' libwindows.0.52.0.a, that ship next to the static library).
 build_lib() {
-    local plat="$1" t
+    local plat="$1" t out log
     t="$(triple "$plat")"
     need_target "$t"
+    out="$ROOT/target/$t/dist"
+    local cargo=(cargo rustc --target "$t")
     case "$plat" in
-        linux-*) cargo zigbuild --profile dist --lib --target "$t.2.17" >&2 ;;
+        linux-*) cargo=(cargo-zigbuild rustc --target "$t.2.17") ;;
         windows-*)
             command -v x86_64-w64-mingw32-gcc >/dev/null || die "mingw-w64 is missing: bash scripts/dist-deps.sh (or apt-get install mingw-w64)"
-            cargo build --profile dist --lib --target "$t" >&2
-            # The conformance driver for Windows (tests/dist runs it under wine).
+            # The conformance driver for Windows (tests/dist runs it under wine). First: it builds
+            # the library with every crate type into the same folder.
             cargo build --profile dist --example conformance_driver --target "$t" >&2 ;;
     esac
-    echo "$ROOT/target/$t/dist"
+    mkdir -p "$out"
+    log="$out/staticlib.log"
+    "${cargo[@]}" --profile dist --lib --crate-type staticlib -- --print native-static-libs 2>"$log" \
+        || { cat "$log" >&2; die "$plat: the static library did not build"; }
+    cat "$log" >&2
+    NATIVE_LIBS="$(sed -n 's/.*native-static-libs: //p' "$log" | tail -n1)"
+    [ -n "$NATIVE_LIBS" ] || die "$plat: rustc printed no native-static-libs (see $log)"
+    "${cargo[@]}" --profile dist --lib --crate-type cdylib >&2
+    # -l libraries found in a build script's link-search folder come from a crate, not the system.
+    EXTRA_LIBS=""
+    local dirs l d
+    dirs="$(cat "$out"/build/*/output 2>/dev/null | sed -n 's/^cargo:rustc-link-search=\(native=\)\{0,1\}//p' | sort -u)"
+    for l in $NATIVE_LIBS; do
+        case "$l" in -l*) ;; *) continue ;; esac
+        for d in $dirs; do
+            if [ -f "$d/lib${l#-l}.a" ]; then
+                case " $EXTRA_LIBS " in *" $d/lib${l#-l}.a "*) ;; *) EXTRA_LIBS="$EXTRA_LIBS $d/lib${l#-l}.a" ;; esac
+                break
+            fi
+        done
+    done
+    OUT="$out"
 }
 
 # The command that strips debug info from a static library of that platform (keeps symbols).
@@ -81,6 +108,7 @@ strip_cmd() {
 subst() { # subst TEMPLATE OUT: replaces @VAR@ with the variables below
     sed -e "s|@VERSION@|$VERSION|g" -e "s|@MAJOR@|$MAJOR|g" -e "s|@MINOR@|$MINOR|g" \
         -e "s|@PLATFORM@|$PLAT|g" -e "s|@LIBS_PRIVATE@|$LIBS_PRIVATE|g" \
+        -e "s|@PC_LIB_SEARCH@|$PC_LIB_SEARCH|g" -e "s|@USAGE_LIB_SEARCH@|$USAGE_LIB_SEARCH|g" \
         -e "s|@LIBS_SHARED_EXTRA@|$LIBS_SHARED_EXTRA|g" -e "s|@LIB_FILES@|$LIB_FILES|g" \
         -e "s|@CMAKE_SHARED_PROPERTIES@|$CMAKE_SHARED_PROPERTIES|g" \
         -e "s|@CMAKE_STATIC_LIBS@|$CMAKE_STATIC_LIBS|g" "$1" >"$2"
@@ -96,23 +124,38 @@ stage() {
     cp include/raindrop_dspy.h "$dest/include/"
     cp bindings/cpp/include/raindrop/*.hpp "$dest/include/raindrop/"
     cp LICENSE "$dest/"
-    local files
+    local files extra="" x l
+    for x in ${EXTRA_LIBS:-}; do extra="$extra $(basename "$x")"; done
+    LIBS_PRIVATE="${NATIVE_LIBS:-$LINUX_LIBS}"
+    # Libraries shipped in lib/ (EXTRA_LIBS) are found with a -L to it.
+    PC_LIB_SEARCH="" USAGE_LIB_SEARCH=""
+    # shellcheck disable=SC2016
+    [ -z "$extra" ] || { PC_LIB_SEARCH='-L${libdir} '; USAGE_LIB_SEARCH='-L$P/lib '; }
+    # CMake: library names, or the full path of one shipped in lib/; Threads for -lpthread.
+    CMAKE_STATIC_LIBS=""
+    for l in $LIBS_PRIVATE; do
+        case "$l" in
+            -lc) continue ;;
+            -lpthread) x="Threads::Threads" ;;
+            -l*) x="${l#-l}"; case " $extra " in *" lib$x.a "*) x="\${_rd_prefix}/lib/lib$x.a" ;; esac ;;
+            *) x="$l" ;;
+        esac
+        CMAKE_STATIC_LIBS="${CMAKE_STATIC_LIBS:+$CMAKE_STATIC_LIBS;}$x"
+    done
     case "$plat" in
         windows-*)
             files="raindrop_dspy.dll libraindrop_dspy.dll.a libraindrop_dspy.a"
-            LIBS_PRIVATE="$WINDOWS_LIBS"
             LIBS_SHARED_EXTRA=""
             LIB_FILES="raindrop_dspy.dll, its import library libraindrop_dspy.dll.a, static libraindrop_dspy.a"
-            CMAKE_SHARED_PROPERTIES='IMPORTED_LOCATION "${_rd_prefix}/lib/raindrop_dspy.dll" IMPORTED_IMPLIB "${_rd_prefix}/lib/libraindrop_dspy.dll.a"'
-            CMAKE_STATIC_LIBS="$(echo "$WINDOWS_LIBS" | sed 's/-l//g; s/ /;/g')" ;;
+            CMAKE_SHARED_PROPERTIES='IMPORTED_LOCATION "${_rd_prefix}/lib/raindrop_dspy.dll" IMPORTED_IMPLIB "${_rd_prefix}/lib/libraindrop_dspy.dll.a"' ;;
         *)
             files="libraindrop_dspy.so libraindrop_dspy.a"
-            LIBS_PRIVATE="$LINUX_LIBS"
             LIBS_SHARED_EXTRA=' -Wl,-rpath,${libdir}'
             LIB_FILES="libraindrop_dspy.so (SONAME libraindrop_dspy.so), static libraindrop_dspy.a"
-            CMAKE_SHARED_PROPERTIES='IMPORTED_LOCATION "${_rd_prefix}/lib/libraindrop_dspy.so" IMPORTED_SONAME "libraindrop_dspy.so"'
-            CMAKE_STATIC_LIBS="Threads::Threads;$(echo "${LINUX_LIBS% -lc}" | sed 's/-l//g; s/ /;/g')" ;;
+            CMAKE_SHARED_PROPERTIES='IMPORTED_LOCATION "${_rd_prefix}/lib/libraindrop_dspy.so" IMPORTED_SONAME "libraindrop_dspy.so"' ;;
     esac
+    [ -z "$extra" ] || LIB_FILES="$LIB_FILES; for static links also$extra (import libraries of the system's own DLLs, from a Rust crate)"
+    for x in ${EXTRA_LIBS:-}; do cp "$x" "$dest/lib/"; done
     local f
     for f in $files; do
         [ -f "$from/$f" ] || die "$from/$f is missing"
@@ -183,7 +226,8 @@ rm -f "$DIST/SHA256SUMS"
 STAGE="$ROOT/target/dist-stage"
 for plat in "${PLATFORMS[@]}"; do
     echo "== $plat: cargo build --profile dist" >&2
-    out="$(build_lib "$plat")"
+    build_lib "$plat"
+    out="$OUT"
     name="raindrop_dspy-$VERSION-$plat"
     stage "$plat" "$out" "$STAGE/$name"
     case "$plat" in

@@ -82,6 +82,10 @@ class BuildWithNative(build_py):
         profile = "dist" if crate == HERE / "native" else "release"
         target = Path(os.environ.get("CARGO_TARGET_DIR") or crate / "target")
         cmd = [cargo, "build", "--lib", "--profile", profile, "--manifest-path", str(crate / "Cargo.toml")]
+        if profile == "dist":
+            # The shared library alone: with every crate type of Cargo.toml in one build, rustc
+            # applies less LTO. (A checkout shares target/release with the other suites instead.)
+            cmd[1:2] = ["rustc", "--crate-type", "cdylib"]
         subprocess.check_call(cmd + ["--target-dir", str(target)], cwd=crate)
         return target / profile / library_name()
 
