@@ -22,12 +22,18 @@
 //! No fsync: a killed process loses nothing (the page cache outlives it); a power cut may.
 
 use crate::transport::Route;
+#[cfg(unix)]
+use libc::{LOCK_EX, LOCK_NB, LOCK_UN};
 use std::collections::{BTreeMap, VecDeque};
 use std::fs::{File, OpenOptions};
 use std::io;
+#[cfg(unix)]
 use std::os::unix::fs::FileExt;
+#[cfg(unix)]
 use std::os::unix::io::AsRawFd;
 use std::path::{Path, PathBuf};
+#[cfg(not(unix))]
+use windows_stub::{FileExt, LOCK_EX, LOCK_NB, LOCK_UN};
 
 pub(crate) const DEFAULT_BUDGET: u64 = 256 << 20;
 const MAGIC: &[u8; 4] = b"RDSP";
@@ -186,6 +192,7 @@ fn encode(kind: u8, route: u8, count: u32, payload: &[u8]) -> Vec<u8> {
     record
 }
 
+#[cfg(unix)]
 fn flock(file: &File, operation: libc::c_int) -> io::Result<()> {
     // SAFETY: flock on a descriptor this File owns.
     if unsafe { libc::flock(file.as_raw_fd(), operation) } == 0 {
@@ -193,6 +200,41 @@ fn flock(file: &File, operation: libc::c_int) -> io::Result<()> {
     } else {
         Err(io::Error::last_os_error())
     }
+}
+
+/// Not on Windows yet (no flock; an open file cannot be renamed there): Spool::open says so, and
+/// the client goes on without the spool (spool_pump logs it). These stand-ins only let it compile.
+#[cfg(not(unix))]
+mod windows_stub {
+    use std::fs::File;
+    use std::io;
+
+    pub const LOCK_EX: i32 = 2;
+    pub const LOCK_NB: i32 = 4;
+    pub const LOCK_UN: i32 = 8;
+
+    pub fn unsupported() -> io::Error {
+        io::Error::new(io::ErrorKind::Unsupported, "the spool needs a unix system (flock); not available on Windows")
+    }
+
+    pub trait FileExt {
+        fn write_all_at(&self, buf: &[u8], offset: u64) -> io::Result<()>;
+        fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()>;
+    }
+
+    impl FileExt for File {
+        fn write_all_at(&self, _: &[u8], _: u64) -> io::Result<()> {
+            Err(unsupported())
+        }
+        fn read_exact_at(&self, _: &mut [u8], _: u64) -> io::Result<()> {
+            Err(unsupported())
+        }
+    }
+}
+
+#[cfg(not(unix))]
+fn flock(_: &File, _: i32) -> io::Result<()> {
+    Err(windows_stub::unsupported())
 }
 
 /// A record read from a segment's bytes.
@@ -260,7 +302,7 @@ impl Spool {
     pub fn open(dir: &Path, budget: u64) -> io::Result<(Spool, Recovered)> {
         std::fs::create_dir_all(dir)?;
         let lock = OpenOptions::new().read(true).write(true).create(true).truncate(false).open(dir.join("lock"))?;
-        flock(&lock, libc::LOCK_EX)?;
+        flock(&lock, LOCK_EX)?;
         let mut spool = Spool {
             lock,
             dir: dir.to_owned(),
@@ -283,13 +325,13 @@ impl Spool {
         // A segment whose process died between creating and renaming it: empty, and unlocked.
         for path in temporary {
             let Ok(file) = File::open(&path) else { continue };
-            if flock(&file, libc::LOCK_EX | libc::LOCK_NB).is_ok() {
+            if flock(&file, LOCK_EX | LOCK_NB).is_ok() {
                 let _ = std::fs::remove_file(&path);
             }
         }
         for path in names {
             let Ok(file) = OpenOptions::new().read(true).write(true).open(&path) else { continue };
-            if flock(&file, libc::LOCK_EX | libc::LOCK_NB).is_err() {
+            if flock(&file, LOCK_EX | LOCK_NB).is_err() {
                 continue; // a live client's segment
             }
             let Ok(bytes) = std::fs::read(&path) else { continue };
@@ -321,7 +363,7 @@ impl Spool {
             spool.bytes += bytes.len() as u64;
             spool.segments.insert(id, Segment { path, file, len: bytes.len() as u64, live });
         }
-        flock(&spool.lock, libc::LOCK_UN)?;
+        flock(&spool.lock, LOCK_UN)?;
         Ok((spool, recovered))
     }
 
@@ -403,9 +445,9 @@ impl Spool {
         // Under the directory lock, so a scan never removes it as a dead process's leftover.
         let temporary = self.dir.join(format!("{name}.tmp"));
         let path = self.dir.join(format!("{name}.seg"));
-        flock(&self.lock, libc::LOCK_EX)?;
+        flock(&self.lock, LOCK_EX)?;
         let created = OpenOptions::new().read(true).write(true).create_new(true).open(&temporary).and_then(|file| {
-            match flock(&file, libc::LOCK_EX | libc::LOCK_NB).and_then(|()| std::fs::rename(&temporary, &path)) {
+            match flock(&file, LOCK_EX | LOCK_NB).and_then(|()| std::fs::rename(&temporary, &path)) {
                 Ok(()) => Ok(file),
                 Err(error) => {
                     let _ = std::fs::remove_file(&temporary);
@@ -413,7 +455,7 @@ impl Spool {
                 }
             }
         });
-        let _ = flock(&self.lock, libc::LOCK_UN);
+        let _ = flock(&self.lock, LOCK_UN);
         let file = created?;
         self.next_segment += 1;
         self.segments.insert(id, Segment { path, file, len: 0, live: 0 });
