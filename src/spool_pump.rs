@@ -203,8 +203,9 @@ impl Sending {
         let shutdown = &shared.shutdown;
         let mut state = self.link.lock();
         loop {
-            complete_flushes(&mut state);
+            // The gauge first: a flush completed here already sees it.
             self.shared.stats.spool_pending.store(state.spool.items() as u64, Ordering::Relaxed);
+            complete_flushes(&mut state);
             if shutdown.aborted() {
                 return;
             }
