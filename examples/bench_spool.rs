@@ -29,19 +29,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-fn track_ai(client: rd_client, input: &str, output: &str) -> rd_result {
-    let model = "openai/gpt-4o-mini";
-    unsafe {
-        let mut e: rd_event = std::mem::zeroed();
-        e.input = input.as_ptr().cast();
-        e.input_len = input.len();
-        e.output = output.as_ptr().cast();
-        e.output_len = output.len();
-        e.model = model.as_ptr().cast();
-        e.model_len = model.len();
-        rd_track_ai(client, &e, std::ptr::null_mut(), 0, std::ptr::null_mut())
-    }
-}
+const MODEL: &str = "openai/gpt-4o-mini";
 
 fn spool_root() -> PathBuf {
     std::env::var_os("BENCH_SPOOL_DIR")
@@ -82,7 +70,7 @@ fn throughput(events: usize, text_bytes: usize, dir: Option<&Path>) {
                 std::thread::yield_now();
             }
         }
-        while track_ai(client, &input, &output) == rd_result::RD_ERR_QUEUE_FULL {
+        while track_ai(client, &input, &output, MODEL) == rd_result::RD_ERR_QUEUE_FULL {
             std::thread::yield_now();
         }
     }
@@ -119,7 +107,7 @@ fn latency(name: &str, endpoint: &str, dir: Option<&Path>) {
     for i in 0..WARMUP + SAMPLES {
         let next = Instant::now() + Duration::from_micros(100);
         let t = Instant::now();
-        let rc = track_ai(client, &input, &output);
+        let rc = track_ai(client, &input, &output, MODEL);
         let took = t.elapsed().as_nanos() as u64;
         if i >= WARMUP {
             samples.push(took);
@@ -161,7 +149,7 @@ fn kill_child(dir: &str, counter: &str, rate: u64, flush_ms: u64) {
     let mut accepted = 0u64;
     loop {
         let input = format!("n={accepted} ");
-        if track_ai(client, &input, &output) == rd_result::RD_OK {
+        if track_ai(client, &input, &output, MODEL) == rd_result::RD_OK {
             accepted += 1;
             counter.write_all_at(&accepted.to_le_bytes(), 0).expect("counter write");
         }

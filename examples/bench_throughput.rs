@@ -21,19 +21,6 @@ use bench_sink::*;
 use raindrop_dspy::*;
 use std::time::Instant;
 
-fn track_ai(client: rd_client, input: &str, output: &str, model: &str) -> rd_result {
-    unsafe {
-        let mut e: rd_event = std::mem::zeroed();
-        e.input = input.as_ptr().cast();
-        e.input_len = input.len();
-        e.output = output.as_ptr().cast();
-        e.output_len = output.len();
-        e.model = model.as_ptr().cast();
-        e.model_len = model.len();
-        rd_track_ai(client, &e, std::ptr::null_mut(), 0, std::ptr::null_mut())
-    }
-}
-
 fn wrap(client: rd_client, input: &str, output: &str, model: &str) -> rd_result {
     unsafe {
         let module = "qa.Predict";

@@ -1,4 +1,5 @@
-//! Shared by the benchmark examples (`bench_hot_path`, `bench_throughput`, `bench_shutdown`):
+//! Shared by the benchmark examples (`bench_hot_path`, `bench_throughput`, `bench_shutdown`,
+//! `bench_spool`):
 //! a minimal loopback HTTP/1.1 sink and small helpers around the C ABI. Not an example itself
 //! (no `main`), pulled in with `mod bench_sink;`.
 #![allow(dead_code)]
@@ -229,6 +230,20 @@ pub fn stats(client: rd_client) -> rd_stats {
     let rc = unsafe { rd_get_stats(client, &mut s, std::ptr::null_mut()) };
     assert_eq!(rc, rd_result::RD_OK);
     s
+}
+
+/// One `rd_track_ai` with input, output and model, no properties or attachments.
+pub fn track_ai(client: rd_client, input: &str, output: &str, model: &str) -> rd_result {
+    unsafe {
+        let mut e: rd_event = std::mem::zeroed();
+        e.input = input.as_ptr().cast();
+        e.input_len = input.len();
+        e.output = output.as_ptr().cast();
+        e.output_len = output.len();
+        e.model = model.as_ptr().cast();
+        e.model_len = model.len();
+        rd_track_ai(client, &e, std::ptr::null_mut(), 0, std::ptr::null_mut())
+    }
 }
 
 /// An all-absent call result (token counts unknown).
