@@ -78,6 +78,13 @@ pub struct CallContext {
 }
 
 /// What an ending LM call reports, for the roll-up.
+/// The context of a top-level call begun without options: one shared value, not an allocation
+/// per call.
+fn no_context() -> Arc<CallContext> {
+    static NONE: std::sync::OnceLock<Arc<CallContext>> = std::sync::OnceLock::new();
+    NONE.get_or_init(|| Arc::new(CallContext::default())).clone()
+}
+
 pub struct LmResult<'a> {
     pub model: Option<&'a str>,
     /// None: unknown.
@@ -156,10 +163,14 @@ impl Calls {
         let (trace_id, parent_span_id, root, event_id, context, nested) = if begin.parent == 0 {
             let event_id: Arc<str> = match begin.event_id {
                 Some(id) => Arc::from(id),
-                None if begin.sends_event_if_top_level => Arc::from(crate::ids::uuid_v4()),
+                None if begin.sends_event_if_top_level => crate::ids::uuid_v4_shared(),
                 None => Arc::from(""),
             };
-            (crate::ids::trace_id(), None, 0, event_id, Arc::new(begin.context.unwrap_or_default()), false)
+            let context = match begin.context {
+                Some(context) => Arc::new(context),
+                None => no_context(),
+            };
+            (crate::ids::trace_id(), None, 0, event_id, context, false)
         } else {
             let parent = table.get(begin.parent).ok_or_else(|| Error::handle("parent"))?;
             if begin.event_id.is_some() || begin.context.is_some() {

@@ -223,7 +223,7 @@ impl Client {
             output = Some(format!("{kind}: {}", result.error_message.as_deref().unwrap_or("")).into());
         }
         Event {
-            event_id: call.event_id.to_string(),
+            event_id: String::from(&*call.event_id),
             user_id: result
                 .user_id
                 .or_else(|| call.context.user_id.clone())

@@ -60,22 +60,45 @@ fn random_bytes<const N: usize>() -> [u8; N] {
 
 /// A lowercase hyphenated UUID v4.
 pub fn uuid_v4() -> String {
+    let text = uuid_v4_ascii();
+    // Safety: uuid_v4_ascii writes only ASCII hex digits and dashes.
+    String::from(unsafe { std::str::from_utf8_unchecked(&text) })
+}
+
+/// A random UUID v4 as its 36 ASCII characters, formatted on the stack (a byte-to-two-digits
+/// table, no per-character pushes): the hot path copies it once, into the event's shared id.
+pub fn uuid_v4_ascii() -> [u8; 36] {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    const PAIRS: [[u8; 2]; 256] = {
+        let mut pairs = [[0u8; 2]; 256];
+        let mut i = 0;
+        while i < 256 {
+            pairs[i] = [HEX[i >> 4], HEX[i & 0xf]];
+            i += 1;
+        }
+        pairs
+    };
+    // Where each of the 16 bytes' two digits go in 8-4-4-4-12.
+    const AT: [usize; 16] = [0, 2, 4, 6, 9, 11, 14, 16, 19, 21, 24, 26, 28, 30, 32, 34];
     let mut bytes: [u8; 16] = random_bytes();
     bytes[6] = (bytes[6] & 0x0f) | 0x40;
     bytes[8] = (bytes[8] & 0x3f) | 0x80;
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut text = String::with_capacity(36);
-    for (i, byte) in bytes.iter().enumerate() {
-        if matches!(i, 4 | 6 | 8 | 10) {
-            text.push('-');
-        }
-        text.push(HEX[(byte >> 4) as usize] as char);
-        text.push(HEX[(byte & 0xf) as usize] as char);
+    let mut text = [b'-'; 36];
+    for (byte, at) in bytes.iter().zip(AT) {
+        let pair = PAIRS[usize::from(*byte)];
+        text[at] = pair[0];
+        text[at + 1] = pair[1];
     }
     text
 }
 
-/// A non-zero 16-byte OTLP trace id.
+/// `uuid_v4` as shared text, one allocation.
+pub fn uuid_v4_shared() -> std::sync::Arc<str> {
+    let text = uuid_v4_ascii();
+    // Safety: uuid_v4_ascii writes only ASCII hex digits and dashes.
+    std::sync::Arc::from(unsafe { std::str::from_utf8_unchecked(&text) })
+}
+
 pub fn trace_id() -> [u8; 16] {
     loop {
         let id = random_bytes();
@@ -106,5 +129,13 @@ mod tests {
         assert_eq!(&id[14..15], "4");
         assert!(matches!(&id[19..20], "8" | "9" | "a" | "b"));
         assert_ne!(uuid_v4(), uuid_v4());
+        let shared = uuid_v4_shared();
+        assert_eq!(shared.len(), 36);
+        assert!(shared.bytes().enumerate().all(|(i, b)| if matches!(i, 8 | 13 | 18 | 23) {
+            b == b'-'
+        } else {
+            b.is_ascii_hexdigit() && !b.is_ascii_uppercase()
+        }));
+        assert_eq!(&shared[14..15], "4");
     }
 }

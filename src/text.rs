@@ -8,6 +8,35 @@ pub type Text = std::sync::Arc<str>;
 pub const TRUNCATION_MARKER: &str = "...[truncated by raindrop]";
 const MARKER_CHARS: usize = 26;
 
+/// Whether `bytes` is all ASCII: most texts are, and then no UTF-8 decoding is needed. On x86_64
+/// about 3x fewer instructions than `std::str::from_utf8` on ASCII text
+/// (`scripts/bench-callgrind.sh`).
+pub fn is_ascii(bytes: &[u8]) -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        // SSE2 is part of x86_64: 64 bytes per step, four loads, three ORs, one mask.
+        use std::arch::x86_64::{__m128i, _mm_loadu_si128, _mm_movemask_epi8, _mm_or_si128};
+        let mut blocks = bytes.chunks_exact(64);
+        for block in &mut blocks {
+            let p = block.as_ptr().cast::<__m128i>();
+            // Safety: `block` is 64 readable bytes; the loads are unaligned loads.
+            let high = unsafe {
+                let a = _mm_or_si128(_mm_loadu_si128(p), _mm_loadu_si128(p.add(1)));
+                let b = _mm_or_si128(_mm_loadu_si128(p.add(2)), _mm_loadu_si128(p.add(3)));
+                _mm_movemask_epi8(_mm_or_si128(a, b))
+            };
+            if high != 0 {
+                return false;
+            }
+        }
+        blocks.remainder().is_ascii()
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        bytes.is_ascii()
+    }
+}
+
 /// Bytes from C as text: invalid UTF-8 becomes U+FFFD, never an error. The reference that
 /// `repair_capped` is tested against; the library itself always caps first.
 #[cfg(test)]
@@ -58,6 +87,10 @@ fn repaired_head(bytes: &[u8], chars: usize) -> Cow<'_, str> {
     let window = chars.saturating_add(1).saturating_mul(4);
     let whole = bytes.len() <= window;
     let head = if whole { bytes } else { &bytes[..window] };
+    if is_ascii(head) {
+        // Safety: ASCII is valid UTF-8.
+        return Cow::Borrowed(unsafe { std::str::from_utf8_unchecked(head) });
+    }
     match std::str::from_utf8(head) {
         Ok(text) => Cow::Borrowed(text),
         // Valid up to a character the window cut in two: the whole characters are enough.
@@ -169,6 +202,21 @@ mod tests {
         }
         assert_eq!(cap(&"x".repeat(MARKER_CHARS + 1), MARKER_CHARS + 1).len(), MARKER_CHARS + 1);
         assert_eq!(cap(&"x".repeat(MARKER_CHARS + 2), MARKER_CHARS + 1), format!("x{TRUNCATION_MARKER}"));
+    }
+
+    #[test]
+    fn ascii_check_finds_a_high_byte_anywhere() {
+        for len in [0, 1, 63, 64, 65, 127, 128, 200, 1024] {
+            let text = vec![b'a'; len];
+            assert!(is_ascii(&text), "{len}");
+            for at in 0..len {
+                let mut bad = text.clone();
+                bad[at] = 0x80;
+                assert!(!is_ascii(&bad), "{len} at {at}");
+            }
+        }
+        let mixed = "héllo wörld".repeat(20);
+        assert_eq!(repair_capped(mixed.as_bytes(), 1000), mixed);
     }
 
     #[test]
