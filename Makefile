@@ -6,7 +6,7 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: test-workshop all build demo demo-c test test-rust lint-rust check-header test-c test-python test-go test-cpp \
+.PHONY: bench-callgrind test-workshop all build demo demo-c test test-rust lint-rust check-header test-c test-python test-go test-cpp \
 	test-otelcol test-fork test-exit test-fuzz dist test-dist dev-prefix
 
 all: build
@@ -26,6 +26,10 @@ demo-c: build
 test: build check-header test-rust test-c test-python test-go test-cpp test-otelcol test-fork test-workshop test-exit \
 	test-fuzz test-dist
 	@echo "make test: all suites passed"
+
+# Instructions per call of the core's hot path (callgrind; exact, unlike timings on a shared machine).
+bench-callgrind:
+	bash scripts/bench-callgrind.sh
 
 # The checked-in header must equal a fresh generation, and so must the Python ctypes declarations
 # generated from it; the header compiles alone as C and C++; every exported symbol has the rd_ prefix.

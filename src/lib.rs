@@ -42,4 +42,86 @@ pub use text::TRUNCATION_MARKER;
 // `system-allocator` feature keeps the system's malloc, so ASan and valgrind see the core's heap.
 #[cfg(not(feature = "system-allocator"))]
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: allocator::Mimalloc = allocator::Mimalloc;
+
+/// mimalloc for every allocation, through its plain `mi_malloc` whenever the layout asks for no
+/// more than a word's alignment (nearly always). `mimalloc::MiMalloc` calls `mi_malloc_aligned`
+/// for everything, and for blocks over 1 KiB (a 1 KB input or output) that takes mimalloc's
+/// generic over-allocating path: about 500 instructions per allocation instead of ~50
+/// (`scripts/bench-callgrind.sh`).
+#[cfg(not(feature = "system-allocator"))]
+mod allocator {
+    use std::alloc::{GlobalAlloc, Layout};
+    use std::ffi::c_void;
+
+    // Linked from libmimalloc-sys through the mimalloc crate.
+    extern "C" {
+        fn mi_malloc(size: usize) -> *mut c_void;
+        fn mi_zalloc(size: usize) -> *mut c_void;
+        fn mi_realloc(p: *mut c_void, new_size: usize) -> *mut c_void;
+    }
+
+    /// Every mimalloc block is at least word-aligned (block sizes are multiples of a word).
+    const PLAIN_ALIGN: usize = std::mem::size_of::<usize>();
+
+    pub struct Mimalloc;
+
+    unsafe impl GlobalAlloc for Mimalloc {
+        #[inline]
+        unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+            if layout.align() <= PLAIN_ALIGN {
+                mi_malloc(layout.size()).cast()
+            } else {
+                mimalloc::MiMalloc.alloc(layout)
+            }
+        }
+
+        #[inline]
+        unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+            if layout.align() <= PLAIN_ALIGN {
+                mi_zalloc(layout.size()).cast()
+            } else {
+                mimalloc::MiMalloc.alloc_zeroed(layout)
+            }
+        }
+
+        #[inline]
+        unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+            mimalloc::MiMalloc.dealloc(ptr, layout) // mi_free, whatever the alignment
+        }
+
+        #[inline]
+        unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+            if layout.align() <= PLAIN_ALIGN {
+                mi_realloc(ptr.cast(), new_size).cast()
+            } else {
+                mimalloc::MiMalloc.realloc(ptr, layout, new_size)
+            }
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn every_layout_gets_its_alignment() {
+            for align in [1, 2, 4, 8, 16, 32, 64, 128, 4096] {
+                for size in [1, 7, 8, 24, 1000, 1040, 5000, 70_000] {
+                    let layout = Layout::from_size_align(size.max(align), align).unwrap();
+                    unsafe {
+                        let p = Mimalloc.alloc(layout);
+                        assert!(!p.is_null() && p as usize % align == 0, "size {size} align {align}");
+                        p.write_bytes(0xab, layout.size());
+                        let q = Mimalloc.realloc(p, layout, layout.size() * 2);
+                        assert!(!q.is_null() && q as usize % align == 0 && *q == 0xab);
+                        Mimalloc.dealloc(q, Layout::from_size_align(layout.size() * 2, align).unwrap());
+                        let z = Mimalloc.alloc_zeroed(layout);
+                        assert!(z as usize % align == 0 && (0..layout.size()).all(|i| *z.add(i) == 0));
+                        Mimalloc.dealloc(z, layout);
+                    }
+                }
+            }
+        }
+    }
+}
