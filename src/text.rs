@@ -64,6 +64,9 @@ pub fn repair_capped(bytes: &[u8], limit: usize) -> Cow<'_, str> {
 /// only what `repair_capped` reads.
 pub fn repair_prefix(bytes: &[u8], chars: usize) -> Cow<'_, str> {
     let head = repaired_head(bytes, chars);
+    if head.len() <= chars {
+        return head; // no more characters than bytes: nothing to cut, no need to count
+    }
     match head.char_indices().nth(chars) {
         None => head,
         Some((cut, _)) => match head {
