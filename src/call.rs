@@ -77,7 +77,6 @@ pub struct CallContext {
     pub event_name: Option<String>,
 }
 
-/// What an ending LM call reports, for the roll-up.
 /// The context of a top-level call begun without options: one shared value, not an allocation
 /// per call.
 fn no_context() -> Arc<CallContext> {
@@ -85,6 +84,7 @@ fn no_context() -> Arc<CallContext> {
     NONE.get_or_init(|| Arc::new(CallContext::default())).clone()
 }
 
+/// What an ending LM call reports, for the roll-up.
 pub struct LmResult<'a> {
     pub model: Option<&'a str>,
     /// None: unknown.
