@@ -77,13 +77,6 @@ pub struct CallContext {
     pub event_name: Option<String>,
 }
 
-/// The context of a top-level call begun without options: one shared value, not an allocation
-/// per call.
-fn no_context() -> Arc<CallContext> {
-    static NONE: std::sync::OnceLock<Arc<CallContext>> = std::sync::OnceLock::new();
-    NONE.get_or_init(|| Arc::new(CallContext::default())).clone()
-}
-
 /// What an ending LM call reports, for the roll-up.
 pub struct LmResult<'a> {
     pub model: Option<&'a str>,
@@ -166,11 +159,9 @@ impl Calls {
                 None if begin.sends_event_if_top_level => crate::ids::uuid_v4_shared(),
                 None => Arc::from(""),
             };
-            let context = match begin.context {
-                Some(context) => Arc::new(context),
-                None => no_context(),
-            };
-            (crate::ids::trace_id(), None, 0, event_id, context, false)
+            // No shared lazily-initialised default: a fork during its first initialisation would
+            // leave the child's copy initialising forever (tests/fork hung 1 of 200).
+            (crate::ids::trace_id(), None, 0, event_id, Arc::new(begin.context.unwrap_or_default()), false)
         } else {
             let parent = table.get(begin.parent).ok_or_else(|| Error::handle("parent"))?;
             if begin.event_id.is_some() || begin.context.is_some() {
