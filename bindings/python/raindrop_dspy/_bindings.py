@@ -90,6 +90,32 @@ class rd_error(Structure):
     ]
 
 
+class rd_stats(Structure):
+    _fields_ = [
+        ("queued", c_uint64),
+        ("delivered", c_uint64),
+        ("dropped_queue_full", c_uint64),
+        ("dropped_rejected", c_uint64),
+        ("dropped_retry_budget", c_uint64),
+        ("dropped_shutdown", c_uint64),
+        ("dropped_invalid", c_uint64),
+        ("calls_expired", c_uint64),
+        ("retries", c_uint64),
+        ("requests", c_uint64),
+        ("bytes_sent", c_uint64),
+        ("queue_depth", c_uint64),
+        ("last_http_status", c_int32),
+        ("mirror_sent", c_uint64),
+        ("mirror_failed", c_uint64),
+        ("mirror_dropped", c_uint64),
+        ("spooled", c_uint64),
+        ("replayed", c_uint64),
+        ("spool_dropped", c_uint64),
+        ("spool_pending", c_uint64),
+        ("calls_refused", c_uint64),
+    ]
+
+
 class rd_call_options(Structure):
     _fields_ = [
         ("event_id", c_char_p),
@@ -180,38 +206,15 @@ class rd_signal(Structure):
     ]
 
 
-class rd_stats(Structure):
-    _fields_ = [
-        ("queued", c_uint64),
-        ("delivered", c_uint64),
-        ("dropped_queue_full", c_uint64),
-        ("dropped_rejected", c_uint64),
-        ("dropped_retry_budget", c_uint64),
-        ("dropped_shutdown", c_uint64),
-        ("dropped_invalid", c_uint64),
-        ("calls_expired", c_uint64),
-        ("retries", c_uint64),
-        ("requests", c_uint64),
-        ("bytes_sent", c_uint64),
-        ("queue_depth", c_uint64),
-        ("last_http_status", c_int32),
-        ("mirror_sent", c_uint64),
-        ("mirror_failed", c_uint64),
-        ("mirror_dropped", c_uint64),
-        ("spooled", c_uint64),
-        ("replayed", c_uint64),
-        ("spool_dropped", c_uint64),
-        ("spool_pending", c_uint64),
-        ("calls_refused", c_uint64),
-    ]
-
-
 # name -> (restype, argtypes)
 FUNCTIONS = {
     "rd_version": (c_char_p, []),
     "rd_last_error_message": (c_size_t, [POINTER(c_char), c_size_t]),
     "rd_result_name": (c_char_p, [c_int32]),
     "rd_new": (rd_result, [c_char_p, c_size_t, POINTER(rd_logger), POINTER(rd_client), POINTER(rd_error)]),
+    "rd_flush": (rd_result, [rd_client, c_int64, POINTER(rd_error)]),
+    "rd_shutdown": (rd_result, [rd_client, c_int64, POINTER(rd_stats), POINTER(rd_error)]),
+    "rd_get_stats": (rd_result, [rd_client, POINTER(rd_stats), POINTER(rd_error)]),
     "rd_wrap_begin": (rd_result, [rd_client, rd_call, c_char_p, c_size_t, c_char_p, c_size_t, POINTER(rd_call_options), POINTER(rd_call), POINTER(c_char), c_size_t, POINTER(rd_error)]),
     "rd_wrap_end": (rd_result, [rd_client, rd_call, POINTER(rd_call_result), POINTER(rd_error)]),
     "rd_span_begin": (rd_result, [rd_client, rd_call, c_int32, c_char_p, c_size_t, c_char_p, c_size_t, POINTER(rd_call), POINTER(rd_error)]),
@@ -221,7 +224,4 @@ FUNCTIONS = {
     "rd_track": (rd_result, [rd_client, POINTER(rd_event), POINTER(c_char), c_size_t, POINTER(rd_error)]),
     "rd_identify": (rd_result, [rd_client, c_char_p, c_size_t, c_char_p, c_size_t, POINTER(rd_error)]),
     "rd_track_signal": (rd_result, [rd_client, POINTER(rd_signal), POINTER(rd_error)]),
-    "rd_flush": (rd_result, [rd_client, c_int64, POINTER(rd_error)]),
-    "rd_shutdown": (rd_result, [rd_client, c_int64, POINTER(rd_stats), POINTER(rd_error)]),
-    "rd_get_stats": (rd_result, [rd_client, POINTER(rd_stats), POINTER(rd_error)]),
 }

@@ -1,0 +1,213 @@
+//! The C ABI: the only place that touches raw pointers. Every function runs inside one panic
+//! boundary, turns its arguments into owned Rust values, and calls the safe core.
+//!
+//! Conventions for every function in this module and its submodules:
+//! - Strings are a pointer followed by its `size_t` length, UTF-8 (invalid bytes become U+FFFD),
+//!   not necessarily NUL-terminated. For an optional string, NULL means absent. Every pointer
+//!   argument is borrowed for the duration of the call only.
+//! - Cap first: a text argument is read only as far as its cap can keep (4 bytes per character
+//!   kept), so a call costs what its capped arguments cost, however long the input; a JSON
+//!   argument longer than RD_MAX_JSON_BYTES is refused before it is read.
+//! - `err_out` may be NULL; when the call fails it receives the code and a message naming the
+//!   argument at fault. Outputs (`*_out`) are written only on success.
+//! - Every function is safe to call from any thread at the same time.
+//!
+//! Safety, for every `unsafe extern "C"` function here: each pointer argument is NULL or valid
+//! for the length given with it (structs: for their size) for the duration of the call.
+//!
+//! One file per C concept (cbindgen reads them in the order of the `mod` lines below, which is
+//! the order of the header's functions):
+//! - `mod.rs` (this file): the panic boundary, the thread's last error, and the helpers that turn
+//!   a pointer and a length into an owned, capped Rust value; `rd_version`.
+//! - `types.rs`: the handles (`rd_client`, `rd_call`) and the limits (`RD_MAX_*`, ...).
+//! - `error.rs`: `rd_error`, `rd_last_error_message`, `rd_result_name`.
+//! - `client.rs`: a client's life: `rd_logger`, `rd_new`, `rd_flush`, `rd_shutdown`,
+//!   `rd_get_stats`.
+//! - `call.rs`: wrapped calls and spans: `rd_call_options`, `rd_call_result`, `rd_span_kind`,
+//!   `rd_wrap_begin` / `rd_wrap_end`, `rd_span_begin` / `rd_span_end`, `rd_span_record`.
+//! - `track.rs`: one-shot items: `rd_event`, `rd_signal`, `rd_track_ai`, `rd_track`,
+//!   `rd_identify`, `rd_track_signal`.
+#![allow(clippy::missing_safety_doc)] // stated once above, and in the header's preamble
+
+// In the header's order (cbindgen reads the modules in the order of these lines; rustfmt keeps
+// them, one group each).
+mod types;
+
+mod error;
+
+mod client;
+
+mod call;
+
+mod track;
+
+pub use call::*;
+pub use client::*;
+pub use error::*;
+pub use track::*;
+pub use types::*;
+
+use crate::args;
+use crate::client::Client;
+use crate::error::{copy_message, rd_result, Error, RD_ERROR_MESSAGE_LEN};
+use crate::event;
+use crate::process::CLIENTS;
+use crate::text::{self, Text};
+use crate::time::Timestamp;
+use std::borrow::Cow;
+use std::cell::RefCell;
+use std::ffi::{c_char, CStr};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::Arc;
+use std::time::Duration;
+
+thread_local! {
+    static LAST_ERROR: RefCell<String> = const { RefCell::new(String::new()) };
+}
+
+/// The one panic boundary: runs `body`, reports its error through `err_out` and the
+/// thread-local last error, and never lets a panic unwind into C.
+fn boundary(err_out: *mut rd_error, body: impl FnOnce() -> Result<(), Error>) -> rd_result {
+    let error = match catch_unwind(AssertUnwindSafe(body)) {
+        Ok(Ok(())) => return rd_result::RD_OK,
+        Ok(Err(error)) => error,
+        Err(panic) => {
+            let why = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown panic".into());
+            Error::new(rd_result::RD_ERR_INTERNAL, format!("internal error (please report): {why}"))
+        }
+    };
+    let _ = catch_unwind(AssertUnwindSafe(|| {
+        LAST_ERROR.with(|last| *last.borrow_mut() = error.message.clone());
+        // Safety: the caller passes NULL or a valid, writable rd_error.
+        if let Some(out) = unsafe { err_out.as_mut() } {
+            out.code = error.code;
+            let mut buffer = [0u8; RD_ERROR_MESSAGE_LEN];
+            copy_message(&error.message, &mut buffer);
+            for (dst, src) in out.message.iter_mut().zip(buffer) {
+                *dst = src as c_char;
+            }
+        }
+    }));
+    error.code
+}
+
+/// Names, ids, timestamps and enum values are read up to this many characters, one more than
+/// the longest of their limits (in bytes, so in at most as many characters): enough to cut a
+/// name or to see that an id is too long, and their cost never follows a longer input.
+const SHORT_CHARS: usize = 1025;
+const _: () = assert!(
+    SHORT_CHARS > args::MAX_EVENT_ID_BYTES
+        && SHORT_CHARS > args::MAX_ID_BYTES
+        && SHORT_CHARS > args::MAX_NAME_BYTES
+        && SHORT_CHARS > args::MAX_FINISH_REASON_BYTES
+);
+
+/// An optional string argument, capped at `max_chars` characters. Cap first: only the bytes
+/// the cap can keep are checked and repaired, so the cost follows the cap, not `len` (issue 13
+/// #2). Safety: `ptr` is NULL or valid for `len` bytes.
+unsafe fn optional<'a>(ptr: *const c_char, len: usize, max_chars: usize) -> Option<Cow<'a, str>> {
+    if ptr.is_null() {
+        return None;
+    }
+    let bytes = if len == 0 { &[][..] } else { std::slice::from_raw_parts(ptr.cast::<u8>(), len) };
+    Some(text::repair_capped(bytes, max_chars))
+}
+
+/// An optional name, id, timestamp or enum value: its first SHORT_CHARS characters, unmarked,
+/// for the argument rules (`args`) to cut or refuse. Safety: as `optional`.
+unsafe fn short<'a>(ptr: *const c_char, len: usize) -> Option<Cow<'a, str>> {
+    if ptr.is_null() {
+        return None;
+    }
+    let bytes = if len == 0 { &[][..] } else { std::slice::from_raw_parts(ptr.cast::<u8>(), len) };
+    Some(text::repair_prefix(bytes, SHORT_CHARS))
+}
+
+/// An optional text field, owned and capped at `max_chars`.
+unsafe fn capped(ptr: *const c_char, len: usize, max_chars: usize) -> Option<String> {
+    optional(ptr, len, max_chars).map(Cow::into_owned)
+}
+
+/// Like `capped`, as shared text (an event and its span keep one copy).
+unsafe fn capped_text(ptr: *const c_char, len: usize, max_chars: usize) -> Option<Text> {
+    optional(ptr, len, max_chars).map(|t| Text::from(t.as_ref()))
+}
+
+/// An optional JSON argument: refused above RD_MAX_JSON_BYTES before a byte of it is read.
+unsafe fn json_text<'a>(ptr: *const c_char, len: usize, name: &str) -> Result<Option<Cow<'a, str>>, Error> {
+    if !ptr.is_null() && len > RD_MAX_JSON_BYTES {
+        return Err(Error::invalid(
+            name,
+            format!("{len} bytes, over the limit of {RD_MAX_JSON_BYTES} bytes for a JSON argument (RD_MAX_JSON_BYTES)"),
+        ));
+    }
+    Ok(optional(ptr, len, usize::MAX))
+}
+
+/// A required struct argument. Safety: `ptr` is NULL or points to a valid `T`.
+unsafe fn required_struct<'a, T>(ptr: *const T, name: &str) -> Result<&'a T, Error> {
+    ptr.as_ref().ok_or_else(|| Error::null(name))
+}
+
+fn live_client(handle: rd_client) -> Result<Arc<Client>, Error> {
+    let clients = CLIENTS.read().unwrap_or_else(|p| p.into_inner());
+    clients.get(handle.id).cloned().ok_or_else(|| Error::handle("client"))
+}
+
+fn timeout(ms: i64) -> Option<Duration> {
+    (ms >= 0).then(|| Duration::from_millis(ms as u64))
+}
+
+fn check_event_id_buffer(out: *mut c_char, out_len: usize) -> Result<(), Error> {
+    if !out.is_null() && out_len < RD_EVENT_ID_BUF_LEN {
+        return Err(Error::invalid("event_id_out_len", "must be at least RD_EVENT_ID_BUF_LEN (257)"));
+    }
+    Ok(())
+}
+
+/// Safety: `out` is NULL or valid for RD_EVENT_ID_BUF_LEN bytes (checked by the caller).
+unsafe fn write_event_id(out: *mut c_char, id: &str) {
+    if out.is_null() {
+        return;
+    }
+    let bytes = &id.as_bytes()[..id.len().min(RD_MAX_EVENT_ID_BYTES)];
+    std::ptr::copy_nonoverlapping(bytes.as_ptr(), out.cast::<u8>(), bytes.len());
+    *out.add(bytes.len()) = 0;
+}
+
+unsafe fn timestamp_argument(ptr: *const c_char, len: usize, name: &str) -> Result<Option<Timestamp>, Error> {
+    short(ptr, len).map(|t| Timestamp::given(name, &t)).transpose()
+}
+
+unsafe fn object_argument(
+    ptr: *const c_char,
+    len: usize,
+    name: &str,
+    max_chars: usize,
+) -> Result<Option<String>, Error> {
+    json_text(ptr, len, name)?.map(|json| event::object_argument(name, &json, max_chars)).transpose()
+}
+
+unsafe fn attachments_argument(
+    ptr: *const c_char,
+    len: usize,
+    name: &str,
+    max_chars: usize,
+) -> Result<Option<String>, Error> {
+    json_text(ptr, len, name)?.map(|json| event::attachments_argument(name, &json, max_chars)).transpose()
+}
+
+/// The library version, e.g. "0.1.0". The string is static: never free it.
+/// Thread-safe; cannot fail.
+#[no_mangle]
+pub extern "C" fn rd_version() -> *const c_char {
+    static VERSION: &CStr = match CStr::from_bytes_with_nul(concat!(env!("CARGO_PKG_VERSION"), "\0").as_bytes()) {
+        Ok(version) => version,
+        Err(_) => c"unknown",
+    };
+    VERSION.as_ptr()
+}
