@@ -1,18 +1,17 @@
 //! Random ids: UUID v4 event ids and OTLP trace / span ids, from a fast per-thread generator that
 //! is reseeded in a forked child (so parent and child never hand out the same ids).
 
-// Windows has no fork: nothing to register there.
-#![cfg_attr(not(unix), allow(dead_code, unused_imports))]
-
 use std::cell::Cell;
 use std::hash::{BuildHasher, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Once;
 
 static FORK_GENERATION: AtomicU64 = AtomicU64::new(0);
-static AT_FORK: Once = Once::new();
 
-extern "C" fn after_fork_in_child() {
+/// Called in a forked child (`process`): every thread's generator reseeds before its next id.
+/// Registered with the other fork handlers, not lazily here: a `Once` that a fork catches
+/// mid-initialisation waits forever in the child (the first forked child hung in `next_u64`).
+#[cfg_attr(not(unix), allow(dead_code))] // Windows has no fork
+pub fn reseed_after_fork() {
     FORK_GENERATION.fetch_add(1, Ordering::Relaxed);
 }
 
@@ -31,11 +30,6 @@ fn fresh_seed() -> u64 {
 
 /// A wyrand step: fast, and good enough for ids that only need to be unique.
 pub fn next_u64() -> u64 {
-    #[cfg(unix)]
-    AT_FORK.call_once(|| unsafe {
-        // Safety: registers a plain function with no arguments; it only touches an atomic.
-        libc::pthread_atfork(None, None, Some(after_fork_in_child));
-    });
     let generation = FORK_GENERATION.load(Ordering::Relaxed);
     STATE.with(|cell| {
         let (mut state, seeded_in) = cell.get();

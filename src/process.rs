@@ -9,8 +9,13 @@
 //! In the child every client of the parent is forgotten: its sender thread does not exist there
 //! and its own locks may be held by threads that are gone, so its handle turns invalid
 //! (`RD_ERR_INVALID_HANDLE`), its memory is leaked rather than dropped, and `rd_new` works as in
-//! a fresh process. The id generator reseeds itself in the child (`ids`); the allocator
-//! (mimalloc) keeps per-thread heaps and lock-free shared state.
+//! a fresh process. The id generator reseeds in the child (`ids`); the allocator (mimalloc)
+//! keeps per-thread heaps and lock-free shared state.
+//!
+//! No lazily initialised global may block: a `Once` or `OnceLock` that a fork catches
+//! mid-initialisation stays "running" in the child, and its next user waits forever. So these
+//! hooks are registered when the library is loaded, before any thread can call in, and the other
+//! process-wide values initialise without blocking (`once_cell::race`).
 
 // Windows has no fork, and a DLL's exit handlers run after the process's other threads are gone
 // (a drain there could only wait for its deadline): the hooks are unix only, and on Windows
@@ -38,6 +43,19 @@ extern "C" {
     // C11, in glibc and musl; not bound by the libc crate on Linux.
     fn at_quick_exit(function: extern "C" fn()) -> libc::c_int;
 }
+
+// Registers the handlers when the library is loaded (ELF constructors run for a shared library
+// at load and for a static one at program start), so no `rd_new` is still inside `install` when
+// another thread forks. `rd_new` calls `install` too, for platforms without this section.
+#[cfg(target_os = "linux")]
+#[used]
+#[link_section = ".init_array"]
+static INSTALL_AT_LOAD: extern "C" fn() = {
+    extern "C" fn at_load() {
+        install();
+    }
+    at_load
+};
 
 /// Registers the fork and exit handlers, once per process (before the first client exists).
 pub fn install() {
@@ -79,6 +97,7 @@ extern "C" fn parent() {
 
 extern "C" fn child() {
     HELD.with(|held| {
+        crate::ids::reseed_after_fork();
         if let Some((mut clients, stderr)) = held.borrow_mut().take() {
             clients.forget_all();
             drop(clients);

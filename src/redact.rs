@@ -10,10 +10,10 @@
 
 use crate::queue::Item;
 use crate::text::Text;
+use once_cell::race::OnceBox;
 use regex::Regex;
 use std::borrow::Cow;
 use std::collections::HashSet;
-use std::sync::OnceLock;
 
 const CREDENTIALS: &str = "<REDACTED_CREDENTIALS>";
 const CREDIT_CARD: &str = "<REDACTED_CREDIT_CARD>";
@@ -103,15 +103,17 @@ struct Redactor {
 }
 
 fn redactor() -> &'static Redactor {
-    static REDACTOR: OnceLock<Redactor> = OnceLock::new();
+    // Racing first callers may both compile (one result is kept), but none waits for another:
+    // a fork during the compile leaves a child that compiles again instead of one that hangs.
+    static REDACTOR: OnceBox<Redactor> = OnceBox::new();
     REDACTOR.get_or_init(|| {
         let compile = |pattern: String| Regex::new(&pattern).expect("the redaction patterns compile");
         let alternatives: Vec<String> = CATEGORIES.iter().map(|(_, p)| format!("(?:{p})")).collect();
-        Redactor {
+        Box::new(Redactor {
             any: compile(format!("(?x){}", alternatives.join("|"))),
             each: CATEGORIES.iter().map(|(kind, p)| (*kind, compile(format!("(?x)\\A(?:{p})\\z")))).collect(),
             names: include_str!("redact/names.txt").lines().collect(),
-        }
+        })
     })
 }
 
