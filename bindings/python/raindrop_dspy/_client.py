@@ -134,13 +134,11 @@ class ThreadBuffers:
     take plain ``c_void_p`` integers.
     """
 
-    __slots__ = ("eid", "eid_addr", "call", "call_addr", "res", "res_addr", "sres", "sres_addr", "out", "out_addr")
+    __slots__ = ("eid", "eid_addr", "res", "res_addr", "sres", "sres_addr", "out", "out_addr")
 
     def __init__(self) -> None:
         self.eid = ctypes.create_string_buffer(_ffi.RD_EVENT_ID_BUF_LEN)
         self.eid_addr = ctypes.addressof(self.eid)
-        self.call = _ffi.rd_call(0)
-        self.call_addr = ctypes.addressof(self.call)
         self.res = _ffi.rd_call_result()
         self.res_addr = ctypes.addressof(self.res)
         # Spans (traces) get their own result struct: they also set properties_json,
@@ -179,7 +177,7 @@ class NativeClient(Managed):
         self.tracing = bool(config.get("tracing_enabled", True))
         self.tool_spans = self.tracing or bool(config.get("bypass_otel_for_tools", True))
         h = self._create()
-        if not h:
+        if h is None:
             raise ValueError("the native core rejected the configuration: " + self._last_message)
         self._set_handle(h)
         _LIVE.add(self)
@@ -187,27 +185,28 @@ class NativeClient(Managed):
     # -- lifecycle -----------------------------------------------------------
     _last_message = ""
 
-    def _create(self) -> int:
-        out = _ffi.rd_client(0)
+    def _create(self) -> Optional[Any]:
+        """A new ``rd_client`` (the handle struct the hot path passes by value), or None."""
+        out = _ffi.rd_client()
         err = _ffi.rd_error()
         rc = self.lib.rd_new(self._config_json, len(self._config_json), ctypes.byref(_CORE_LOGGER),
                              ctypes.byref(out), ctypes.byref(err))
-        if rc != _ffi.RD_OK:
+        if rc != _ffi.RD_OK or not out.id:
             self._last_message = f"{_ffi.result_name(self.lib, rc)}: {err.message.decode('utf-8', 'replace')}"
             logger.error("raindrop_dspy: rd_new failed: %s", self._last_message)
-            return 0
-        return int(out.value)
+            return None
+        return out
 
-    def revive(self) -> int:
+    def revive(self) -> Optional[Any]:
         """Called when the hot path finds no handle: after a fork, build a new client."""
         if self._shut or not self._stale:
-            return 0
+            return None
         with self._lock:
-            if self._handle or self._shut:
+            if self._handle is not None or self._shut:
                 return self._handle
             h = self._create()
             self._stale = False
-            if h:
+            if h is not None:
                 self._set_handle(h)
                 logger.debug("raindrop_dspy: native client recreated in forked child pid %d", os.getpid())
             return h
@@ -216,11 +215,11 @@ class NativeClient(Managed):
         # The child has no sender thread: abandon the inherited handle (its queued
         # items belong to the parent, which still sends them) and recreate lazily.
         self._lock = threading.Lock()
-        if self._handle and not self._shut:
-            self._handle = 0
+        if self._handle is not None and not self._shut:
+            self._handle = None
             self._stale = True
 
-    def _release(self, handle: int, timeout_ms: Optional[int]) -> None:
+    def _release(self, handle: Any, timeout_ms: Optional[int]) -> None:
         self._shut = True
         st = _ffi.rd_stats()
         rc = self.lib.rd_shutdown(handle, -1 if timeout_ms is None else int(timeout_ms), ctypes.byref(st), None)
@@ -229,9 +228,10 @@ class NativeClient(Managed):
         if rc not in (_ffi.RD_OK, _ffi.RD_ERR_INVALID_HANDLE):
             self.report(rc, "shutdown")
 
-    def current(self) -> int:
+    def current(self) -> Optional[Any]:
+        """The ``rd_client`` to call with (recreated after a fork), or None."""
         h = self._handle
-        if not h and self._stale:
+        if h is None and self._stale:
             h = self.revive()
         return h
 
@@ -255,7 +255,7 @@ class NativeClient(Managed):
     # -- one-shot operations -------------------------------------------------
     def identify(self, user_id: str, traits: Mapping[str, Any]) -> bool:
         h = self.current()
-        if not h:
+        if h is None:
             return False
         u = _b(user_id)
         t = json.dumps(dict(traits), default=str, ensure_ascii=False).encode()
@@ -268,7 +268,7 @@ class NativeClient(Managed):
 
     def track_signal(self, fields: Mapping[str, Optional[str]]) -> bool:
         h = self.current()
-        if not h:
+        if h is None:
             return False
         sig = _ffi.rd_signal()
         _set_fields(sig, fields)
@@ -281,7 +281,7 @@ class NativeClient(Managed):
 
     def track(self, fields: Mapping[str, Optional[str]], ai: bool = True) -> Optional[str]:
         h = self.current()
-        if not h:
+        if h is None:
             return None
         ev = _ffi.rd_event()
         _set_fields(ev, fields)
@@ -296,7 +296,7 @@ class NativeClient(Managed):
 
     def flush(self, timeout_ms: Optional[int] = None) -> bool:
         h = self.current()
-        if not h:
+        if h is None:
             return False
         err = _ffi.rd_error()
         rc = self.lib.rd_flush(h, -1 if timeout_ms is None else int(timeout_ms), ctypes.byref(err))
@@ -312,7 +312,7 @@ class NativeClient(Managed):
     def stats(self) -> Dict[str, int]:
         """Delivery statistics; after shutdown, the final ones."""
         h = self.current()
-        if not h:
+        if h is None:
             return dict(self._final_stats)
         st = _ffi.rd_stats()
         rc = self.lib.rd_get_stats(h, ctypes.byref(st), None)
@@ -355,7 +355,7 @@ def _after_fork_in_child() -> None:
 def _drain_at_exit() -> None:
     for client in list(_LIVE):
         try:
-            if client._handle and not client._shut:
+            if client._handle is not None and not client._shut:
                 client.shutdown()
         except Exception:
             pass

@@ -7,6 +7,7 @@ on the hot path of every wrapped call, so the common shapes (string arguments, a
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 from typing import Any, Dict, Optional, Tuple
@@ -251,21 +252,35 @@ def messages_json(msgs: Any) -> str:
 
 
 _settings: Any = None
+_settings_lm: Any = None
+
+
+def _read_settings_lm() -> Any:
+    """``dspy.settings.lm``. Settings answers through ``__getattr__``, which Python only calls
+    after a failed normal lookup has built an AttributeError: call it directly instead."""
+    global _settings, _settings_lm
+    if _settings is None:
+        from dspy.dsp.utils.settings import settings
+
+        getattr_hook = getattr(type(settings), "__getattr__", None)
+        _settings_lm = functools.partial(getattr_hook, settings, "lm") if getattr_hook is not None else None
+        _settings = settings
+    if _settings_lm is not None:
+        try:
+            return _settings_lm()
+        except AttributeError:
+            pass
+    return _settings.lm
 
 
 def fallback_model(module: Any, kwargs: Dict[str, Any]) -> Optional[str]:
     """Model when no LM call was seen: per-call lm=, the module's lm, settings.lm."""
-    global _settings
     try:
         lm = kwargs.get("lm")
         if lm is None:
             lm = object.__getattribute__(module, "__dict__").get("lm")
         if lm is None:
-            if _settings is None:
-                from dspy.dsp.utils.settings import settings
-
-                _settings = settings
-            lm = _settings.lm
+            lm = _read_settings_lm()
         m = getattr(lm, "model", None)
         return None if m is None else str(m)
     except Exception:

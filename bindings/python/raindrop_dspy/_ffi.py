@@ -42,14 +42,20 @@ ENV_LIBRARY = "RAINDROP_DSPY_LIBRARY"
 # non-blocking by the core's contract and keeps the GIL.
 BLOCKING = frozenset({"rd_new", "rd_flush", "rd_shutdown"})
 
-# The hot-path functions get a second prototype in which every pointer is a plain c_void_p, so
-# the binding passes addresses of per-thread buffers as ints (much cheaper for ctypes to
-# convert than POINTER arguments).
+# The hot-path functions get a second prototype in which every pointer but a handle's is a
+# plain c_void_p, so the binding passes addresses of per-thread buffers as ints (much cheaper
+# for ctypes to convert than POINTER arguments). Handles stay typed: ``rd_client`` and
+# ``rd_call`` by value, and ``rd_call *`` outputs take an ``rd_call`` instance (ctypes passes
+# it by reference), so one handle passed for another still raises ``ctypes.ArgumentError``.
 HOT = ("rd_wrap_begin", "rd_wrap_end", "rd_span_begin", "rd_span_record")
+HANDLES = (rd_client, rd_call)  # noqa: F405
 
 
 def _as_addresses(argtypes: List[Any]) -> List[Any]:
-    return [c_void_p if isinstance(t, type) and issubclass(t, ctypes._Pointer) else t for t in argtypes]
+    return [
+        c_void_p if isinstance(t, type) and issubclass(t, ctypes._Pointer) and t._type_ not in HANDLES else t
+        for t in argtypes
+    ]
 
 
 class LibraryNotFoundError(ImportError):

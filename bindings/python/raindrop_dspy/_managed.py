@@ -8,7 +8,7 @@ _T = TypeVar("_T", bound="Managed")
 
 
 class Managed:
-    """Owns one native handle (an ``int``; 0 is never valid).
+    """Owns one native handle (a ctypes handle struct such as ``rd_client``; None when closed).
 
     * :meth:`close` is idempotent; after it, :meth:`_handle_or_raise` raises a
       clear :class:`ValueError` instead of passing a dead handle to C (the core
@@ -18,32 +18,32 @@ class Managed:
     * ``__del__`` is only a safety net; errors in it are swallowed.
     """
 
-    _handle: int = 0
+    _handle: Optional[Any] = None
 
-    def _set_handle(self, handle: int) -> None:
-        self._handle = int(handle)
+    def _set_handle(self, handle: Any) -> None:
+        self._handle = handle
 
     @property
     def closed(self) -> bool:
-        return not self._handle
+        return self._handle is None
 
-    def _handle_or_raise(self) -> int:
+    def _handle_or_raise(self) -> Any:
         h = self._handle
-        if not h:
+        if h is None:
             raise ValueError(f"{type(self).__name__} is closed")
         return h
 
-    def _take_handle(self) -> int:
-        """Detach and return the handle (0 if already closed)."""
-        h, self._handle = self._handle, 0
+    def _take_handle(self) -> Optional[Any]:
+        """Detach and return the handle (None if already closed)."""
+        h, self._handle = self._handle, None
         return h
 
-    def _release(self, handle: int, timeout_ms: Optional[int]) -> None:  # pragma: no cover - abstract
+    def _release(self, handle: Any, timeout_ms: Optional[int]) -> None:  # pragma: no cover - abstract
         raise NotImplementedError
 
     def close(self, timeout_ms: Optional[int] = None) -> None:
         h = self._take_handle()
-        if h:
+        if h is not None:
             self._release(h, timeout_ms)
 
     def __enter__(self: _T) -> _T:
@@ -54,7 +54,7 @@ class Managed:
 
     def __del__(self) -> None:
         try:
-            if self._handle:
+            if self._handle is not None:
                 self.close(timeout_ms=2000)
         except Exception:
             pass

@@ -31,7 +31,7 @@ import time
 import types
 from typing import Any, Callable, Dict, Optional, Tuple
 
-from . import _ffi
+from . import _client, _ffi
 from ._capture import ACTIVE, Frame
 from ._client import fill_result, thread_buffers
 from ._extract import (
@@ -91,7 +91,7 @@ class SpanFrame(Frame):
                 self.parent.lm_seen = True  # type: ignore[union-attr]
             nc = self.client
             h = nc._handle
-            if not h:
+            if h is None:
                 return
             if exc is None:
                 ob = enc(output_text(self.result))
@@ -118,20 +118,19 @@ def _module_begin(frame: Frame, module: Any, args: Tuple[Any, ...], kwargs: Dict
             return None  # a wrapped module: its wrapper makes the span
         h = nc._handle
         begin = nc.lib.hot_span_begin
-        if not h or begin is None:
+        if h is None or begin is None:
             return None
         cls = type(module)
         name = _name_cache.get(cls)
         if name is None:
             name = _name_cache[cls] = cls.__name__.encode()
         inp = enc(input_text(args, kwargs))
-        tb = thread_buffers()
-        rc = begin(h, frame.handle, _KIND_MODULE, name, len(name), inp, 0 if inp is None else len(inp),
-                   tb.call_addr, None)
+        span = _ffi.rd_call()
+        rc = begin(h, frame.handle, _KIND_MODULE, name, len(name), inp, 0 if inp is None else len(inp), span, None)
         if rc != _RD_OK:
             _report(nc, rc, "rd_span_begin")
             return None
-        return SpanFrame(tb.call.value, nc, frame, frame.event_id)
+        return SpanFrame(span, nc, frame, frame.event_id)
     except Exception:
         logger.debug("raindrop_dspy: sub-module span begin failed", exc_info=True)
         return None
@@ -215,7 +214,7 @@ def record_lm(frame: Frame, lm: Any, entry: Any, t0: int, t1: int, result: Any, 
         nc = frame.client
         h = nc._handle
         record = nc.lib.hot_span_record
-        if not h or record is None:
+        if h is None or record is None:
             return
         frame.lm_seen = True
         tracing = nc.tracing
@@ -265,7 +264,10 @@ def record_lm(frame: Frame, lm: Any, entry: Any, t0: int, t1: int, result: Any, 
             et = em = None
         else:
             et, em = error_fields(exc)
-        tb = thread_buffers()
+        try:
+            tb = _client._tls.b
+        except AttributeError:
+            tb = thread_buffers()
         fill_result(tb.sres, ob, mb, pt, ct, fb, et, em, pb)
         rc = record(h, frame.handle, _KIND_LM, name, len(name), inb, 0 if inb is None else len(inb),
                     t0, t1, tb.sres_addr, None)
@@ -276,30 +278,24 @@ def record_lm(frame: Frame, lm: Any, entry: Any, t0: int, t1: int, result: Any, 
 
 
 class LmFrame(Frame):
-    """An LM call in progress. Its history entry arrives through the ``record_history`` hook
-    while it is the active frame; it adds no native handle of its own."""
+    """An LM call in progress, the active scope while it runs. Its history entry arrives through
+    the ``record_history`` hook; it adds no native handle of its own (children attach to the
+    call it runs under)."""
 
-    __slots__ = ("lm", "args", "kwargs", "entry", "t0")
+    __slots__ = ("entry",)
 
-    def __init__(self, frame: Frame, lm: Any, args: Tuple[Any, ...], kwargs: Dict[str, Any]) -> None:
+    def __init__(self, frame: Frame) -> None:
         self.handle = frame.handle
         self.client = frame.client
         self.parent = frame
         self.event_id = frame.event_id
-        self.result = None
-        self.lm = lm
-        self.args = args
-        self.kwargs = kwargs
         self.entry = None
-        self.t0 = _time_ns()
-
-    def finish(self, exc: Optional[BaseException]) -> None:
-        record_lm(self.parent, self.lm, self.entry, self.t0, _time_ns(),  # type: ignore[arg-type]
-                  self.result, exc, self.args, self.kwargs)
 
 
 def _make_lm_call(orig: Callable[..., Any]) -> Callable[..., Any]:
     get = ACTIVE.get
+    set_ = ACTIVE.set
+    reset = ACTIVE.reset
 
     @functools.wraps(orig)
     def __call__(self: Any, *args: Any, **kwargs: Any) -> Any:
@@ -307,26 +303,46 @@ def _make_lm_call(orig: Callable[..., Any]) -> Callable[..., Any]:
         # Tracing off: no span to time; the history hook reports the call for the roll-up.
         if frame is None or type(frame) is LmFrame or not frame.client.tracing:
             return orig(self, *args, **kwargs)
-        scope = LmFrame(frame, self, args, kwargs)
-        with scope:
-            scope.result = orig(self, *args, **kwargs)
-        return scope.result
+        scope = LmFrame(frame)
+        token = set_(scope)
+        t0 = _time_ns()
+        try:
+            result = orig(self, *args, **kwargs)
+        except BaseException as exc:
+            reset(token)
+            record_lm(frame, self, scope.entry, t0, _time_ns(), None, exc, args, kwargs)
+            raise
+        t1 = _time_ns()
+        reset(token)
+        record_lm(frame, self, scope.entry, t0, t1, result, None, args, kwargs)
+        return result
 
     return __call__
 
 
 def _make_lm_acall(orig: Callable[..., Any]) -> Callable[..., Any]:
     get = ACTIVE.get
+    set_ = ACTIVE.set
+    reset = ACTIVE.reset
 
     @functools.wraps(orig)
     async def acall(self: Any, *args: Any, **kwargs: Any) -> Any:
         frame = get()
         if frame is None or type(frame) is LmFrame or not frame.client.tracing:
             return await orig(self, *args, **kwargs)
-        scope = LmFrame(frame, self, args, kwargs)
-        with scope:
-            scope.result = await orig(self, *args, **kwargs)
-        return scope.result
+        scope = LmFrame(frame)
+        token = set_(scope)
+        t0 = _time_ns()
+        try:
+            result = await orig(self, *args, **kwargs)
+        except BaseException as exc:
+            reset(token)
+            record_lm(frame, self, scope.entry, t0, _time_ns(), None, exc, args, kwargs)
+            raise
+        t1 = _time_ns()
+        reset(token)
+        record_lm(frame, self, scope.entry, t0, t1, result, None, args, kwargs)
+        return result
 
     return acall
 
@@ -359,7 +375,7 @@ def _tool_record(frame: Frame, tool: Any, args: Tuple[Any, ...], kwargs: Dict[st
         nc = frame.client
         h = nc._handle
         record = nc.lib.hot_span_record
-        if not h or record is None:
+        if h is None or record is None:
             return
         n = getattr(tool, "name", None) or type(tool).__name__
         name = enc(n if type(n) is str else str(n)) or b"tool"

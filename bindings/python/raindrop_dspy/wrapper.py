@@ -14,6 +14,7 @@ context variable (:mod:`raindrop_dspy._capture`).
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import inspect
 import json
@@ -26,6 +27,7 @@ from typing import (
     Any,
     Callable,
     Dict,
+    Iterator,
     Literal,
     Mapping,
     Optional,
@@ -35,9 +37,10 @@ from typing import (
     Union,
 )
 
-from . import _ffi, _trace
+from . import _client, _ffi, _trace
 from ._capture import ACTIVE, Frame, install_hooks
-from ._client import NativeClient, fill_output, fill_result, thread_buffers
+from ._client import NativeClient, fill_output, fill_result
+from ._client import thread_buffers as _tls_buffers
 from ._extract import cached_bytes, error_fields, fallback_model, fallback_usage, input_text, output_text
 
 logger = logging.getLogger("raindrop_dspy")
@@ -57,6 +60,10 @@ _UNKNOWN = _ffi.RD_TOKENS_UNKNOWN
 _EID_LEN = _ffi.RD_EVENT_ID_BUF_LEN
 
 _name_cache: Dict[type, bytes] = {}
+_NO_CALL = _ffi.rd_call()  # no parent: a top-level call
+_NO_TOKEN: Any = None
+_new_frame = object.__new__
+CallContext = Tuple[Optional[bytes], Optional[bytes]]  # encoded user and convo ids of context()
 
 
 def _library_version() -> str:
@@ -66,27 +73,23 @@ def _library_version() -> str:
 
 
 class CallFrame(Frame):
-    """A wrapped call in progress (``rd_wrap_begin`` done); :meth:`finish` is ``rd_wrap_end``."""
+    """A wrapped call in progress (``rd_wrap_begin`` done, and the active scope);
+    :meth:`end` makes the previous scope active again and is ``rd_wrap_end``."""
 
     __slots__ = ("module", "kwargs")
 
-    def __init__(self, handle: int, client: NativeClient, parent: Optional[Frame], event_id: bytes,
-                 module: Any, kwargs: Dict[str, Any]) -> None:
-        self.handle = handle
-        self.client = client
-        self.parent = parent
-        self.event_id = event_id
-        self.lm_seen = False
-        self.result = None
-        self.module = module
-        self.kwargs = kwargs
-
-    def finish(self, exc: Optional[BaseException]) -> None:
-        """rd_wrap_end; never raises. Tokens, model and finish reason of the LM calls under
-        the call were reported as LM spans: the core rolls them up."""
+    def end(self, exc: Optional[BaseException], result: Any) -> None:
+        """Leave the call's scope, then rd_wrap_end; never raises. Tokens, model and finish
+        reason of the LM calls under the call were reported as LM spans: the core rolls them up."""
+        token = self._token
+        if token is not None:
+            ACTIVE.reset(token)
         try:
             nc = self.client
-            tb = thread_buffers()
+            try:
+                tb = _client._tls.b
+            except AttributeError:
+                tb = _tls_buffers()
             if self.lm_seen:
                 mb = None  # the core takes the LM calls' model
                 parent = self.parent
@@ -96,9 +99,9 @@ class CallFrame(Frame):
                 model = fallback_model(self.module, self.kwargs)
                 mb = None if model is None else cached_bytes(model)
             if exc is None:
-                text = output_text(self.result)
+                text = output_text(result)
                 ob = None if text is None else text.encode("utf-8", "surrogatepass")
-                pt, ct = (_UNKNOWN, _UNKNOWN) if self.lm_seen else fallback_usage(self.result)
+                pt, ct = (_UNKNOWN, _UNKNOWN) if self.lm_seen else fallback_usage(result)
                 if pt < 0 and ct < 0:
                     # The common case: output and model only; the rest of tb.out never changes.
                     fill_output(tb.out, ob, mb)
@@ -111,13 +114,18 @@ class CallFrame(Frame):
                 fill_result(tb.res, None, mb, _UNKNOWN, _UNKNOWN, None, et, em, None)
                 res_addr = tb.res_addr
             h = nc._handle
-            if not h:
+            if h is None:
                 return  # shut down (or forked) since the call began
             rc = nc.lib.hot_wrap_end(h, self.handle, res_addr, None)
             if rc != _RD_OK:
                 nc.report(rc, "rd_wrap_end")
         except Exception:
             logger.debug("raindrop_dspy: rd_wrap_end failed", exc_info=True)
+
+    def finish(self, exc: Optional[BaseException]) -> None:
+        # ``with frame:`` (Frame.__exit__) has already left the scope: end without a reset.
+        self._token = _NO_TOKEN
+        self.end(exc, getattr(self, "result", None))
 
 
 # ---------------------------------------------------------------------------
@@ -142,6 +150,17 @@ class RaindropDSPy:
     written to that directory before it is sent and removed after the sink accepted it; what a
     crash or an outage leaves there is sent by the next client that opens the directory
     (``spool_max_bytes`` bounds it, 256 MiB by default, oldest dropped first).
+
+    Every other setting of the native core is a keyword argument too (``None``, the default,
+    keeps the core's default; an invalid value is refused by the core: one warning, telemetry
+    disabled): ``traces_endpoint``, ``service_name``; TLS: ``tls_roots`` (``"webpki"``, the
+    compiled-in Mozilla roots, or ``"platform"``, the operating system's) and ``ca_file`` (a PEM
+    bundle, else ``SSL_CERT_FILE``); the queue: ``max_queue_items``, ``max_queue_bytes``;
+    batches: ``max_batch_events``, ``max_batch_bytes``, ``flush_interval_ms``; requests and
+    retries: ``request_timeout_ms``, ``connect_timeout_ms``, ``retry_initial_backoff_ms``,
+    ``retry_max_backoff_ms``, ``retry_after_cap_ms``, ``retry_budget_ms``; deadlines:
+    ``shutdown_timeout_ms``, ``flush_timeout_ms``; texts: ``max_text_field_chars``; calls begun
+    and not ended: ``open_call_ttl_ms``, ``max_open_calls``, ``max_open_call_bytes``.
 
     Accepted for compatibility but without effect here: ``disable_auto_instrument``
     (the native core never monkey-patches LLM client libraries), ``app_git`` (no
@@ -171,6 +190,27 @@ class RaindropDSPy:
         redact_pii: bool = False,
         spool_dir: Union[str, "os.PathLike[str]", None] = None,
         spool_max_bytes: Optional[int] = None,
+        traces_endpoint: Optional[str] = None,
+        service_name: Optional[str] = None,
+        tls_roots: Optional[Literal["webpki", "platform"]] = None,
+        ca_file: Union[str, "os.PathLike[str]", None] = None,
+        max_queue_items: Optional[int] = None,
+        max_queue_bytes: Optional[int] = None,
+        max_batch_events: Optional[int] = None,
+        max_batch_bytes: Optional[int] = None,
+        flush_interval_ms: Optional[int] = None,
+        request_timeout_ms: Optional[int] = None,
+        connect_timeout_ms: Optional[int] = None,
+        retry_initial_backoff_ms: Optional[int] = None,
+        retry_max_backoff_ms: Optional[int] = None,
+        retry_after_cap_ms: Optional[int] = None,
+        retry_budget_ms: Optional[int] = None,
+        shutdown_timeout_ms: Optional[int] = None,
+        flush_timeout_ms: Optional[int] = None,
+        max_text_field_chars: Optional[int] = None,
+        open_call_ttl_ms: Optional[int] = None,
+        max_open_calls: Optional[int] = None,
+        max_open_call_bytes: Optional[int] = None,
     ) -> None:
         api_key = api_key if api_key is not None else os.environ.get("RAINDROP_WRITE_KEY")
         endpoint = endpoint if endpoint is not None else os.environ.get("RAINDROP_ENDPOINT")
@@ -183,6 +223,8 @@ class RaindropDSPy:
         self._tools = tools
         self._debug = debug
         self._last_event_id: "ContextVar[Optional[bytes]]" = ContextVar("raindrop_dspy_last_event_id", default=None)
+        self._call_context: "ContextVar[Optional[CallContext]]" = ContextVar("raindrop_dspy_call_context",
+                                                                             default=None)
         self._native: Optional[NativeClient] = None
         if client is not None:
             logger.info("raindrop_dspy: client= is ignored: the native core sends the events itself")
@@ -215,6 +257,27 @@ class RaindropDSPy:
                 "redact_pii": bool(redact_pii),
                 "spool_dir": os.fspath(spool_dir) if spool_dir else None,
                 "spool_max_bytes": spool_max_bytes,
+                "traces_endpoint": traces_endpoint,
+                "service_name": service_name,
+                "tls_roots": tls_roots,
+                "ca_file": os.fspath(ca_file) if ca_file else None,
+                "max_queue_items": max_queue_items,
+                "max_queue_bytes": max_queue_bytes,
+                "max_batch_events": max_batch_events,
+                "max_batch_bytes": max_batch_bytes,
+                "flush_interval_ms": flush_interval_ms,
+                "request_timeout_ms": request_timeout_ms,
+                "connect_timeout_ms": connect_timeout_ms,
+                "retry_initial_backoff_ms": retry_initial_backoff_ms,
+                "retry_max_backoff_ms": retry_max_backoff_ms,
+                "retry_after_cap_ms": retry_after_cap_ms,
+                "retry_budget_ms": retry_budget_ms,
+                "shutdown_timeout_ms": shutdown_timeout_ms,
+                "flush_timeout_ms": flush_timeout_ms,
+                "max_text_field_chars": max_text_field_chars,
+                "open_call_ttl_ms": open_call_ttl_ms,
+                "max_open_calls": max_open_calls,
+                "max_open_call_bytes": max_open_call_bytes,
             }
             try:
                 self._native = NativeClient(config)
@@ -301,16 +364,21 @@ class RaindropDSPy:
 
     def _make_sync(self, orig: Callable[..., Any]) -> Callable[..., Any]:
         # Closure cells hold only picklable things (cloudpickle pickles this function by
-        # value): the bound method reduces to a detached client.
+        # value): the bound method reduces to a detached client. Two Python calls per wrapped
+        # call: _begin (which also makes the call the active scope) and CallFrame.end.
         begin = self._begin
 
         def forward(module: Any, *args: Any, **kwargs: Any) -> Any:
             frame = begin(module, args, kwargs)
             if frame is None:
                 return orig(module, *args, **kwargs)
-            with frame:
-                frame.result = orig(module, *args, **kwargs)
-            return frame.result
+            try:
+                result = orig(module, *args, **kwargs)
+            except BaseException as exc:
+                frame.end(exc, None)
+                raise
+            frame.end(None, result)
+            return result
 
         setattr(forward, _MARK, True)
         forward.__wrapped__ = orig  # type: ignore[attr-defined]
@@ -323,25 +391,32 @@ class RaindropDSPy:
             frame = begin(module, args, kwargs)
             if frame is None:
                 return await orig(module, *args, **kwargs)
-            with frame:
-                frame.result = await orig(module, *args, **kwargs)
-            return frame.result
+            try:
+                result = await orig(module, *args, **kwargs)
+            except BaseException as exc:
+                frame.end(exc, None)
+                raise
+            frame.end(None, result)
+            return result
 
         setattr(aforward, _MARK, True)
         aforward.__wrapped__ = orig  # type: ignore[attr-defined]
         return aforward
 
     def _begin(self, module: Any, args: Tuple[Any, ...], kwargs: Dict[str, Any]) -> Optional[CallFrame]:
-        """rd_wrap_begin; returns None (call untraced) on any problem."""
+        """rd_wrap_begin, and the new call becomes the active scope; None (call untraced, scope
+        unchanged) on any problem."""
         nc = self._native
         if nc is None:
             return None
         try:
-            h = nc._handle or nc.current()
-            if not h:
-                return None
+            h = nc._handle
+            if h is None:
+                h = nc.current()
+                if h is None:
+                    return None
             parent = ACTIVE.get()
-            parent_handle = parent.handle if parent is not None and parent.client is nc else 0
+            parent_handle = parent.handle if parent is not None and parent.client is nc else _NO_CALL
             cls = type(module)
             name = _name_cache.get(cls)
             if name is None:
@@ -349,35 +424,97 @@ class RaindropDSPy:
             text = input_text(args, kwargs)
             inp = None if text is None else text.encode("utf-8", "surrogatepass")
             opts = None  # an rd_call_options, alive until the calls below return
-            if not parent_handle and self._event_id is not None:
-                src = self._event_id
-                val = src() if callable(src) else src
-                if val:
-                    eid = str(val).encode("utf-8", "surrogatepass")
-                    opts = _ffi.rd_call_options(event_id=eid, event_id_len=len(eid))
+            if parent_handle is _NO_CALL:
+                ctx = self._call_context.get()
+                if ctx is not None or self._event_id is not None:
+                    opts = self._options(ctx)
             opts_addr = None if opts is None else ctypes.addressof(opts)
-            tb = thread_buffers()
+            try:
+                tb = _client._tls.b
+            except AttributeError:
+                tb = _tls_buffers()
+            call = _ffi.rd_call()
             lib = nc.lib
             rc = lib.hot_wrap_begin(
                 h, parent_handle, name, len(name), inp, 0 if inp is None else len(inp),
-                opts_addr, tb.call_addr, tb.eid_addr, _EID_LEN, None,
+                opts_addr, call, tb.eid_addr, _EID_LEN, None,
             )
             if rc != _RD_OK:
-                if parent_handle and rc == _ffi.RD_ERR_INVALID_HANDLE:
+                if parent_handle is not _NO_CALL and rc == _ffi.RD_ERR_INVALID_HANDLE:
                     # The parent already ended (e.g. a straggler thread): go top-level.
+                    opts = self._options(self._call_context.get())
+                    opts_addr = None if opts is None else ctypes.addressof(opts)
                     rc = lib.hot_wrap_begin(
-                        h, 0, name, len(name), inp, 0 if inp is None else len(inp),
-                        opts_addr, tb.call_addr, tb.eid_addr, _EID_LEN, None,
+                        h, _NO_CALL, name, len(name), inp, 0 if inp is None else len(inp),
+                        opts_addr, call, tb.eid_addr, _EID_LEN, None,
                     )
                 if rc != _RD_OK:
                     nc.report(rc, "rd_wrap_begin")
                     return None
             event_id = tb.eid.value  # bytes; decoded only when last_event_id is read
             self._last_event_id.set(event_id)
-            return CallFrame(tb.call.value, nc, parent, event_id, module, kwargs)
+            frame = _new_frame(CallFrame)  # no __init__ frame: the slots are set here
+            frame.handle = call
+            frame.client = nc
+            frame.parent = parent
+            frame.event_id = event_id
+            frame.lm_seen = False
+            frame.module = module
+            frame.kwargs = kwargs
+            frame._token = ACTIVE.set(frame)
+            return frame
         except Exception:
             logger.debug("raindrop_dspy: rd_wrap_begin failed", exc_info=True)
             return None
+
+    def _options(self, ctx: Optional[CallContext]) -> Optional[Any]:
+        """The rd_call_options of a top-level call: event_id= of the client, user and convo of
+        :meth:`context`; None when there is nothing to set."""
+        opts = None
+        src = self._event_id
+        if src is not None:
+            val = src() if callable(src) else src
+            if val:
+                eid = str(val).encode("utf-8", "surrogatepass")
+                opts = _ffi.rd_call_options(event_id=eid, event_id_len=len(eid))
+        if ctx is not None:
+            user, convo = ctx
+            if opts is None:
+                opts = _ffi.rd_call_options()
+            if user is not None:
+                opts.user_id = user
+                opts.user_id_len = len(user)
+            if convo is not None:
+                opts.convo_id = convo
+                opts.convo_id_len = len(convo)
+        return opts
+
+    @contextlib.contextmanager
+    def context(self, *, user_id: Optional[str] = None, convo_id: Optional[str] = None) -> Iterator[None]:
+        """Per-call user and conversation: every wrapped call that begins inside the ``with``
+        block (in this thread or asyncio task, and in the tasks and DSPy workers it starts)
+        goes to ``user_id`` / ``convo_id`` instead of the constructor's, on its event and on
+        every span of its trace (sub-modules, LM and tool calls, DSPy worker threads included).
+        The block holds for this thread or asyncio task and the tasks it creates. ``None`` keeps
+        the constructor's value; blocks nest (the inner one wins for what it sets)::
+
+            with raindrop.context(user_id="user-42", convo_id="chat-7"):
+                wrapped(question="...")
+
+        A call already running when the block starts keeps its own ids (a call's spans always
+        share the ids its event has).
+        """
+        outer = self._call_context.get()
+        user = None if user_id is None else str(user_id).encode("utf-8", "surrogatepass")
+        convo = None if convo_id is None else str(convo_id).encode("utf-8", "surrogatepass")
+        if outer is not None:
+            user = outer[0] if user is None else user
+            convo = outer[1] if convo is None else convo
+        token = self._call_context.set(None if user is None and convo is None else (user, convo))
+        try:
+            yield
+        finally:
+            self._call_context.reset(token)
 
     # -- passthrough helpers -----------------------------------------------------
     def flush(self, timeout_ms: Optional[int] = None) -> None:
@@ -474,6 +611,7 @@ def _detached_instance() -> RaindropDSPy:
     inst._tools = None
     inst._debug = False
     inst._last_event_id = ContextVar("raindrop_dspy_last_event_id", default=None)
+    inst._call_context = ContextVar("raindrop_dspy_call_context", default=None)
     inst._native = None
     return inst
 
@@ -511,6 +649,27 @@ def create_raindrop_dspy(
     redact_pii: bool = False,
     spool_dir: Union[str, "os.PathLike[str]", None] = None,
     spool_max_bytes: Optional[int] = None,
+    traces_endpoint: Optional[str] = None,
+    service_name: Optional[str] = None,
+    tls_roots: Optional[Literal["webpki", "platform"]] = None,
+    ca_file: Union[str, "os.PathLike[str]", None] = None,
+    max_queue_items: Optional[int] = None,
+    max_queue_bytes: Optional[int] = None,
+    max_batch_events: Optional[int] = None,
+    max_batch_bytes: Optional[int] = None,
+    flush_interval_ms: Optional[int] = None,
+    request_timeout_ms: Optional[int] = None,
+    connect_timeout_ms: Optional[int] = None,
+    retry_initial_backoff_ms: Optional[int] = None,
+    retry_max_backoff_ms: Optional[int] = None,
+    retry_after_cap_ms: Optional[int] = None,
+    retry_budget_ms: Optional[int] = None,
+    shutdown_timeout_ms: Optional[int] = None,
+    flush_timeout_ms: Optional[int] = None,
+    max_text_field_chars: Optional[int] = None,
+    open_call_ttl_ms: Optional[int] = None,
+    max_open_calls: Optional[int] = None,
+    max_open_call_bytes: Optional[int] = None,
 ) -> RaindropDSPy:
     """Factory kept for backwards compatibility: same arguments as :class:`RaindropDSPy`."""
     kwargs: Dict[str, Any] = dict(
@@ -518,7 +677,15 @@ def create_raindrop_dspy(
         bypass_otel_for_tools=bypass_otel_for_tools, disable_auto_instrument=disable_auto_instrument,
         event_name=event_name, event_id=event_id, endpoint=endpoint, tools=tools, app_git=app_git,
         client=client, debug=debug, local_workshop_url=local_workshop_url, redact_pii=redact_pii,
-        spool_dir=spool_dir, spool_max_bytes=spool_max_bytes,
+        spool_dir=spool_dir, spool_max_bytes=spool_max_bytes, traces_endpoint=traces_endpoint,
+        service_name=service_name, tls_roots=tls_roots, ca_file=ca_file, max_queue_items=max_queue_items,
+        max_queue_bytes=max_queue_bytes, max_batch_events=max_batch_events, max_batch_bytes=max_batch_bytes,
+        flush_interval_ms=flush_interval_ms, request_timeout_ms=request_timeout_ms,
+        connect_timeout_ms=connect_timeout_ms, retry_initial_backoff_ms=retry_initial_backoff_ms,
+        retry_max_backoff_ms=retry_max_backoff_ms, retry_after_cap_ms=retry_after_cap_ms,
+        retry_budget_ms=retry_budget_ms, shutdown_timeout_ms=shutdown_timeout_ms, flush_timeout_ms=flush_timeout_ms,
+        max_text_field_chars=max_text_field_chars, open_call_ttl_ms=open_call_ttl_ms, max_open_calls=max_open_calls,
+        max_open_call_bytes=max_open_call_bytes,
     )
     try:
         return RaindropDSPy(api_key, **kwargs)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import inspect
 import logging
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -23,7 +24,18 @@ SEED_PARAMS = [
     "disable_auto_instrument", "event_name", "event_id", "endpoint", "tools", "app_git", "client", "debug",
 ]
 # Beyond the seed, keyword-only and after every seed parameter (issue 12).
-EXTRA_PARAMS = ["local_workshop_url", "redact_pii", "spool_dir", "spool_max_bytes"]
+EXTRA_PARAMS = [
+    "local_workshop_url", "redact_pii", "spool_dir", "spool_max_bytes",
+    # every other key of the core's configuration (src/config.rs), issue 10
+    "traces_endpoint", "service_name", "tls_roots", "ca_file", "max_queue_items", "max_queue_bytes",
+    "max_batch_events", "max_batch_bytes", "flush_interval_ms", "request_timeout_ms", "connect_timeout_ms",
+    "retry_initial_backoff_ms", "retry_max_backoff_ms", "retry_after_cap_ms", "retry_budget_ms",
+    "shutdown_timeout_ms", "flush_timeout_ms", "max_text_field_chars", "open_call_ttl_ms", "max_open_calls",
+    "max_open_call_bytes",
+]
+# Keys of the core's configuration the binding sets itself (who is calling).
+BINDING_KEYS = {"library_name", "library_version", "language"}
+CONFIG_RS = os.path.join(HERE, "..", "..", "..", "src", "config.rs")
 
 
 def test_signature_matches_official():
@@ -41,6 +53,45 @@ def test_signature_matches_official():
     assert sig["signal_type"].default == "default"
     for kw in ("timestamp", "properties", "attachment_id", "comment", "after", "sentiment"):
         assert sig[kw].kind is inspect.Parameter.KEYWORD_ONLY
+
+
+def test_every_core_config_key_is_a_keyword_argument():
+    """One source for the keys: the core's RawConfig (src/config.rs). A key the core gains
+    fails here until the Python API takes it."""
+    with open(CONFIG_RS, encoding="utf-8") as f:
+        body = re.search(r"struct RawConfig \{(.*?)\n\}", f.read(), re.S).group(1)
+    core_keys = set(re.findall(r"^\s*(\w+): Option<", body, re.M))
+    assert len(core_keys) > 30
+    params = set(inspect.signature(RaindropDSPy.__init__).parameters) - {"self"}
+    assert core_keys - BINDING_KEYS <= params, sorted(core_keys - BINDING_KEYS - params)
+
+
+@pytest.mark.parametrize("kw", [{"tls_roots": "bogus"}, {"ca_file": "/nonexistent/ca.pem"},
+                                {"max_open_call_bytes": 0}, {"max_batch_events": 0}])
+def test_core_config_keywords_reach_the_core(sink, kw, monkeypatch):
+    """An invalid value is refused by the core itself: one warning, telemetry off, program unaffected."""
+    monkeypatch.delenv("SSL_CERT_FILE", raising=False)  # a bundle named there wins over tls_roots
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        rd = RaindropDSPy(api_key="rk_test", endpoint=sink.url, **kw)
+    assert not rd.enabled
+    msgs = [str(w.message) for w in caught]
+    assert any("could not start the native client" in m and next(iter(kw)) in m for m in msgs), msgs
+    assert rd.wrap(dspy.Predict("question -> answer"))(question="k").answer == "echo: k"
+
+
+def test_max_open_calls_keyword_bounds_open_calls(make_rd, get_events):
+    """max_open_calls=1: the nested wrapped call is refused by the core (and runs untraced)."""
+    rd = make_rd(max_open_calls=1, tls_roots="platform", request_timeout_ms=5000)
+    inner = rd.wrap(dspy.Predict("question -> answer"))
+
+    class Outer(dspy.Module):
+        def forward(self, question):
+            return inner(question=question)
+
+    assert rd.wrap(Outer())(question="q").answer == "echo: q"
+    assert [e["ai_data"]["input"] for e in get_events(rd)] == ["q"]
+    assert rd.stats()["calls_refused"] == 1
 
 
 def test_package_is_typed():
@@ -72,6 +123,29 @@ def test_generator_refuses_what_it_does_not_understand(tmp_path):
     proc = subprocess.run([sys.executable, GEN, "--header", str(odd), "--output", str(tmp_path / "out.py")],
                           capture_output=True, text=True)
     assert proc.returncode != 0 and "unknown type" in proc.stderr
+
+
+def test_handles_are_distinct_types(rd):
+    """rd_client and rd_call are distinct ctypes types, as in C: one passed for the other, or a
+    plain int, is refused by ctypes before the core is called (issue 10)."""
+    import ctypes
+
+    lib = rd._native.lib
+    client = rd._native._handle
+    assert type(client) is _ffi.rd_client and client.id
+    call = _ffi.rd_call(client.id)
+    for fn in (lib.rd_flush, lib.rd_get_stats):
+        with pytest.raises(ctypes.ArgumentError, match="rd_client"):
+            fn(call, 0, None) if fn is lib.rd_flush else fn(call, None, None)
+        with pytest.raises(ctypes.ArgumentError):
+            fn(client.id, 0, None) if fn is lib.rd_flush else fn(client.id, None, None)
+    for end in (lib.rd_wrap_end, lib.hot_wrap_end, lib.rd_span_end):
+        with pytest.raises(ctypes.ArgumentError, match="rd_call"):
+            end(client, client, None, None)
+    with pytest.raises(ctypes.ArgumentError, match="rd_client"):
+        lib.hot_span_record(call, call, 1, b"lm", 2, None, 0, 0, 0, None, None)
+    # the right types reach the core: an unknown call is the core's answer
+    assert lib.rd_wrap_end(client, _ffi.rd_call(12345), None, None) == _ffi.RD_ERR_INVALID_HANDLE
 
 
 def test_ffi_prototypes_all_declared():

@@ -534,3 +534,53 @@ def test_streamify_trace(rd, sink, get_events):
     lm_span = only(children(spans, pred))
     assert [root.kind, pred.kind, lm_span.kind] == ["workflow", "task", "llm"]
     assert "streamed" in lm_span.attrs["gen_ai.completion.0.content"]
+
+
+def test_context_sets_user_and_convo_per_call_on_event_and_every_span(make_rd, sink, get_events):
+    """RaindropDSPy.context(): the event and every span of a call (workflow, sub-module, LM)
+    carry the block's user and convo; outside the block, the client's; blocks nest."""
+    rd = make_rd(user_id="user-123", convo_id="convo-456")
+    cot = rd.wrap(dspy.ChainOfThought("question -> answer"))
+    with rd.context(user_id="user-A", convo_id="chat-A"):
+        cot(question="a")
+        with rd.context(convo_id="chat-B"):
+            cot(question="b")
+    cot(question="c")
+
+    async def in_task():
+        with rd.context(user_id="user-T"):
+            await asyncio.sleep(0)
+            return cot(question="t")
+
+    asyncio.run(in_task())
+    spans = collect(rd, sink)
+    want = {"a": ("user-A", "chat-A"), "b": ("user-A", "chat-B"), "c": ("user-123", "convo-456"),
+            "t": ("user-T", "convo-456")}
+    evs = {e["ai_data"]["input"]: e for e in get_events(rd)}
+    assert set(evs) == set(want)
+    for question, (user, convo) in want.items():
+        ev = evs[question]
+        assert (ev["user_id"], ev["ai_data"]["convo_id"]) == (user, convo)
+        trace = [s for s in spans if s.attrs.get(EVENT_ID) == ev["event_id"]]
+        assert sorted(s.kind for s in trace) == ["llm", "task", "workflow"]
+        for s in trace:
+            assert s.attrs["traceloop.association.properties.user_id"] == user, (question, s)
+            assert s.attrs["traceloop.association.properties.convo_id"] == convo, (question, s)
+
+
+def test_context_applies_to_top_level_calls_only(make_rd, sink, get_events):
+    """A call already running keeps its ids: a nested wrapped call begun inside a context()
+    block that opened mid-call shares its top-level call's user, like every span of it."""
+    rd = make_rd(user_id="user-123")
+    inner = rd.wrap(dspy.Predict("question -> answer"))
+
+    class Outer(dspy.Module):
+        def forward(self, question):
+            with rd.context(user_id="late"):
+                return inner(question=question)
+
+    rd.wrap(Outer())(question="q")
+    spans = collect(rd, sink)
+    (ev,) = get_events(rd)
+    assert ev["user_id"] == "user-123"
+    assert {s.attrs["traceloop.association.properties.user_id"] for s in spans} == {"user-123"}
