@@ -79,10 +79,10 @@ test-fork: build
 test-exit: build
 	bash tests/exit/run.sh
 
-# Fuzzing: each harness FUZZ_SECONDS (30) under libFuzzer + ASan (nightly; cargo-fuzz installed
+# Fuzzing: each harness FUZZ_SECONDS (60, as issue 13 asks) under libFuzzer + ASan (nightly; cargo-fuzz installed
 # under target/tools). About 15 min on a fresh 2-core machine, most of it the first ASan build.
 # The committed corpus is also replayed on stable by tests/fuzz_corpus.rs (test-rust).
-FUZZ_SECONDS ?= 30
+FUZZ_SECONDS ?= 60
 test-fuzz:
 	bash fuzz/run.sh $(FUZZ_SECONDS)
 

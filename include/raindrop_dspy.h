@@ -402,7 +402,8 @@ const char *rd_result_name(int32_t code);
 // `RAINDROP_ENDPOINT`; with no key at all telemetry is disabled (one warning) and every call
 // still succeeds. Starts one background sender thread.
 //
-// `config_json` is borrowed for the duration of the call. `logger` may be NULL (log lines go
+// `config_json` is borrowed for the duration of the call; longer than `RD_MAX_JSON_BYTES` it
+// is refused unread (RD_ERR_INVALID_CONFIG). `logger` may be NULL (log lines go
 // to stderr); its fields are copied, see `rd_logger` for how long `user_data` must live. On
 // success `*client_out` holds the new handle; release it with `rd_shutdown`. Thread-safe.
 // Errors: RD_ERR_NULL_ARGUMENT (client_out), RD_ERR_INVALID_CONFIG, RD_ERR_INTERNAL.

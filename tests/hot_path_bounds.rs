@@ -314,3 +314,20 @@ fn json_arguments_over_the_byte_limit_are_refused_unread() {
     }
     shutdown(client);
 }
+
+/// The configuration JSON has the same byte limit: longer, `rd_new` refuses it unread, as a
+/// configuration error that states the limit.
+#[test]
+fn config_json_over_the_byte_limit_is_refused_unread() {
+    let json = Guarded::new(PAGE, |bytes| {
+        bytes.fill(b' ');
+        bytes[0] = b'{';
+    });
+    let (p, n) = json.arg();
+    let mut err = new_error();
+    let mut handle = rd_client::default();
+    let code = unsafe { rd_new(p, n, ptr::null(), &mut handle, &mut err) };
+    assert_eq!(code, rd_result::RD_ERR_INVALID_CONFIG, "{}", message(&err));
+    let text = message(&err);
+    assert!(text.contains("configuration JSON") && text.contains(&RD_MAX_JSON_BYTES.to_string()), "{text}");
+}

@@ -1,6 +1,6 @@
 //! A client's life: created with a configuration and a logger, flushed, shut down; its statistics.
 
-use super::{boundary, live_client, optional, rd_client, rd_error, timeout};
+use super::{boundary, live_client, optional, rd_client, rd_error, timeout, RD_MAX_JSON_BYTES};
 use crate::client::Client;
 use crate::error::{rd_result, Error};
 use crate::process::CLIENTS;
@@ -75,7 +75,8 @@ impl CLogger {
 /// `RAINDROP_ENDPOINT`; with no key at all telemetry is disabled (one warning) and every call
 /// still succeeds. Starts one background sender thread.
 ///
-/// `config_json` is borrowed for the duration of the call. `logger` may be NULL (log lines go
+/// `config_json` is borrowed for the duration of the call; longer than `RD_MAX_JSON_BYTES` it
+/// is refused unread (RD_ERR_INVALID_CONFIG). `logger` may be NULL (log lines go
 /// to stderr); its fields are copied, see `rd_logger` for how long `user_data` must live. On
 /// success `*client_out` holds the new handle; release it with `rd_shutdown`. Thread-safe.
 /// Errors: RD_ERR_NULL_ARGUMENT (client_out), RD_ERR_INVALID_CONFIG, RD_ERR_INTERNAL.
@@ -89,6 +90,11 @@ pub unsafe extern "C" fn rd_new(
 ) -> rd_result {
     boundary(err_out, || {
         let out = client_out.as_mut().ok_or_else(|| Error::null("client_out"))?;
+        if !config_json.is_null() && config_json_len > RD_MAX_JSON_BYTES {
+            return Err(Error::config(format_args!(
+                "the configuration JSON is {config_json_len} bytes, over the limit of {RD_MAX_JSON_BYTES} (RD_MAX_JSON_BYTES)"
+            )));
+        }
         let json = optional(config_json, config_json_len, usize::MAX);
         let config = crate::config::parse(json.as_deref(), |name| std::env::var(name).ok())?;
         crate::process::install();
