@@ -21,14 +21,42 @@ import (
 // defaultMaxTextChars is the core's default text cap (max_text_field_chars).
 const defaultMaxTextChars = 1_000_000
 
+// pooledText is an input or output rendered for the core. When it was encoded
+// here, buf is the pooled buffer that holds it: the text is valid until
+// release, which comes right after the core has copied it.
+type pooledText struct {
+	text string
+	buf  *[]byte
+}
+
+// textBufs recycles encoding buffers: a wrapped call encodes a few KB of
+// inputs and outputs, and allocating them anew was a third of the Go binding's
+// cost per call (allocation and the garbage collector's share of it).
+var textBufs = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
+
+// maxPooledBuf keeps one huge input from pinning its buffer in the pool.
+const maxPooledBuf = 64 << 10
+
+func (t pooledText) release() {
+	if t.buf != nil && cap(*t.buf) <= maxPooledBuf {
+		*t.buf = (*t.buf)[:0]
+		textBufs.Put(t.buf)
+	}
+}
+
 // textJSON renders an input or output for the core: a string as is, anything
 // else as JSON, both cut just past the client's text cap. nil (also a nil map,
 // slice or pointer) is "" (absent), never "null".
-func (c *Client) textJSON(v any) string {
+func (c *Client) textJSON(v any) pooledText {
 	if isNil(v) {
-		return ""
+		return pooledText{}
 	}
-	return boundedJSON(v, c.maxText)
+	if s, ok := v.(string); ok {
+		return pooledText{text: capChars(s, c.maxText+1)}
+	}
+	buf := textBufs.Get().(*[]byte)
+	*buf = appendBoundedJSON((*buf)[:0], v, c.maxText)
+	return pooledText{text: unsafe.String(unsafe.SliceData(*buf), len(*buf)), buf: buf}
 }
 
 func isNil(v any) bool {
@@ -58,12 +86,17 @@ func boundedJSON(v any, maxChars int) string {
 	if s, ok := v.(string); ok {
 		return capChars(s, maxChars+1)
 	}
-	e := jsonWriter{left: maxChars + 1}
+	return string(appendBoundedJSON(nil, v, maxChars))
+}
+
+// appendBoundedJSON is boundedJSON appending to dst (a non-string v).
+func appendBoundedJSON(dst []byte, v any, maxChars int) []byte {
+	e := jsonWriter{buf: dst, left: maxChars + 1}
 	if m, ok := v.(map[string]any); ok {
-		e.buf.Grow(min(sizeHint(m), maxChars)) // one allocation for the usual input
+		e.grow(min(sizeHint(m), maxChars)) // one allocation at most for the usual input
 	}
 	e.anyValue(v, 0)
-	return e.buf.String()
+	return e.buf
 }
 
 // wholeJSON is boundedJSON without a cap: always valid JSON, for the span and
@@ -102,8 +135,12 @@ func capChars(s string, n int) string {
 
 // jsonWriter appends JSON to buf until left (characters) runs out.
 type jsonWriter struct {
-	buf  strings.Builder
+	buf  []byte
 	left int
+}
+
+func (e *jsonWriter) grow(n int) {
+	e.buf = slices.Grow(e.buf, n)
 }
 
 // maxDepth stops self-referencing values that write nothing per level.
@@ -113,13 +150,12 @@ func (e *jsonWriter) full() bool { return e.left <= 0 }
 
 // raw appends ASCII text.
 func (e *jsonWriter) raw(s string) {
-	e.buf.WriteString(s)
+	e.buf = append(e.buf, s...)
 	e.left -= len(s)
 }
 
 func (e *jsonWriter) rawBytes(b []byte) {
-	e.buf.Grow(len(b))
-	e.buf.Write(b)
+	e.buf = append(e.buf, b...)
 	e.left -= utf8.RuneCount(b)
 }
 
@@ -127,10 +163,10 @@ func (e *jsonWriter) rawBytes(b []byte) {
 func (e *jsonWriter) str(s string) {
 	s = capChars(s, e.left)
 	if plainASCII(s) { // the common case: copied as is
-		e.buf.Grow(len(s) + 2)
-		e.buf.WriteByte('"')
-		e.buf.WriteString(s)
-		e.buf.WriteByte('"')
+		e.grow(len(s) + 2)
+		e.buf = append(e.buf, '"')
+		e.buf = append(e.buf, s...)
+		e.buf = append(e.buf, '"')
 		e.left -= len(s) + 2
 		return
 	}
@@ -499,7 +535,7 @@ func (e *jsonWriter) structValue(v reflect.Value, depth int) {
 		if f.quoted && isScalar(fv.Kind()) {
 			inner := jsonWriter{left: e.left}
 			inner.value(fv, depth+1)
-			e.str(inner.buf.String())
+			e.str(string(inner.buf))
 			continue
 		}
 		e.value(fv, depth+1)

@@ -105,7 +105,9 @@ func (w *wrappedModule) Process(ctx context.Context, inputs map[string]any) (map
 	if parent == nil {
 		opts, eventID = callOptionsFrom(ctx)
 	}
-	n, err := w.c.beginCall(parent, w.name, w.c.textJSON(inputs), eventID, opts)
+	in := w.c.textJSON(inputs)
+	n, err := w.c.beginCall(parent, w.name, in.text, eventID, opts)
+	in.release()
 	if err != nil {
 		w.c.warnRefused(err)
 		return w.m.Process(ctx, inputs)
@@ -120,7 +122,8 @@ func (w *wrappedModule) Process(ctx context.Context, inputs map[string]any) (map
 	ended = true
 
 	r := callResult{}
-	r.output = w.c.textJSON(out)
+	output := w.c.textJSON(out)
+	r.output = output.text
 	if err != nil {
 		r.errType = fmt.Sprintf("%T", err)
 		r.errMsg = err.Error()
@@ -132,6 +135,7 @@ func (w *wrappedModule) Process(ctx context.Context, inputs map[string]any) (map
 		}
 	}
 	n.end(r, opts)
+	output.release()
 	return out, err
 }
 

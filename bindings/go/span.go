@@ -77,11 +77,11 @@ func (c *Client) startSpan(ctx context.Context, parent *node, kind SpanKind, nam
 	var h C.rd_call
 	var e C.rd_error
 	np, nn := strArg(name)
-	ip, il := optArg(in)
+	ip, il := optArg(in.text)
 	rc := C.rd_span_begin(c.h, ph, C.int32_t(kind), np, nn, ip, il, &h, &e)
 	runtime.KeepAlive(c)
 	runtime.KeepAlive(name)
-	runtime.KeepAlive(in)
+	in.release()
 	if err := errFrom("rd_span_begin", rc, &e); err != nil {
 		c.warnRefused(err)
 		return ctx, nil
@@ -106,12 +106,14 @@ func (s *Span) End(r SpanResult) {
 		s.n.markLM()
 	}
 	cr := callResult{props: r.Properties, usage: &u}
-	cr.output = s.n.c.textJSON(r.Output)
+	output := s.n.c.textJSON(r.Output)
+	cr.output = output.text
 	if r.Err != nil {
 		cr.errType = fmt.Sprintf("%T", r.Err)
 		cr.errMsg = r.Err.Error()
 	}
 	s.n.end(cr, nil)
+	output.release()
 }
 
 // EventID is the event id of the top-level call the span belongs to ("" for
