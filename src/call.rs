@@ -2,6 +2,7 @@
 //! Nested calls share the top-level call's trace and event id; LM usage rolls up to the top.
 
 use crate::error::{rd_result, Error};
+use crate::ids::EventId;
 use crate::registry::Registry;
 use crate::span::SpanKind;
 use crate::text::Text;
@@ -61,9 +62,10 @@ pub struct OpenCall {
     pub parent_span_id: Option<[u8; 8]>,
     /// Handle of the top-level call this one rolls up to (0: itself or none).
     pub root: u64,
-    pub event_id: Arc<str>,
-    /// Who the call is for: given when its top-level call began, shared by every span under it.
-    pub context: Arc<CallContext>,
+    pub event_id: EventId,
+    /// Who the call is for: given when its top-level call began, shared by every span under it
+    /// (None: the client's defaults, with no allocation).
+    pub context: Option<Arc<CallContext>>,
     pub rollup: Rollup,
     /// What this open call holds, counted against `max_open_call_bytes` until it ends.
     pub held_bytes: usize,
@@ -75,6 +77,47 @@ pub struct CallContext {
     pub user_id: Option<String>,
     pub convo_id: Option<String>,
     pub event_name: Option<String>,
+}
+
+impl OpenCall {
+    /// The call's user id, conversation id and event name when its top-level call was given them.
+    pub fn context_field(&self, field: impl Fn(&CallContext) -> &Option<String>) -> Option<&str> {
+        self.context.as_deref().and_then(|context| field(context).as_deref())
+    }
+}
+
+/// A call or span that ended, queued as one item: the sender thread builds its event (a
+/// top-level wrapped call) and its span (when traced) from it, so the caller only moves it.
+pub struct Ended {
+    pub call: OpenCall,
+    pub result: crate::client::CallResult,
+    pub end_nanos: u64,
+    /// A top-level wrapped call: it becomes an event.
+    pub event: bool,
+    /// Traced: it becomes a span.
+    pub span: bool,
+}
+
+impl Ended {
+    /// How many items it becomes (event and span), for the queue's item budget and the stats.
+    pub fn items(&self) -> usize {
+        usize::from(self.event) + usize::from(self.span)
+    }
+
+    /// Rough size for the queue's byte bound: what the event and the span would each hold.
+    pub fn approx_bytes(&self) -> usize {
+        let len = |t: Option<&str>| t.map_or(0, str::len);
+        let r = &self.result;
+        let texts = self.call.name.len()
+            + len(self.call.input.as_deref())
+            + len(r.output.as_deref())
+            + len(r.error_message.as_deref())
+            + len(r.properties_json.as_deref());
+        let event =
+            if self.event { 256 + self.call.event_id.len() + texts + len(r.attachments_json.as_deref()) } else { 0 };
+        let span = if self.span { 1024 + texts } else { 0 };
+        event + span
+    }
 }
 
 /// What an ending LM call reports, for the roll-up.
@@ -154,14 +197,14 @@ impl Calls {
     /// A new call placed under its parent (sharing its trace and event id), not yet stored.
     fn place(table: &Registry<OpenCall>, begin: Begin<'_>, start_nanos: u64) -> Result<OpenCall, Error> {
         let (trace_id, parent_span_id, root, event_id, context, nested) = if begin.parent == 0 {
-            let event_id: Arc<str> = match begin.event_id {
-                Some(id) => Arc::from(id),
-                None if begin.sends_event_if_top_level => crate::ids::uuid_v4_shared(),
-                None => Arc::from(""),
+            let event_id = match begin.event_id {
+                Some(id) => EventId::Given(Arc::from(id)),
+                None if begin.sends_event_if_top_level => EventId::new_uuid(),
+                None => EventId::None,
             };
-            // No shared lazily-initialised default: a fork during its first initialisation would
-            // leave the child's copy initialising forever (tests/fork hung 1 of 200).
-            (crate::ids::trace_id(), None, 0, event_id, Arc::new(begin.context.unwrap_or_default()), false)
+            // No shared lazily-initialised default either: a fork during its first initialisation
+            // would leave the child's copy initialising forever (tests/fork hung 1 of 200).
+            (crate::ids::trace_id(), None, 0, event_id, begin.context.map(Arc::new), false)
         } else {
             let parent = table.get(begin.parent).ok_or_else(|| Error::handle("parent"))?;
             if begin.event_id.is_some() || begin.context.is_some() {
@@ -173,7 +216,7 @@ impl Calls {
         let held_bytes = std::mem::size_of::<OpenCall>()
             + begin.name.len()
             + begin.input.as_deref().map_or(0, str::len)
-            + if nested { 0 } else { event_id.len() + context_bytes(&context) };
+            + if nested { 0 } else { event_id.len() + context.as_deref().map_or(0, context_bytes) };
         Ok(OpenCall {
             kind: begin.kind,
             sends_event: begin.parent == 0 && begin.sends_event_if_top_level,
@@ -193,7 +236,7 @@ impl Calls {
     }
 
     /// Opens a call; returns its handle, its event id and how many forgotten calls expired.
-    pub fn begin(&self, begin: Begin<'_>) -> Result<(u64, Arc<str>, usize), Error> {
+    pub fn begin(&self, begin: Begin<'_>) -> Result<(u64, EventId, usize), Error> {
         let start_nanos = crate::time::unix_nanos();
         let mut table = self.lock();
         let call = Self::place(&table, begin, start_nanos)?;

@@ -1,17 +1,18 @@
 //! A client: the configuration, the open calls, the queue and the sender thread, and every
 //! operation of the C ABI in safe Rust.
 
-use crate::call::{Begin, CallContext, Calls, LmResult, OpenCall};
+use crate::call::{Begin, CallContext, Calls, Ended, LmResult, OpenCall};
 use crate::config::Config;
 use crate::error::{rd_result, Error};
 use crate::event::{AiData, Builtins, Event};
 use crate::identify::Identify;
+use crate::ids::EventId;
 use crate::lifecycle::{ClientShared, Shutdown};
 use crate::log::{LogSink, Logger};
 use crate::queue::{Ack, Item, Queue};
 use crate::sender::Sender;
 use crate::signal::Signal;
-use crate::span::{Span, SpanDetail, SpanKind};
+use crate::span::SpanKind;
 use crate::stats::{rd_stats, Stats};
 use crate::text::Text;
 use crate::time::Timestamp;
@@ -121,7 +122,7 @@ impl Client {
         }
     }
 
-    fn begin(&self, begin: Begin<'_>) -> Result<(u64, Arc<str>), Error> {
+    fn begin(&self, begin: Begin<'_>) -> Result<(u64, EventId), Error> {
         // Now and then, forget calls begun long ago and never ended.
         if self.begins.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % 65_536 == 65_535 {
             self.expire_calls();
@@ -144,7 +145,7 @@ impl Client {
         input: Option<Text>,
         event_id: Option<&str>,
         context: Option<CallContext>,
-    ) -> Result<(u64, Arc<str>), Error> {
+    ) -> Result<(u64, EventId), Error> {
         self.begin(Begin {
             parent,
             kind: SpanKind::Module,
@@ -162,7 +163,7 @@ impl Client {
         kind: SpanKind,
         name: String,
         input: Option<Text>,
-    ) -> Result<(u64, Arc<str>), Error> {
+    ) -> Result<(u64, EventId), Error> {
         self.begin(Begin { parent, kind, sends_event_if_top_level: false, name, input, event_id: None, context: None })
     }
 
@@ -191,111 +192,16 @@ impl Client {
         self.finish(call, result, end_nanos.max(start_nanos))
     }
 
+    /// A call that ended goes to the sender as one item: its event (a top-level wrapped call)
+    /// and its span (traced calls; tool spans also with `bypass_otel_for_tools`) are built there.
     fn finish(&self, call: OpenCall, result: CallResult, end_nanos: u64) -> Result<(), Error> {
         let config = &self.shared.config;
-        let traced = config.tracing_enabled || (call.kind == SpanKind::Tool && config.bypass_otel_for_tools);
-        let span = traced.then(|| self.span_of(&call, &result, end_nanos));
-        let event = call.sends_event.then(|| self.event_of(call, result));
-        // The event first: it is what the span links to.
-        let mut outcome = Ok(());
-        if let Some(event) = event {
-            outcome = self.push(Item::Event(Box::new(event)));
+        let span = config.tracing_enabled || (call.kind == SpanKind::Tool && config.bypass_otel_for_tools);
+        let event = call.sends_event;
+        if !(span || event) || self.queue.is_none() {
+            return Ok(());
         }
-        if let Some(span) = span {
-            let pushed = self.push(Item::Span(Box::new(span)));
-            outcome = outcome.and(pushed);
-        }
-        outcome
-    }
-
-    fn event_of(&self, call: OpenCall, result: CallResult) -> Event {
-        let config = &self.shared.config;
-        let rollup = &call.rollup;
-        let model = result.model.or_else(|| rollup.model.clone());
-        let prompt_tokens = result.prompt_tokens.or(rollup.prompt_tokens.total());
-        let completion_tokens = result.completion_tokens.or(rollup.completion_tokens.total());
-        let finish_reason = result.finish_reason.or_else(|| rollup.finish_reason.clone());
-        let mut output = result.output;
-        let failed = result.error_type.is_some() || result.error_message.is_some();
-        // An errored call with no input still lands: its error is its content (contract §5).
-        if failed && call.input.as_deref().is_none_or(str::is_empty) && output.as_deref().is_none_or(str::is_empty) {
-            let kind = result.error_type.as_deref().unwrap_or("Error");
-            output = Some(format!("{kind}: {}", result.error_message.as_deref().unwrap_or("")).into());
-        }
-        Event {
-            event_id: String::from(&*call.event_id),
-            user_id: result
-                .user_id
-                .or_else(|| call.context.user_id.clone())
-                .or_else(|| config.user_id.clone())
-                .unwrap_or_else(|| "unknown".into()),
-            event: result
-                .event_name
-                .or_else(|| call.context.event_name.clone())
-                .unwrap_or_else(|| config.event_name.clone()),
-            timestamp: result.timestamp.unwrap_or(Timestamp::UnixNanos(call.start_nanos)),
-            ai: Some(AiData {
-                model,
-                input: call.input,
-                output,
-                convo_id: result.convo_id.or_else(|| call.context.convo_id.clone()).or_else(|| config.convo_id.clone()),
-            }),
-            properties_json: result.properties_json,
-            builtins: Builtins {
-                prompt_tokens,
-                completion_tokens,
-                finish_reason,
-                error_type: result.error_type,
-                error_message: result.error_message,
-                module: Some(call.name),
-            },
-            attachments_json: result.attachments_json,
-        }
-    }
-
-    fn span_of(&self, call: &OpenCall, result: &CallResult, end_nanos: u64) -> Span {
-        let config = &self.shared.config;
-        // With tracing off only tool spans go out (bypass_otel_for_tools): their parents are never
-        // exported, so they stand alone (no parent), grouped by the call's trace and event id.
-        let parent_span_id = if config.tracing_enabled { call.parent_span_id } else { None };
-        // Only copies here: the attributes are built on the sender thread.
-        Span {
-            trace_id: call.trace_id,
-            span_id: call.span_id,
-            parent_span_id,
-            name: call.name.clone(),
-            start_nanos: call.start_nanos,
-            end_nanos,
-            detail: SpanDetail {
-                kind: call.kind,
-                nested: call.nested,
-                event_id: call.event_id.clone(),
-                user_id: result
-                    .user_id
-                    .clone()
-                    .or_else(|| call.context.user_id.clone())
-                    .or_else(|| config.user_id.clone()),
-                convo_id: result
-                    .convo_id
-                    .clone()
-                    .or_else(|| call.context.convo_id.clone())
-                    .or_else(|| config.convo_id.clone()),
-                event_name: result
-                    .event_name
-                    .clone()
-                    .or_else(|| call.context.event_name.clone())
-                    .unwrap_or_else(|| config.event_name.clone()),
-                input: call.input.clone(),
-                output: result.output.clone(),
-                model: result.model.clone().or_else(|| call.rollup.model.clone()),
-                prompt_tokens: result.prompt_tokens,
-                completion_tokens: result.completion_tokens,
-                finish_reason: result.finish_reason.clone(),
-                error_type: result.error_type.clone(),
-                error_message: result.error_message.clone(),
-                properties_json: result.properties_json.clone(),
-            },
-        }
+        self.push(Item::Call(Box::new(Ended { call, result, end_nanos, event, span })))
     }
 
     /// `rd_track_ai` (ai = Some) and `rd_track` (ai = None). Returns the event id.

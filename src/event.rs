@@ -1,6 +1,8 @@
 //! Events for `events/track`: what the hot path records, and how the sender serialises one,
 //! shrinking it until it fits the body limit (it lands truncated, never dropped for its size).
 
+use crate::call::{CallContext, Ended};
+use crate::config::Config;
 use crate::error::Error;
 use crate::json_bound::{self, Bounds};
 use crate::text::{self, Text};
@@ -52,6 +54,51 @@ pub struct Event {
 }
 
 impl Event {
+    /// The event of a top-level wrapped call that ended, built on the sender thread: what the
+    /// call reports wins, then what its LM calls rolled up, then the call's options, then the
+    /// client's defaults.
+    pub fn of_call(ended: Ended, config: &Config) -> Event {
+        let Ended { call, result, .. } = ended;
+        let rollup = &call.rollup;
+        let model = result.model.or_else(|| rollup.model.clone());
+        let prompt_tokens = result.prompt_tokens.or(rollup.prompt_tokens.total());
+        let completion_tokens = result.completion_tokens.or(rollup.completion_tokens.total());
+        let finish_reason = result.finish_reason.or_else(|| rollup.finish_reason.clone());
+        let mut output = result.output;
+        let failed = result.error_type.is_some() || result.error_message.is_some();
+        // An errored call with no input still lands: its error is its content (contract §5).
+        if failed && call.input.as_deref().is_none_or(str::is_empty) && output.as_deref().is_none_or(str::is_empty) {
+            let kind = result.error_type.as_deref().unwrap_or("Error");
+            output = Some(format!("{kind}: {}", result.error_message.as_deref().unwrap_or("")).into());
+        }
+        let from_call = |field: fn(&CallContext) -> &Option<String>| call.context_field(field).map(str::to_owned);
+        let user_id = result
+            .user_id
+            .or_else(|| from_call(|c| &c.user_id))
+            .or_else(|| config.user_id.clone())
+            .unwrap_or_else(|| "unknown".into());
+        let event =
+            result.event_name.or_else(|| from_call(|c| &c.event_name)).unwrap_or_else(|| config.event_name.clone());
+        let convo_id = result.convo_id.or_else(|| from_call(|c| &c.convo_id)).or_else(|| config.convo_id.clone());
+        Event {
+            event_id: String::from(&*call.event_id),
+            user_id,
+            event,
+            timestamp: result.timestamp.unwrap_or(Timestamp::UnixNanos(call.start_nanos)),
+            ai: Some(AiData { model, input: call.input, output, convo_id }),
+            properties_json: result.properties_json,
+            builtins: Builtins {
+                prompt_tokens,
+                completion_tokens,
+                finish_reason,
+                error_type: result.error_type,
+                error_message: result.error_message,
+                module: Some(call.name),
+            },
+            attachments_json: result.attachments_json,
+        }
+    }
+
     /// Rough size for the queue's byte bound.
     pub fn approx_bytes(&self) -> usize {
         let ai = self.ai.as_ref().map_or(0, |ai| {
@@ -78,7 +125,7 @@ impl Event {
         }
         // Too big: cut every text further until it fits (contract §4).
         let context: Value = serde_json::from_str(context.get()).unwrap_or(Value::Null);
-        shrink_to_fit(max_chars, max_bytes, |limit| {
+        json_bound::shrink_to_fit(max_chars, max_bytes, |limit| {
             serde_json::to_vec(&self.to_value(&context, limit.max(16), Some(max_bytes / 2))).ok()
         })
     }
@@ -129,7 +176,7 @@ impl Event {
         if let Some(budget) = budget {
             let mut remaining = budget;
             let mut value = Value::Object(std::mem::take(&mut properties));
-            prune(&mut value, max_chars, &mut remaining);
+            json_bound::shrink_value(&mut value, max_chars, &mut remaining);
             if let Value::Object(map) = value {
                 properties = map;
             }
@@ -151,7 +198,7 @@ impl Event {
             if budget.is_some() {
                 // Attachments stay whole objects (the backend checks their shape): only their
                 // texts get shorter.
-                cap_strings(&mut value, max_chars);
+                json_bound::cap_strings(&mut value, max_chars);
             }
             if !value.is_null() {
                 item.insert("attachments".into(), value);
@@ -253,84 +300,12 @@ pub fn parse_object(json: Option<&str>) -> Map<String, Value> {
     }
 }
 
-/// Renders an item with ever shorter text limits (halving from the smaller of `max_chars` and
-/// half the byte budget) until it fits `max_bytes`, or the limit is down to 16 characters.
-pub fn shrink_to_fit(
-    max_chars: usize,
-    max_bytes: usize,
-    mut render: impl FnMut(usize) -> Option<Vec<u8>>,
-) -> Option<Vec<u8>> {
-    let mut limit = max_chars.min(max_bytes / 2);
-    loop {
-        limit /= 2;
-        let bytes = render(limit)?;
-        if bytes.len() <= max_bytes || limit <= 16 {
-            return Some(bytes);
-        }
-    }
-}
-
-/// Cuts strings to `max_chars` and stops adding keys or items once `budget` bytes are spent,
-/// leaving a marker where it stopped. Values here are at most 13 levels deep (json_bound).
-pub fn prune(value: &mut Value, max_chars: usize, budget: &mut usize) {
-    match value {
-        Value::String(text) => {
-            let capped = text::cap(text, max_chars).into_owned();
-            *budget = budget.saturating_sub(capped.len() + 2);
-            *text = capped;
-        }
-        Value::Array(items) => {
-            let mut keep = 0;
-            for item in items.iter_mut() {
-                if *budget == 0 {
-                    break;
-                }
-                prune(item, max_chars, budget);
-                keep += 1;
-            }
-            if keep < items.len() {
-                items.truncate(keep);
-                items.push(Value::String(text::TRUNCATION_MARKER.into()));
-            }
-        }
-        Value::Object(map) => {
-            let keys: Vec<String> = map.keys().cloned().collect();
-            let mut cut = false;
-            for key in keys {
-                if *budget == 0 {
-                    map.remove(&key);
-                    cut = true;
-                    continue;
-                }
-                *budget = budget.saturating_sub(key.len() + 4);
-                if let Some(item) = map.get_mut(&key) {
-                    prune(item, max_chars, budget);
-                }
-            }
-            if cut {
-                map.insert("...".into(), Value::String(text::TRUNCATION_MARKER.into()));
-            }
-        }
-        _ => *budget = budget.saturating_sub(8),
-    }
-}
-
-/// Caps every string in `value` (at most a few levels deep here) at `max_chars`.
-fn cap_strings(value: &mut Value, max_chars: usize) {
-    match value {
-        Value::String(text) => *text = text::cap(text, max_chars).into_owned(),
-        Value::Array(items) => items.iter_mut().for_each(|item| cap_strings(item, max_chars)),
-        Value::Object(map) => map.values_mut().for_each(|item| cap_strings(item, max_chars)),
-        _ => {}
-    }
-}
-
 /// Checks and bounds a JSON object argument (properties, traits).
 pub fn object_argument(argument: &str, json: &str, max_chars: usize) -> Result<String, Error> {
     if json_bound::leading_byte(json) != Some(b'{') {
         return Err(Error::json(argument, "expected a JSON object"));
     }
-    json_bound::bound_json(json, &Bounds { max_depth: json_bound::MAX_DEPTH, max_string_chars: max_chars })
+    json_bound::bound_argument(json, &Bounds { max_depth: json_bound::MAX_DEPTH, max_string_chars: max_chars })
         .map_err(|why| Error::json(argument, why))
 }
 
@@ -341,7 +316,7 @@ pub fn attachments_argument(argument: &str, json: &str, max_chars: usize) -> Res
     if json_bound::leading_byte(json) != Some(b'[') {
         return Err(Error::json(argument, "expected a JSON array of attachment objects"));
     }
-    let bounded = json_bound::bound_json(json, &Bounds { max_depth: 4, max_string_chars: max_chars })
+    let bounded = json_bound::bound_argument(json, &Bounds { max_depth: 4, max_string_chars: max_chars })
         .map_err(|why| Error::json(argument, why))?;
     let items: Vec<Value> = serde_json::from_str(&bounded).map_err(|e| Error::json(argument, e))?;
     for (index, item) in items.iter().enumerate() {
@@ -363,17 +338,6 @@ pub fn attachments_argument(argument: &str, json: &str, max_chars: usize) -> Res
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_serialisation_failure_is_none_never_an_empty_item() {
-        assert_eq!(shrink_to_fit(1_000, 100, |_| None), None);
-        let mut calls = 0;
-        let fits = shrink_to_fit(1_000, 100, |limit| {
-            calls += 1;
-            (calls < 3).then(|| vec![b'x'; limit])
-        });
-        assert_eq!(fits, Some(vec![b'x'; 25]), "the first rendering that fits");
-    }
 
     fn event(properties: Option<String>) -> Event {
         Event {

@@ -86,11 +86,32 @@ pub fn uuid_v4_ascii() -> [u8; 36] {
     text
 }
 
-/// `uuid_v4` as shared text, one allocation.
-pub fn uuid_v4_shared() -> std::sync::Arc<str> {
-    let text = uuid_v4_ascii();
-    // Safety: uuid_v4_ascii writes only ASCII hex digits and dashes.
-    std::sync::Arc::from(unsafe { std::str::from_utf8_unchecked(&text) })
+/// A call's event id, shared by every span under it: a new UUID is held inline (no allocation,
+/// copied into each nested call), one given by the caller is shared text. Reads as a `str`
+/// ("" for a span with no event).
+#[derive(Clone, Debug)]
+pub enum EventId {
+    None,
+    Uuid([u8; 36]),
+    Given(std::sync::Arc<str>),
+}
+
+impl EventId {
+    pub fn new_uuid() -> Self {
+        EventId::Uuid(uuid_v4_ascii())
+    }
+}
+
+impl std::ops::Deref for EventId {
+    type Target = str;
+    fn deref(&self) -> &str {
+        match self {
+            EventId::None => "",
+            // Safety: uuid_v4_ascii writes only ASCII hex digits and dashes.
+            EventId::Uuid(text) => unsafe { std::str::from_utf8_unchecked(text) },
+            EventId::Given(text) => text,
+        }
+    }
 }
 
 pub fn trace_id() -> [u8; 16] {
@@ -123,7 +144,7 @@ mod tests {
         assert_eq!(&id[14..15], "4");
         assert!(matches!(&id[19..20], "8" | "9" | "a" | "b"));
         assert_ne!(uuid_v4(), uuid_v4());
-        let shared = uuid_v4_shared();
+        let shared = EventId::new_uuid();
         assert_eq!(shared.len(), 36);
         assert!(shared.bytes().enumerate().all(|(i, b)| if matches!(i, 8 | 13 | 18 | 23) {
             b == b'-'

@@ -1,8 +1,16 @@
-//! JSON arguments from C, checked and bounded without recursion: any depth or width is read with
-//! an explicit stack, containers nested deeper than `max_depth` become a placeholder string, and
-//! every string is capped. The output is valid JSON that serde can then parse safely.
+//! Bounding JSON, in one place (contract §4). Two moments:
+//! - as an argument comes in from C (`bound_argument`): checked and bounded without recursion,
+//!   any depth or width read with an explicit stack, containers nested deeper than `max_depth`
+//!   replaced by a placeholder string, every string capped. The output is valid JSON that serde
+//!   can then parse safely.
+//! - as the sender serialises an item too big for one request (`shrink_to_fit`): rendered again
+//!   with ever shorter texts, its JSON values cut by a byte budget (`shrink_value`) or only in
+//!   their strings (`cap_strings`); `shrink_serialised` does it to an already serialised item.
+//!
+//! Every text is cut by `text::cap` (characters, with the truncation marker).
 
 use crate::text;
+use serde_json::Value;
 
 pub struct Bounds {
     pub max_depth: usize,
@@ -165,7 +173,7 @@ fn push_string(out: &mut String, value: &str, bounds: &Bounds) {
 }
 
 /// Checks `input` as one JSON value and rewrites it within `bounds`. `Err` says what is wrong.
-pub fn bound_json(input: &str, bounds: &Bounds) -> Result<String, String> {
+pub fn bound_argument(input: &str, bounds: &Bounds) -> Result<String, String> {
     let mut reader = Reader { bytes: input.as_bytes(), at: 0 };
     let mut out = String::with_capacity(input.len().min(1 << 20));
     let mut stack: Vec<u8> = Vec::new(); // b'{' or b'['
@@ -289,6 +297,93 @@ fn read_key(reader: &mut Reader<'_>, out: &mut String, emit: bool, bounds: &Boun
     Ok(())
 }
 
+/// Renders an item with ever shorter text limits (halving from the smaller of `max_chars` and
+/// half the byte budget) until it fits `max_bytes`, or the limit is down to 16 characters.
+pub fn shrink_to_fit(
+    max_chars: usize,
+    max_bytes: usize,
+    mut render: impl FnMut(usize) -> Option<Vec<u8>>,
+) -> Option<Vec<u8>> {
+    let mut limit = max_chars.min(max_bytes / 2);
+    loop {
+        limit /= 2;
+        let bytes = render(limit)?;
+        if bytes.len() <= max_bytes || limit <= 16 {
+            return Some(bytes);
+        }
+    }
+}
+
+/// Cuts strings to `max_chars` and stops adding keys or items once `budget` bytes are spent,
+/// leaving a marker where it stopped. Values here are at most 13 levels deep (`bound_argument`
+/// bounded them as they came in), so the recursion is shallow.
+pub fn shrink_value(value: &mut Value, max_chars: usize, budget: &mut usize) {
+    match value {
+        Value::String(text) => {
+            let capped = text::cap(text, max_chars).into_owned();
+            *budget = budget.saturating_sub(capped.len() + 2);
+            *text = capped;
+        }
+        Value::Array(items) => {
+            let mut keep = 0;
+            for item in items.iter_mut() {
+                if *budget == 0 {
+                    break;
+                }
+                shrink_value(item, max_chars, budget);
+                keep += 1;
+            }
+            if keep < items.len() {
+                items.truncate(keep);
+                items.push(Value::String(text::TRUNCATION_MARKER.into()));
+            }
+        }
+        Value::Object(map) => {
+            let keys: Vec<String> = map.keys().cloned().collect();
+            let mut cut = false;
+            for key in keys {
+                if *budget == 0 {
+                    map.remove(&key);
+                    cut = true;
+                    continue;
+                }
+                *budget = budget.saturating_sub(key.len() + 4);
+                if let Some(item) = map.get_mut(&key) {
+                    shrink_value(item, max_chars, budget);
+                }
+            }
+            if cut {
+                map.insert("...".into(), Value::String(text::TRUNCATION_MARKER.into()));
+            }
+        }
+        _ => *budget = budget.saturating_sub(8),
+    }
+}
+
+/// Caps every string in `value` (at most a few levels deep here) at `max_chars`.
+pub fn cap_strings(value: &mut Value, max_chars: usize) {
+    match value {
+        Value::String(text) => *text = text::cap(text, max_chars).into_owned(),
+        Value::Array(items) => items.iter_mut().for_each(|item| cap_strings(item, max_chars)),
+        Value::Object(map) => map.values_mut().for_each(|item| cap_strings(item, max_chars)),
+        _ => {}
+    }
+}
+
+/// A serialised signal or identify item is small unless the caller sent a huge object: then it
+/// is shrunk until it fits `max_bytes`. None only when it cannot be serialised again.
+pub fn shrink_serialised(bytes: Vec<u8>, max_chars: usize, max_bytes: usize) -> Option<Vec<u8>> {
+    if bytes.len() <= max_bytes {
+        return Some(bytes);
+    }
+    let Ok(mut value) = serde_json::from_slice::<Value>(&bytes) else { return Some(bytes) };
+    shrink_to_fit(max_chars, max_bytes, |limit| {
+        let mut budget = max_bytes / 2;
+        shrink_value(&mut value, limit.max(16), &mut budget);
+        serde_json::to_vec(&value).ok()
+    })
+}
+
 /// The first non-whitespace byte, to check a value's kind cheaply (`{` object, `[` array).
 pub fn leading_byte(json: &str) -> Option<u8> {
     json.bytes().find(|b| !b" \t\r\n".contains(b))
@@ -298,6 +393,17 @@ pub fn leading_byte(json: &str) -> Option<u8> {
 mod tests {
     use super::*;
 
+    #[test]
+    fn a_serialisation_failure_is_none_never_an_empty_item() {
+        assert_eq!(shrink_to_fit(1_000, 100, |_| None), None);
+        let mut calls = 0;
+        let fits = shrink_to_fit(1_000, 100, |limit| {
+            calls += 1;
+            (calls < 3).then(|| vec![b'x'; limit])
+        });
+        assert_eq!(fits, Some(vec![b'x'; 25]), "the first rendering that fits");
+    }
+
     fn bounds() -> Bounds {
         Bounds { max_depth: 3, max_string_chars: 40 }
     }
@@ -305,7 +411,7 @@ mod tests {
     #[test]
     fn keeps_valid_json() {
         let input = r#"{"a": [1, -2.5e3, true, false, null], "b": {"c": "d\u00e9\ud83d\ude00"}, "e": {}, "f": []}"#;
-        let out = bound_json(input, &bounds()).unwrap();
+        let out = bound_argument(input, &bounds()).unwrap();
         let reparsed: serde_json::Value = serde_json::from_str(&out).unwrap();
         let original: serde_json::Value = serde_json::from_str(input).unwrap();
         assert_eq!(reparsed, original);
@@ -315,20 +421,20 @@ mod tests {
     fn prunes_deep_values_without_recursion() {
         let depth = 100_000;
         let input = format!("{}{}", "[".repeat(depth), "]".repeat(depth));
-        let out = bound_json(&format!("{{\"deep\": {input}, \"after\": 1}}"), &bounds()).unwrap();
+        let out = bound_argument(&format!("{{\"deep\": {input}, \"after\": 1}}"), &bounds()).unwrap();
         assert_eq!(out, r#"{"deep":[["<max depth: array>"]],"after":1}"#);
     }
 
     #[test]
     fn rejects_malformed() {
         for bad in ["", "{", "{\"a\"}", "[1,]", "{\"a\":1,}", "01", "tru", "\"abc", "{} x", "{'a':1}", "[1 2]"] {
-            assert!(bound_json(bad, &bounds()).is_err(), "{bad} should fail");
+            assert!(bound_argument(bad, &bounds()).is_err(), "{bad} should fail");
         }
     }
 
     #[test]
     fn caps_strings() {
-        let out = bound_json(&format!("[\"{}\"]", "x".repeat(100)), &bounds()).unwrap();
+        let out = bound_argument(&format!("[\"{}\"]", "x".repeat(100)), &bounds()).unwrap();
         let value: Vec<String> = serde_json::from_str(&out).unwrap();
         assert_eq!(value[0].chars().count(), 40);
         assert!(value[0].ends_with(crate::text::TRUNCATION_MARKER));

@@ -4,11 +4,11 @@
 //! small blocks as items arrive): a bounded one would allocate every slot up front, and a large
 //! `max_queue_items` would then cost its whole size at `rd_new`.
 
+use crate::call::Ended;
 use crate::error::Error;
 use crate::event::Event;
 use crate::identify::Identify;
 use crate::signal::Signal;
-use crate::span::Span;
 use crate::stats::Stats;
 use crossbeam_channel::{Receiver, Sender, TrySendError};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -16,10 +16,11 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::time::Instant;
 
 pub enum Item {
+    /// A call or span that ended: its event and its span, built by the sender.
+    Call(Box<Ended>),
     Event(Box<Event>),
     Signal(Box<Signal>),
     Identify(Box<Identify>),
-    Span(Box<Span>),
     /// Everything queued before this marker reached a final state: complete the acknowledgement.
     Flush(Arc<Ack>),
     /// Drain and stop.
@@ -29,17 +30,22 @@ pub enum Item {
 impl Item {
     pub fn approx_bytes(&self) -> usize {
         match self {
+            Item::Call(c) => c.approx_bytes(),
             Item::Event(e) => e.approx_bytes(),
             Item::Signal(s) => s.approx_bytes(),
             Item::Identify(i) => i.approx_bytes(),
-            Item::Span(s) => s.approx_bytes(),
             Item::Flush(_) | Item::Shutdown => 0,
         }
     }
 
-    /// Data items count against the item budget; control markers do not.
-    fn is_data(&self) -> bool {
-        !matches!(self, Item::Flush(_) | Item::Shutdown)
+    /// How many data items it holds (an ended call: its event and its span), each counted
+    /// against the item budget and in the statistics; control markers hold none.
+    pub fn items(&self) -> usize {
+        match self {
+            Item::Call(c) => c.items(),
+            Item::Event(_) | Item::Signal(_) | Item::Identify(_) => 1,
+            Item::Flush(_) | Item::Shutdown => 0,
+        }
     }
 }
 
@@ -92,8 +98,9 @@ pub struct QueueReceiver {
 
 impl QueueReceiver {
     pub fn taken(&self, item: &Item) {
-        if item.is_data() {
-            self.used.items.fetch_sub(1, Ordering::Relaxed);
+        let items = item.items();
+        if items > 0 {
+            self.used.items.fetch_sub(items, Ordering::Relaxed);
             self.used.bytes.fetch_sub(item.approx_bytes(), Ordering::Relaxed);
         }
     }
@@ -106,31 +113,59 @@ pub fn bounded(max_items: usize, max_bytes: usize) -> (Queue, QueueReceiver) {
 }
 
 impl Queue {
-    /// Enqueues without waiting; a full queue drops the item and counts it.
-    pub fn push(&self, item: Item, stats: &Stats) -> Result<(), Error> {
-        let size = item.approx_bytes();
-        let over_items = self.used.items.fetch_add(1, Ordering::Relaxed) >= self.max_items;
+    /// Enqueues without waiting; a full queue drops the item and counts it. An ended call with
+    /// no room for both its event and its span goes with its event alone when that fits (the
+    /// span is dropped and counted, and the call still reports the queue full).
+    pub fn push(&self, mut item: Item, stats: &Stats) -> Result<(), Error> {
+        if !self.reserve(&item) {
+            let Item::Call(ended) = &mut item else { return Err(self.refuse(item.items(), stats)) };
+            if !(ended.event && ended.span) {
+                return Err(self.refuse(ended.items(), stats));
+            }
+            ended.span = false;
+            if !self.reserve(&item) {
+                return Err(self.refuse(2, stats));
+            }
+            let error = self.refuse(1, stats);
+            return self.send(item, stats).and(Err(error));
+        }
+        self.send(item, stats)
+    }
+
+    /// Takes room for `item` in both budgets; false (and nothing taken) when it does not fit.
+    fn reserve(&self, item: &Item) -> bool {
+        let (items, size) = (item.items(), item.approx_bytes());
+        let over_items = self.used.items.fetch_add(items, Ordering::Relaxed).saturating_add(items) > self.max_items;
         let over_bytes = self.used.bytes.fetch_add(size, Ordering::Relaxed).saturating_add(size) > self.max_bytes;
         if over_items || over_bytes {
-            self.give_back(size);
-            Stats::add(&stats.dropped_queue_full, 1);
-            return Err(Error::queue_full());
+            self.give_back(items, size);
+            return false;
         }
+        true
+    }
+
+    fn refuse(&self, items: usize, stats: &Stats) -> Error {
+        Stats::add(&stats.dropped_queue_full, items);
+        Error::queue_full()
+    }
+
+    /// Sends an item its room was reserved for.
+    fn send(&self, item: Item, stats: &Stats) -> Result<(), Error> {
+        let (items, size) = (item.items(), item.approx_bytes());
         // Counted before the send, so `queued` never lags behind what the sender finished.
-        Stats::add(&stats.queued, 1);
+        Stats::add(&stats.queued, items);
         match self.sender.try_send(item) {
             Ok(()) => Ok(()),
             Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
-                stats.queued.fetch_sub(1, Ordering::Relaxed);
-                self.give_back(size);
-                Stats::add(&stats.dropped_queue_full, 1);
-                Err(Error::queue_full())
+                stats.queued.fetch_sub(items as u64, Ordering::Relaxed);
+                self.give_back(items, size);
+                Err(self.refuse(items, stats))
             }
         }
     }
 
-    fn give_back(&self, size: usize) {
-        self.used.items.fetch_sub(1, Ordering::Relaxed);
+    fn give_back(&self, items: usize, size: usize) {
+        self.used.items.fetch_sub(items, Ordering::Relaxed);
         self.used.bytes.fetch_sub(size, Ordering::Relaxed);
     }
 
@@ -139,8 +174,9 @@ impl Queue {
         self.sender.send_deadline(item, deadline).is_ok()
     }
 
+    /// Data items waiting (an ended call counts its event and its span).
     pub fn depth(&self) -> usize {
-        self.sender.len()
+        self.used.items.load(Ordering::Relaxed)
     }
 }
 

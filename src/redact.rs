@@ -201,10 +201,11 @@ pub(crate) fn item(mut item: Item, max_chars: usize) -> Item {
             }
             string(&mut event.builtins.error_message);
         }
-        Item::Span(span) => {
-            text(&mut span.detail.input);
-            text(&mut span.detail.output);
-            string(&mut span.detail.error_message);
+        // Its event and its span share these texts: redacted once for both.
+        Item::Call(ended) => {
+            text(&mut ended.call.input);
+            text(&mut ended.result.output);
+            string(&mut ended.result.error_message);
         }
         Item::Signal(signal) => {
             string(&mut signal.comment);

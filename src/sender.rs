@@ -2,14 +2,16 @@
 //! batches them per route, and delivers each batch with retries, backoff and deadlines.
 
 use crate::config::Config;
+use crate::event::Event;
+use crate::json_bound;
 use crate::lifecycle::ClientShared;
 use crate::queue::{Item, QueueReceiver};
 use crate::retry::{Backoff, Outcome};
-use crate::span;
+use crate::span::{self, Span};
 use crate::stats::Stats;
 use crate::transport::{Route, Transport};
 use crossbeam_channel::{RecvTimeoutError, TryRecvError};
-use serde_json::{json, Value};
+use serde_json::json;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -178,15 +180,14 @@ impl Sender {
                 return;
             }
             Item::Shutdown => return,
-            Item::Event(event) => (Route::Events, event.to_json(&self.context, max_chars, max_bytes.saturating_sub(2))),
-            Item::Signal(signal) => {
-                (Route::Signals, signal.to_json(max_chars).and_then(|b| fit(b, max_chars, max_bytes.saturating_sub(2))))
-            }
-            Item::Identify(identify) => (
-                Route::Identify,
-                identify.to_json(max_chars).and_then(|b| fit(b, max_chars, max_bytes.saturating_sub(2))),
-            ),
-            Item::Span(span) => {
+            Item::Call(ended) => {
+                // The event first: it is what the span links to.
+                let span = ended.span.then(|| Span::of_call(&ended, self.config()));
+                if ended.event {
+                    let event = Event::of_call(*ended, self.config());
+                    self.add(Route::Events, event.to_json(&self.context, max_chars, max_bytes.saturating_sub(2)));
+                }
+                let Some(span) = span else { return };
                 // Names are bounded in config, so this never saturates at the smallest batch size.
                 let room = max_bytes.saturating_sub(self.wrapper_bytes(Route::Traces));
                 // A separate collector endpoint speaks standard OTLP/JSON (hex ids).
@@ -197,7 +198,26 @@ impl Sender {
                 };
                 (Route::Traces, span.to_json(ids, max_chars, room))
             }
+            Item::Event(event) => (Route::Events, event.to_json(&self.context, max_chars, max_bytes.saturating_sub(2))),
+            Item::Signal(signal) => (
+                Route::Signals,
+                signal
+                    .to_json(max_chars)
+                    .and_then(|b| json_bound::shrink_serialised(b, max_chars, max_bytes.saturating_sub(2))),
+            ),
+            Item::Identify(identify) => (
+                Route::Identify,
+                identify
+                    .to_json(max_chars)
+                    .and_then(|b| json_bound::shrink_serialised(b, max_chars, max_bytes.saturating_sub(2))),
+            ),
         };
+        self.add(route, bytes);
+    }
+
+    /// Adds one serialised item to its route's batch, sending the batch when full.
+    fn add(&mut self, route: Route, bytes: Option<Vec<u8>>) {
+        let max_bytes = self.config().max_batch_bytes;
         // An item that cannot be serialised is dropped and counted, never sent empty.
         let Some(bytes) = bytes else {
             Stats::add(&self.shared.stats.dropped_invalid, 1);
@@ -263,7 +283,7 @@ impl Sender {
             match item {
                 Item::Flush(ack) => ack.complete(),
                 Item::Shutdown => {}
-                _ => dropped += 1,
+                data => dropped += data.items(),
             }
         }
         Stats::add(&self.shared.stats.dropped_shutdown, dropped);
@@ -424,20 +444,6 @@ impl Sender {
             }
         }
     }
-}
-
-/// Serialised signal or identify items are small unless the caller sent a huge object: then
-/// prune it until it fits.
-fn fit(bytes: Vec<u8>, max_chars: usize, max_bytes: usize) -> Option<Vec<u8>> {
-    if bytes.len() <= max_bytes {
-        return Some(bytes);
-    }
-    let Ok(mut value) = serde_json::from_slice::<Value>(&bytes) else { return Some(bytes) };
-    crate::event::shrink_to_fit(max_chars, max_bytes, |limit| {
-        let mut budget = max_bytes / 2;
-        crate::event::prune(&mut value, limit.max(16), &mut budget);
-        serde_json::to_vec(&value).ok()
-    })
 }
 
 impl Sender {

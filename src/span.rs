@@ -1,9 +1,11 @@
 //! Spans and their OTLP/HTTP JSON encoding (`ExportTraceServiceRequest`), with the attributes
 //! Raindrop needs to keep a span and link it to its event (raindrop-wire.md §3).
 
+use crate::call::{CallContext, Ended};
+use crate::config::Config;
+use crate::ids::EventId;
 use crate::text::{self, Text};
 use serde_json::{json, Map, Value};
-use std::sync::Arc;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SpanKind {
@@ -41,7 +43,7 @@ pub struct SpanDetail {
     pub kind: SpanKind,
     /// Under another call (module spans: a task rather than the workflow).
     pub nested: bool,
-    pub event_id: Arc<str>,
+    pub event_id: EventId,
     pub user_id: Option<String>,
     pub convo_id: Option<String>,
     pub event_name: String,
@@ -97,14 +99,51 @@ fn any_value(value: &AttrValue, max_chars: usize) -> Value {
 }
 
 impl Span {
-    pub fn approx_bytes(&self) -> usize {
-        let d = &self.detail;
-        let len = |t: Option<&str>| t.map_or(0, str::len);
-        1024 + self.name.len()
-            + len(d.input.as_deref())
-            + len(d.output.as_deref())
-            + len(d.error_message.as_deref())
-            + len(d.properties_json.as_deref())
+    /// The span of a call that ended, built on the sender thread (`ended` is then turned into
+    /// its event, which takes the texts: here they are shared or copied).
+    pub fn of_call(ended: &Ended, config: &Config) -> Span {
+        let Ended { call, result, end_nanos, .. } = ended;
+        // With tracing off only tool spans go out (bypass_otel_for_tools): their parents are never
+        // exported, so they stand alone (no parent), grouped by the call's trace and event id.
+        let parent_span_id = if config.tracing_enabled { call.parent_span_id } else { None };
+        let from_call = |field: fn(&CallContext) -> &Option<String>| call.context_field(field).map(str::to_owned);
+        Span {
+            trace_id: call.trace_id,
+            span_id: call.span_id,
+            parent_span_id,
+            name: call.name.clone(),
+            start_nanos: call.start_nanos,
+            end_nanos: *end_nanos,
+            detail: SpanDetail {
+                kind: call.kind,
+                nested: call.nested,
+                event_id: call.event_id.clone(),
+                user_id: result
+                    .user_id
+                    .clone()
+                    .or_else(|| from_call(|c| &c.user_id))
+                    .or_else(|| config.user_id.clone()),
+                convo_id: result
+                    .convo_id
+                    .clone()
+                    .or_else(|| from_call(|c| &c.convo_id))
+                    .or_else(|| config.convo_id.clone()),
+                event_name: result
+                    .event_name
+                    .clone()
+                    .or_else(|| from_call(|c| &c.event_name))
+                    .unwrap_or_else(|| config.event_name.clone()),
+                input: call.input.clone(),
+                output: result.output.clone(),
+                model: result.model.clone().or_else(|| call.rollup.model.clone()),
+                prompt_tokens: result.prompt_tokens,
+                completion_tokens: result.completion_tokens,
+                finish_reason: result.finish_reason.clone(),
+                error_type: result.error_type.clone(),
+                error_message: result.error_message.clone(),
+                properties_json: result.properties_json.clone(),
+            },
+        }
     }
 
     /// The span's attributes (raindrop-wire.md §3.3–3.4): the kind markers Raindrop needs to keep
@@ -218,7 +257,7 @@ impl Span {
         if bytes.len() <= max_bytes || max_chars <= 16 {
             return Some(bytes);
         }
-        crate::event::shrink_to_fit(max_chars, max_bytes, render)
+        crate::json_bound::shrink_to_fit(max_chars, max_bytes, render)
     }
 
     fn to_value(&self, ids: IdEncoding, max_chars: usize) -> Value {
