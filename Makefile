@@ -32,7 +32,8 @@ bench-callgrind:
 	bash scripts/bench-callgrind.sh
 
 # The checked-in header must equal a fresh generation, and so must the Python ctypes declarations
-# generated from it; the header compiles alone as C and C++; every exported symbol has the rd_ prefix.
+# generated from it; the header compiles alone as C and C++; every exported symbol has the rd_ prefix
+# and every macro the RD_ prefix (the spool's Windows flock stand-ins once leaked LOCK_EX into it).
 check-header: build
 	git diff --exit-code -- include/raindrop_dspy.h || { echo "include/raindrop_dspy.h is stale: commit the regenerated header"; exit 1; }
 	python3 bindings/python/tools/gen_bindings.py --check
@@ -40,7 +41,9 @@ check-header: build
 	echo '#include "raindrop_dspy.h"' | c++ -std=c++11 -Wall -Wextra -Werror -Iinclude -x c++ -fsyntax-only -
 	@bad=$$(nm -D --defined-only target/release/libraindrop_dspy.so | awk '{print $$3}' | grep -v '^rd_' || true); \
 	  if [ -n "$$bad" ]; then echo "exported symbols without the rd_ prefix: $$bad"; exit 1; fi
-	@echo "header: fresh, compiles as C99 and C++11; exports: rd_* only"
+	@bad=$$(grep -E '^#define ' include/raindrop_dspy.h | awk '{print $$2}' | grep -v -e '^RD_' -e '^RAINDROP_DSPY_H$$' || true); \
+	  if [ -n "$$bad" ]; then echo "header macros without the RD_ prefix: $$bad"; exit 1; fi
+	@echo "header: fresh, compiles as C99 and C++11; exports and macros: rd_* / RD_* only"
 
 # The unit tests also run in a debug build, so arithmetic overflow panics instead of wrapping;
 # the build with the system allocator (for ASan and valgrind) must compile.

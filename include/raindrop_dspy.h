@@ -60,12 +60,6 @@
 // than its capped arguments; an event is shrunk to 1 MiB anyway.
 #define RD_MAX_JSON_BYTES 4194304
 
-#define LOCK_EX 2
-
-#define LOCK_NB 4
-
-#define LOCK_UN 8
-
 // Result code of every fallible `rd_*` function. `RD_OK` is zero; every failure has its own code.
 typedef enum {
   // Success.

@@ -209,9 +209,9 @@ mod windows_stub {
     use std::fs::File;
     use std::io;
 
-    pub const LOCK_EX: i32 = 2;
-    pub const LOCK_NB: i32 = 4;
-    pub const LOCK_UN: i32 = 8;
+    pub(super) const LOCK_EX: i32 = 2;
+    pub(super) const LOCK_NB: i32 = 4;
+    pub(super) const LOCK_UN: i32 = 8;
 
     pub fn unsupported() -> io::Error {
         io::Error::new(io::ErrorKind::Unsupported, "the spool needs a unix system (flock); not available on Windows")
