@@ -64,6 +64,16 @@ fn mixing_client_and_call_handles_does_not_compile() {
     assert!(compile("(void)rd_flush(c, 0, 0); (void)k;"), "the well-typed call compiles");
     assert!(!compile("(void)rd_flush(k, 0, 0); (void)c;"), "a call handle as the client must not compile");
     assert!(!compile("(void)rd_wrap_end(c, c, 0, 0); (void)k;"), "a client handle as the call must not compile");
+    // The structs are named (docs/c-api.md writes `struct rd_error e;`), so they can be declared
+    // with the struct keyword and forward-declared in a user's own header.
+    assert!(
+        compile(
+            "struct rd_error e; struct rd_stats s; struct rd_event ev; struct rd_signal sig; \
+             struct rd_call_result r; struct rd_call_options o; struct rd_logger l; \
+             (void)e; (void)s; (void)ev; (void)sig; (void)r; (void)o; (void)l; (void)c; (void)k;"
+        ),
+        "every struct of the header can be named with `struct`"
+    );
 }
 
 static LINES: Mutex<Vec<(i32, String, usize)>> = Mutex::new(Vec::new());
