@@ -285,6 +285,64 @@ typedef struct rd_call_result {
   size_t attachments_json_len;
 } rd_call_result;
 
+// The arguments of `rd_wrap_begin`, and its call handle output.
+typedef struct rd_wrap_begin_args {
+  // As `rd_wrap_begin`'s `client`.
+  rd_client client;
+// As `parent`: `{0}` for a top-level call.
+rd_call parent;
+// As `module_name` (required).
+const char *module_name;
+// Length of `module_name` in bytes.
+size_t module_name_len;
+// As `input` (optional).
+const char *input;
+// Length of `input` in bytes.
+size_t input_len;
+// As `options` (NULL: none).
+const rd_call_options *options;
+// As `event_id_out` (NULL: not wanted).
+char *event_id_out;
+// As `event_id_out_len`.
+size_t event_id_out_len;
+// Written on success: the call handle (as `*call_out`).
+rd_call call_out;
+} rd_wrap_begin_args;
+
+// The arguments of `rd_span_record`, its result inline.
+typedef struct rd_span_record_args {
+  // As `rd_span_record`'s `client`.
+  rd_client client;
+// As `parent`.
+rd_call parent;
+// As `kind` (an `rd_span_kind`).
+int32_t kind;
+// As `name` (required).
+const char *name;
+// Length of `name` in bytes.
+size_t name_len;
+// As `input` (optional).
+const char *input;
+// Length of `input` in bytes.
+size_t input_len;
+// As `start_unix_nanos`.
+uint64_t start_unix_nanos;
+// As `end_unix_nanos`.
+uint64_t end_unix_nanos;
+// As `*result`.
+rd_call_result result;
+} rd_span_record_args;
+
+// The arguments of `rd_wrap_end`, its result inline.
+typedef struct rd_wrap_end_args {
+  // As `rd_wrap_end`'s `client`.
+  rd_client client;
+// As `call` (a call or a span: `rd_span_end` is the same function).
+rd_call call;
+// As `*result`.
+rd_call_result result;
+} rd_wrap_end_args;
+
 // A one-shot event for `rd_track_ai` / `rd_track`. Every string is optional (NULL = absent).
 typedef struct rd_event {
   // Event id (an id of at most RD_MAX_EVENT_ID_BYTES); default: a new UUID v4.
@@ -523,6 +581,20 @@ rd_result rd_span_record(rd_client client,
                          uint64_t end_unix_nanos,
                          const rd_call_result *result,
                          rd_error *err_out);
+
+// `rd_wrap_begin` with its arguments in `*args`; on success the call handle is written to
+// `args->call_out`. `args` is borrowed for the duration of the call. Same errors as
+// `rd_wrap_begin`, and RD_ERR_NULL_ARGUMENT (args).
+rd_result rd_wrap_begin_packed(rd_wrap_begin_args *args, rd_error *err_out);
+
+// `rd_span_record` with its arguments in `*args`, borrowed for the duration of the call. Same
+// errors as `rd_span_record`, and RD_ERR_NULL_ARGUMENT (args).
+rd_result rd_span_record_packed(const rd_span_record_args *args,
+                                rd_error *err_out);
+
+// `rd_wrap_end` (or `rd_span_end`) with its arguments in `*args`, borrowed for the duration of
+// the call. Same errors as `rd_wrap_end`, and RD_ERR_NULL_ARGUMENT (args).
+rd_result rd_wrap_end_packed(const rd_wrap_end_args *args, rd_error *err_out);
 
 // Enqueues one complete AI event (`ai_data` with input, output, model, convo_id; at least one
 // of input / output). `event` and its strings are borrowed for the duration of the call. On

@@ -25,6 +25,8 @@
 //!   `rd_get_stats`.
 //! - `call.rs`: wrapped calls and spans: `rd_call_options`, `rd_call_result`, `rd_span_kind`,
 //!   `rd_wrap_begin` / `rd_wrap_end`, `rd_span_begin` / `rd_span_end`, `rd_span_record`.
+//! - `packed.rs`: `rd_wrap_begin_packed`, `rd_span_record_packed`, `rd_wrap_end_packed`: the hot
+//!   path's functions with their arguments in one struct (for bindings that pay per argument).
 //! - `track.rs`: one-shot items: `rd_event`, `rd_signal`, `rd_track_ai`, `rd_track`,
 //!   `rd_identify`, `rd_track_signal`.
 #![allow(clippy::missing_safety_doc)] // stated once above, and in the header's preamble
@@ -39,11 +41,14 @@ mod client;
 
 mod call;
 
+mod packed;
+
 mod track;
 
 pub use call::*;
 pub use client::*;
 pub use error::*;
+pub use packed::*;
 pub use track::*;
 pub use types::*;
 

@@ -51,14 +51,14 @@ def main() -> None:
         return run
 
     lib = rd._native.lib
-    for n in ("hot_wrap_begin", "hot_wrap_end", "hot_span_record"):
+    for n in ("hot_wrap_begin_packed", "hot_wrap_end_packed", "hot_span_record_packed"):
         setattr(lib, n, timed(f"native {n[4:]} (ctypes + core)", getattr(lib, n)))
     rd._begin = timed("begin: whole (incl. native)", rd._begin)
     wrapper.CallFrame.finish = timed("end: whole (incl. native)", wrapper.CallFrame.finish)
     _trace.record_lm = timed("LM call: whole (incl. native)", _trace.record_lm)
     _trace.messages_json = timed("  LM: messages -> JSON", _trace.messages_json)
     _trace.lm_entry = timed("  LM: usage/model/finish from entry", _trace.lm_entry)
-    _trace.fill_result = timed("  LM: rd_call_result fill", _trace.fill_result)
+    _trace.pack_record = timed("  LM: rd_span_record_args fill", _trace.pack_record)
     wrapper.input_text = timed("  begin: input text", wrapper.input_text)
     wrapper.output_text = timed("  end: output text", wrapper.output_text)
     wrapped = rd.wrap(dspy.Predict("question -> answer"))

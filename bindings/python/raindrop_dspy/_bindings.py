@@ -164,6 +164,44 @@ class rd_call_result(Structure):
     ]
 
 
+class rd_wrap_begin_args(Structure):
+    _fields_ = [
+        ("client", rd_client),
+        ("parent", rd_call),
+        ("module_name", c_char_p),
+        ("module_name_len", c_size_t),
+        ("input", c_char_p),
+        ("input_len", c_size_t),
+        ("options", POINTER(rd_call_options)),
+        ("event_id_out", POINTER(c_char)),
+        ("event_id_out_len", c_size_t),
+        ("call_out", rd_call),
+    ]
+
+
+class rd_span_record_args(Structure):
+    _fields_ = [
+        ("client", rd_client),
+        ("parent", rd_call),
+        ("kind", c_int32),
+        ("name", c_char_p),
+        ("name_len", c_size_t),
+        ("input", c_char_p),
+        ("input_len", c_size_t),
+        ("start_unix_nanos", c_uint64),
+        ("end_unix_nanos", c_uint64),
+        ("result", rd_call_result),
+    ]
+
+
+class rd_wrap_end_args(Structure):
+    _fields_ = [
+        ("client", rd_client),
+        ("call", rd_call),
+        ("result", rd_call_result),
+    ]
+
+
 class rd_event(Structure):
     _fields_ = [
         ("event_id", c_char_p),
@@ -226,6 +264,9 @@ FUNCTIONS = {
     "rd_span_begin": (rd_result, [rd_client, rd_call, c_int32, c_char_p, c_size_t, c_char_p, c_size_t, POINTER(rd_call), POINTER(rd_error)]),
     "rd_span_end": (rd_result, [rd_client, rd_call, POINTER(rd_call_result), POINTER(rd_error)]),
     "rd_span_record": (rd_result, [rd_client, rd_call, c_int32, c_char_p, c_size_t, c_char_p, c_size_t, c_uint64, c_uint64, POINTER(rd_call_result), POINTER(rd_error)]),
+    "rd_wrap_begin_packed": (rd_result, [POINTER(rd_wrap_begin_args), POINTER(rd_error)]),
+    "rd_span_record_packed": (rd_result, [POINTER(rd_span_record_args), POINTER(rd_error)]),
+    "rd_wrap_end_packed": (rd_result, [POINTER(rd_wrap_end_args), POINTER(rd_error)]),
     "rd_track_ai": (rd_result, [rd_client, POINTER(rd_event), POINTER(c_char), c_size_t, POINTER(rd_error)]),
     "rd_track": (rd_result, [rd_client, POINTER(rd_event), POINTER(c_char), c_size_t, POINTER(rd_error)]),
     "rd_identify": (rd_result, [rd_client, c_char_p, c_size_t, c_char_p, c_size_t, POINTER(rd_error)]),

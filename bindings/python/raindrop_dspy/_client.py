@@ -61,35 +61,66 @@ def _blen(value: Optional[bytes]) -> int:
     return len(value) if value is not None else 0
 
 
-_HEAD_FORMAT = _ffi.call_result_head_format()
-_BYTES_OFF = _ffi.bytes_data_offset() if _HEAD_FORMAT else 0
-_pack_result = struct.Struct(_HEAD_FORMAT or "<Q").pack_into
-_pack_output = struct.Struct("<QQQQ").pack_into  # output, output_len, model, model_len
+_BYTES_OFF = _ffi.bytes_data_offset()
 
 
-def fill_output(res: Any, ob: Optional[bytes], mb: Optional[bytes]) -> None:
-    """Set only the output and model of a result whose other fields never change
-    (``ThreadBuffers.out``). The bytes must stay alive until the foreign call returns."""
-    if _BYTES_OFF:
+# -- the packed hot path: rd_wrap_begin_packed, rd_span_record_packed, rd_wrap_end_packed ------------
+# Each foreign call takes one pointer to a per-thread argument struct, filled by one
+# struct.pack_into with the addresses of the bytes objects' data (ctypes converts each argument
+# through a Python-level from_param: ~0.1 µs per argument, ~1 µs for rd_wrap_begin's 11). Where
+# the addresses of bytes cannot be used (not CPython), the fields are set one by one. The caller
+# must hold every bytes object it passes in a variable until the foreign call has returned (a
+# temporary would be freed, and its address reused, before the core reads it).
+def _formats() -> Optional[Dict[str, Any]]:
+    if not _BYTES_OFF:
+        return None
+    try:
+        wb, rec, end = _ffi.rd_wrap_begin_args, _ffi.rd_span_record_args, _ffi.rd_wrap_end_args
+        return {
+            "begin": struct.Struct(_ffi.pack_format(wb, "client.id", "options")[0]).pack_into,
+            "call_out": _ffi.field_offset(wb, "call_out.id"),
+            "record": struct.Struct(_ffi.pack_format(rec, "client.id", "result.properties_json_len")[0]).pack_into,
+            "end": struct.Struct(_ffi.pack_format(end, "client.id", "result.properties_json_len")[0]).pack_into,
+            "end_output": struct.Struct(_ffi.pack_format(end, "client.id", "result.model_len")[0]).pack_into,
+        }
+    except (AttributeError, ValueError, KeyError):
+        return None
+
+
+_PACK = _formats()
+_u64_at = struct.Struct("=Q").unpack_from
+
+
+def _p(b: Optional[bytes]) -> Any:
+    """A bytes object (or None) as a ctypes field value on the slow path."""
+    return b
+
+
+if _PACK is not None:
+    _pack_begin = _PACK["begin"]
+    _CALL_OUT = _PACK["call_out"]
+    _pack_record = _PACK["record"]
+    _pack_end = _PACK["end"]
+    _pack_end_output = _PACK["end_output"]
+
+    def pack_begin(tb: "ThreadBuffers", client: int, parent: int, name: bytes, inp: Optional[bytes],
+                   opts_addr: int) -> None:
+        """Fill the thread's rd_wrap_begin_args (event id out: the thread's buffer)."""
         off = _BYTES_OFF
-        _pack_output(res, 0, 0 if ob is None else id(ob) + off, 0 if ob is None else len(ob),
-                     0 if mb is None else id(mb) + off, 0 if mb is None else len(mb))
-    else:
-        res.output = ob
-        res.output_len = 0 if ob is None else len(ob)
-        res.model = mb
-        res.model_len = 0 if mb is None else len(mb)
+        _pack_begin(tb.wb, 0, client, parent, id(name) + off, len(name),
+                    0 if inp is None else id(inp) + off, 0 if inp is None else len(inp), opts_addr)
 
+    def call_out(tb: "ThreadBuffers") -> int:
+        return _u64_at(tb.wb, _CALL_OUT)[0]  # type: ignore[no-any-return]
 
-def fill_result(res: Any, ob: Optional[bytes], mb: Optional[bytes], pt: int, ct: int, fb: Optional[bytes],
-                et: Optional[bytes], em: Optional[bytes], pb: Optional[bytes]) -> None:
-    """Write the head of an rd_call_result (output .. properties_json; the tail of per-call
-    overrides stays zero). The bytes objects must stay alive until the foreign call returns."""
-    if _BYTES_OFF:
-        # One pack_into with the addresses of the bytes objects' data (CPython layout).
+    def pack_record(tb: "ThreadBuffers", client: int, parent: int, kind: int, name: bytes, inp: Optional[bytes],
+                    t0: int, t1: int, ob: Optional[bytes], mb: Optional[bytes], pt: int, ct: int,
+                    fb: Optional[bytes], et: Optional[bytes], em: Optional[bytes], pb: Optional[bytes]) -> None:
+        """Fill the thread's rd_span_record_args (the result's tail stays zero)."""
         off = _BYTES_OFF
-        _pack_result(
-            res, 0,
+        _pack_record(
+            tb.rec, 0, client, parent, kind, id(name) + off, len(name),
+            0 if inp is None else id(inp) + off, 0 if inp is None else len(inp), t0, t1,
             0 if ob is None else id(ob) + off, 0 if ob is None else len(ob),
             0 if mb is None else id(mb) + off, 0 if mb is None else len(mb),
             pt, ct,
@@ -98,21 +129,81 @@ def fill_result(res: Any, ob: Optional[bytes], mb: Optional[bytes], pt: int, ct:
             0 if em is None else id(em) + off, 0 if em is None else len(em),
             0 if pb is None else id(pb) + off, 0 if pb is None else len(pb),
         )
-        return
-    res.output = ob
-    res.output_len = 0 if ob is None else len(ob)
-    res.model = mb
-    res.model_len = 0 if mb is None else len(mb)
-    res.prompt_tokens = pt
-    res.completion_tokens = ct
-    res.finish_reason = fb
-    res.finish_reason_len = 0 if fb is None else len(fb)
-    res.error_type = et
-    res.error_type_len = 0 if et is None else len(et)
-    res.error_message = em
-    res.error_message_len = 0 if em is None else len(em)
-    res.properties_json = pb
-    res.properties_json_len = 0 if pb is None else len(pb)
+
+    def pack_end_output(tb: "ThreadBuffers", client: int, call: int, ob: Optional[bytes],
+                        mb: Optional[bytes]) -> None:
+        """Fill the thread's output-only rd_wrap_end_args (tokens unknown, nothing else set)."""
+        off = _BYTES_OFF
+        _pack_end_output(tb.eo, 0, client, call, 0 if ob is None else id(ob) + off, 0 if ob is None else len(ob),
+                         0 if mb is None else id(mb) + off, 0 if mb is None else len(mb))
+
+    def pack_end(tb: "ThreadBuffers", client: int, call: int, ob: Optional[bytes], mb: Optional[bytes], pt: int,
+                 ct: int, et: Optional[bytes], em: Optional[bytes]) -> None:
+        """Fill the thread's full rd_wrap_end_args (finish reason and properties absent)."""
+        off = _BYTES_OFF
+        _pack_end(
+            tb.ef, 0, client, call,
+            0 if ob is None else id(ob) + off, 0 if ob is None else len(ob),
+            0 if mb is None else id(mb) + off, 0 if mb is None else len(mb),
+            pt, ct, 0, 0,
+            0 if et is None else id(et) + off, 0 if et is None else len(et),
+            0 if em is None else id(em) + off, 0 if em is None else len(em),
+            0, 0,
+        )
+
+else:
+
+    def _set_result(res: Any, ob: Optional[bytes], mb: Optional[bytes], pt: int, ct: int, fb: Optional[bytes],
+                    et: Optional[bytes], em: Optional[bytes], pb: Optional[bytes]) -> None:
+        for name, value in (("output", ob), ("model", mb), ("finish_reason", fb), ("error_type", et),
+                            ("error_message", em), ("properties_json", pb)):
+            setattr(res, name, value)  # ctypes keeps the bytes alive in the struct
+            setattr(res, name + "_len", 0 if value is None else len(value))
+        res.prompt_tokens = pt
+        res.completion_tokens = ct
+
+    def pack_begin(tb: "ThreadBuffers", client: int, parent: int, name: bytes, inp: Optional[bytes],
+                   opts_addr: int) -> None:
+        a = tb.wb
+        a.client.id = client
+        a.parent.id = parent
+        a.module_name = name
+        a.module_name_len = len(name)
+        a.input = inp
+        a.input_len = 0 if inp is None else len(inp)
+        a.options = ctypes.cast(opts_addr, ctypes.POINTER(_ffi.rd_call_options)) if opts_addr else None
+
+    def call_out(tb: "ThreadBuffers") -> int:
+        return int(tb.wb.call_out.id)
+
+    def pack_record(tb: "ThreadBuffers", client: int, parent: int, kind: int, name: bytes, inp: Optional[bytes],
+                    t0: int, t1: int, ob: Optional[bytes], mb: Optional[bytes], pt: int, ct: int,
+                    fb: Optional[bytes], et: Optional[bytes], em: Optional[bytes], pb: Optional[bytes]) -> None:
+        a = tb.rec
+        a.client.id = client
+        a.parent.id = parent
+        a.kind = kind
+        a.name = name
+        a.name_len = len(name)
+        a.input = inp
+        a.input_len = 0 if inp is None else len(inp)
+        a.start_unix_nanos = t0
+        a.end_unix_nanos = t1
+        _set_result(a.result, ob, mb, pt, ct, fb, et, em, pb)
+
+    def pack_end_output(tb: "ThreadBuffers", client: int, call: int, ob: Optional[bytes],
+                        mb: Optional[bytes]) -> None:
+        a = tb.eo
+        a.client.id = client
+        a.call.id = call
+        _set_result(a.result, ob, mb, _ffi.RD_TOKENS_UNKNOWN, _ffi.RD_TOKENS_UNKNOWN, None, None, None, None)
+
+    def pack_end(tb: "ThreadBuffers", client: int, call: int, ob: Optional[bytes], mb: Optional[bytes], pt: int,
+                 ct: int, et: Optional[bytes], em: Optional[bytes]) -> None:
+        a = tb.ef
+        a.client.id = client
+        a.call.id = call
+        _set_result(a.result, ob, mb, pt, ct, None, et, em, None)
 
 
 def _set_fields(struct_: Any, fields: Mapping[str, Optional[str]]) -> None:
@@ -134,22 +225,25 @@ class ThreadBuffers:
     take plain ``c_void_p`` integers.
     """
 
-    __slots__ = ("eid", "eid_addr", "res", "res_addr", "sres", "sres_addr", "out", "out_addr")
+    __slots__ = ("eid", "wb", "wb_addr", "rec", "rec_addr", "eo", "eo_addr", "ef", "ef_addr")
 
     def __init__(self) -> None:
         self.eid = ctypes.create_string_buffer(_ffi.RD_EVENT_ID_BUF_LEN)
-        self.eid_addr = ctypes.addressof(self.eid)
-        self.res = _ffi.rd_call_result()
-        self.res_addr = ctypes.addressof(self.res)
-        # Spans (traces) get their own result struct: they also set properties_json,
-        # which must never leak into a later rd_wrap_end.
-        self.sres = _ffi.rd_call_result()
-        self.sres_addr = ctypes.addressof(self.sres)
-        # The usual end of a wrapped call: an output, maybe a model, tokens unknown (the core
-        # rolls them up from the LM spans). Only output and model are ever written into it.
-        self.out = _ffi.rd_call_result(prompt_tokens=_ffi.RD_TOKENS_UNKNOWN,
-                                       completion_tokens=_ffi.RD_TOKENS_UNKNOWN)
-        self.out_addr = ctypes.addressof(self.out)
+        # rd_wrap_begin_packed: the event id goes to self.eid.
+        self.wb = _ffi.rd_wrap_begin_args(event_id_out=ctypes.cast(self.eid, ctypes.POINTER(ctypes.c_char)),
+                                          event_id_out_len=_ffi.RD_EVENT_ID_BUF_LEN)
+        self.wb_addr = ctypes.addressof(self.wb)
+        # rd_span_record_packed (LM and tool spans): the result's tail (per-call overrides) stays zero.
+        self.rec = _ffi.rd_span_record_args()
+        self.rec_addr = ctypes.addressof(self.rec)
+        # rd_wrap_end_packed, the usual end of a call or span: an output, maybe a model, tokens unknown
+        # (the core rolls them up from the LM spans). Only those are ever written into it.
+        self.eo = _ffi.rd_wrap_end_args(result=_ffi.rd_call_result(prompt_tokens=_ffi.RD_TOKENS_UNKNOWN,
+                                                                   completion_tokens=_ffi.RD_TOKENS_UNKNOWN))
+        self.eo_addr = ctypes.addressof(self.eo)
+        # rd_wrap_end_packed with tokens or an error (pack_end writes every head field).
+        self.ef = _ffi.rd_wrap_end_args()
+        self.ef_addr = ctypes.addressof(self.ef)
 
 
 def thread_buffers() -> ThreadBuffers:
@@ -165,6 +259,7 @@ class NativeClient(Managed):
 
     tracing = False  # module / LM spans (tracing_enabled)
     tool_spans = False  # tool spans (tracing_enabled or bypass_otel_for_tools)
+    hid = 0  # the id in _handle, for the packed argument structs (0: closed)
 
     def __init__(self, config: Mapping[str, Any]) -> None:
         self.lib = _ffi.load()
@@ -184,6 +279,14 @@ class NativeClient(Managed):
 
     # -- lifecycle -----------------------------------------------------------
     _last_message = ""
+
+    def _set_handle(self, handle: Any) -> None:
+        self._handle = handle
+        self.hid = int(handle.id)
+
+    def _take_handle(self) -> Optional[Any]:
+        self.hid = 0
+        return super()._take_handle()
 
     def _create(self) -> Optional[Any]:
         """A new ``rd_client`` (the handle struct the hot path passes by value), or None."""
@@ -217,6 +320,7 @@ class NativeClient(Managed):
         self._lock = threading.Lock()
         if self._handle is not None and not self._shut:
             self._handle = None
+            self.hid = 0
             self._stale = True
 
     def _release(self, handle: Any, timeout_ms: Optional[int]) -> None:

@@ -47,7 +47,10 @@ BLOCKING = frozenset({"rd_new", "rd_flush", "rd_shutdown"})
 # for ctypes to convert than POINTER arguments). Handles stay typed: ``rd_client`` and
 # ``rd_call`` by value, and ``rd_call *`` outputs take an ``rd_call`` instance (ctypes passes
 # it by reference), so one handle passed for another still raises ``ctypes.ArgumentError``.
-HOT = ("rd_wrap_begin", "rd_wrap_end", "rd_span_begin", "rd_span_record")
+HOT = (
+    "rd_wrap_begin", "rd_wrap_end", "rd_span_begin", "rd_span_record",
+    "rd_wrap_begin_packed", "rd_span_record_packed", "rd_wrap_end_packed",
+)
 HANDLES = (rd_client, rd_call)  # noqa: F405
 
 
@@ -72,6 +75,10 @@ class Lib:
     hot_wrap_end: Any
     hot_span_begin: Any = None
     hot_span_record: Any = None
+    # One struct pointer each instead of up to 11 arguments (None: a library without them)
+    hot_wrap_begin_packed: Any = None
+    hot_span_record_packed: Any = None
+    hot_wrap_end_packed: Any = None
 
     def __getattr__(self, name: str) -> Any:  # only reached for absent symbols
         raise AttributeError(
@@ -162,7 +169,8 @@ def load() -> Lib:
             hot.restype = restype
             hot.argtypes = _as_addresses(argtypes)
             setattr(lib, "hot_" + name[3:], hot)
-    required = ("rd_new", "rd_wrap_begin", "rd_wrap_end", "rd_flush", "rd_shutdown")
+    required = ("rd_new", "rd_wrap_begin", "rd_wrap_end", "rd_flush", "rd_shutdown", "rd_wrap_begin_packed",
+                "rd_span_record_packed", "rd_wrap_end_packed")
     absent = [n for n in required if n in lib.missing]
     if absent:
         raise LibraryNotFoundError(f"{path!r} is not a raindrop_dspy library (missing {', '.join(absent)})")
@@ -175,25 +183,55 @@ def load() -> Lib:
     return lib
 
 
-# The fields of rd_call_result that the hot path fills with one struct.pack_into call
-# (_client.fill_result), and their layout, read from the generated struct.
-CALL_RESULT_HEAD = (
-    "output", "output_len", "model", "model_len", "prompt_tokens", "completion_tokens",
-    "finish_reason", "finish_reason_len", "error_type", "error_type_len", "error_message",
-    "error_message_len", "properties_json", "properties_json_len",
-)
+_CODES = {ctypes.c_char_p: "Q", ctypes.c_void_p: "Q", ctypes.c_size_t: "Q", ctypes.c_uint64: "Q",
+          ctypes.c_int64: "q", ctypes.c_int32: "i"}
 
 
-def call_result_head_format() -> Optional[str]:
-    """``struct`` format of CALL_RESULT_HEAD at the start of rd_call_result, or None when the
-    header's layout differs (then the binding fills the fields one by one)."""
-    fields = rd_call_result._fields_[: len(CALL_RESULT_HEAD)]  # noqa: F405
-    if tuple(name for name, _ in fields) != CALL_RESULT_HEAD:
-        return None
-    codes = {ctypes.c_char_p: "Q", ctypes.c_size_t: "Q", ctypes.c_int64: "q"}
-    if any(t not in codes or ctypes.sizeof(t) != 8 for _, t in fields):
-        return None
-    return "<" + "".join(codes[t] for _, t in fields)
+def flat_layout(cls: Any, base: int = 0, prefix: str = "") -> List[Any]:
+    """(name, offset, struct code) of every scalar in a ctypes Structure, nested structs
+    flattened with dotted names (``result.output``); pointers are "Q". Raises ValueError for a
+    field it cannot describe (then the binding does not pack that struct)."""
+    out: List[Any] = []
+    for name, typ in cls._fields_:
+        off = base + getattr(cls, name).offset
+        if isinstance(typ, type) and issubclass(typ, ctypes.Structure):
+            out += flat_layout(typ, off, prefix + name + ".")
+            continue
+        if isinstance(typ, type) and issubclass(typ, ctypes._Pointer):
+            code = "Q"
+        else:
+            code = _CODES.get(typ)
+        if code is None or ctypes.sizeof(typ) != struct_size(code):
+            raise ValueError(f"cannot pack {cls.__name__}.{name}")
+        out.append((prefix + name, off, code))
+    return out
+
+
+def struct_size(code: str) -> int:
+    return {"Q": 8, "q": 8, "i": 4}[code]
+
+
+def pack_format(cls: Any, first: str, last: str) -> "tuple[str, int]":
+    """``struct`` format (native byte order, explicit padding) of the flattened fields ``first`` ..
+    ``last`` of ``cls``, and the offset of ``first``: fill them with one ``pack_into``."""
+    layout = flat_layout(cls)
+    names = [n for n, _, _ in layout]
+    i, j = names.index(first), names.index(last)
+    start = pos = layout[i][1]
+    fmt = "="  # native byte order, standard sizes, padding explicit
+    for _, off, code in layout[i:j + 1]:
+        if off < pos:
+            raise ValueError("overlapping fields")
+        fmt += "x" * (off - pos) + code
+        pos = off + struct_size(code)
+    return fmt, start
+
+
+def field_offset(cls: Any, name: str) -> int:
+    for n, off, _ in flat_layout(cls):
+        if n == name:
+            return int(off)
+    raise KeyError(name)
 
 
 def result_name(lib: Lib, rc: int) -> str:

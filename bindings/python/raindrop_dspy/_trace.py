@@ -33,7 +33,7 @@ from typing import Any, Callable, Dict, Optional, Tuple
 
 from . import _client, _ffi
 from ._capture import ACTIVE, Frame
-from ._client import fill_result, thread_buffers
+from ._client import pack_end, pack_end_output, pack_record, thread_buffers
 from ._extract import (
     UNKNOWN,
     cached_bytes,
@@ -90,18 +90,19 @@ class SpanFrame(Frame):
             if self.lm_seen:
                 self.parent.lm_seen = True  # type: ignore[union-attr]
             nc = self.client
-            h = nc._handle
-            if h is None:
+            hid = nc.hid
+            if not hid:
                 return
-            if exc is None:
-                ob = enc(output_text(self.result))
-                et = em = None
-            else:
-                ob = None
-                et, em = error_fields(exc)
             tb = thread_buffers()
-            fill_result(tb.sres, ob, None, UNKNOWN, UNKNOWN, None, et, em, None)
-            rc = nc.lib.hot_wrap_end(h, self.handle, tb.sres_addr, None)
+            if exc is None:
+                ob = enc(output_text(self.result))  # alive (a local) until the foreign call returned
+                pack_end_output(tb, hid, self.handle, ob, None)
+                args = tb.eo_addr
+            else:
+                et, em = error_fields(exc)
+                pack_end(tb, hid, self.handle, None, None, UNKNOWN, UNKNOWN, et, em)
+                args = tb.ef_addr
+            rc = nc.lib.hot_wrap_end_packed(args, None)
             if rc != _RD_OK:
                 _report(nc, rc, "rd_span_end")
         except Exception:
@@ -126,11 +127,12 @@ def _module_begin(frame: Frame, module: Any, args: Tuple[Any, ...], kwargs: Dict
             name = _name_cache[cls] = cls.__name__.encode()
         inp = enc(input_text(args, kwargs))
         span = _ffi.rd_call()
-        rc = begin(h, frame.handle, _KIND_MODULE, name, len(name), inp, 0 if inp is None else len(inp), span, None)
+        rc = begin(h, _ffi.rd_call(frame.handle), _KIND_MODULE, name, len(name), inp, 0 if inp is None else len(inp),
+                   span, None)
         if rc != _RD_OK:
             _report(nc, rc, "rd_span_begin")
             return None
-        return SpanFrame(span, nc, frame, frame.event_id)
+        return SpanFrame(span.id, nc, frame, frame.event_id)
     except Exception:
         logger.debug("raindrop_dspy: sub-module span begin failed", exc_info=True)
         return None
@@ -212,9 +214,8 @@ def record_lm(frame: Frame, lm: Any, entry: Any, t0: int, t1: int, result: Any, 
     rolls its usage up to the top-level event and ships the span when tracing is on."""
     try:
         nc = frame.client
-        h = nc._handle
-        record = nc.lib.hot_span_record
-        if h is None or record is None:
+        hid = nc.hid
+        if not hid:
             return
         frame.lm_seen = True
         tracing = nc.tracing
@@ -268,9 +269,8 @@ def record_lm(frame: Frame, lm: Any, entry: Any, t0: int, t1: int, result: Any, 
             tb = _client._tls.b
         except AttributeError:
             tb = thread_buffers()
-        fill_result(tb.sres, ob, mb, pt, ct, fb, et, em, pb)
-        rc = record(h, frame.handle, _KIND_LM, name, len(name), inb, 0 if inb is None else len(inb),
-                    t0, t1, tb.sres_addr, None)
+        pack_record(tb, hid, frame.handle, _KIND_LM, name, inb, t0, t1, ob, mb, pt, ct, fb, et, em, pb)
+        rc = nc.lib.hot_span_record_packed(tb.rec_addr, None)
         if rc != _RD_OK:
             _report(nc, rc, "rd_span_record (lm)")
     except Exception:
@@ -373,9 +373,8 @@ def _tool_record(frame: Frame, tool: Any, args: Tuple[Any, ...], kwargs: Dict[st
                  t0: int, t1: int, result: Any, exc: Optional[BaseException]) -> None:
     try:
         nc = frame.client
-        h = nc._handle
-        record = nc.lib.hot_span_record
-        if h is None or record is None:
+        hid = nc.hid
+        if not hid:
             return
         n = getattr(tool, "name", None) or type(tool).__name__
         name = enc(n if type(n) is str else str(n)) or b"tool"
@@ -387,9 +386,9 @@ def _tool_record(frame: Frame, tool: Any, args: Tuple[Any, ...], kwargs: Dict[st
             ob = None
             et, em = error_fields(exc)
         tb = thread_buffers()
-        fill_result(tb.sres, ob, None, UNKNOWN, UNKNOWN, None, et, em, None)
-        rc = record(h, frame.handle, _KIND_TOOL, name, len(name), inb, 0 if inb is None else len(inb),
-                    t0, t1, tb.sres_addr, None)
+        pack_record(tb, hid, frame.handle, _KIND_TOOL, name, inb, t0, t1, ob, None, UNKNOWN, UNKNOWN, None, et, em,
+                    None)
+        rc = nc.lib.hot_span_record_packed(tb.rec_addr, None)
         if rc != _RD_OK:
             _report(nc, rc, "rd_span_record (tool)")
     except Exception:

@@ -39,7 +39,7 @@ from typing import (
 
 from . import _client, _ffi, _trace
 from ._capture import ACTIVE, Frame, install_hooks
-from ._client import NativeClient, fill_output, fill_result
+from ._client import NativeClient, call_out, pack_begin, pack_end, pack_end_output
 from ._client import thread_buffers as _tls_buffers
 from ._extract import cached_bytes, error_fields, fallback_model, fallback_usage, input_text, output_text
 
@@ -57,10 +57,8 @@ _NO_KEY_WARNING = "[raindrop-dspy] api_key not provided; telemetry shipping is d
 
 _RD_OK = _ffi.RD_OK
 _UNKNOWN = _ffi.RD_TOKENS_UNKNOWN
-_EID_LEN = _ffi.RD_EVENT_ID_BUF_LEN
 
 _name_cache: Dict[type, bytes] = {}
-_NO_CALL = _ffi.rd_call()  # no parent: a top-level call
 _NO_TOKEN: Any = None
 _new_frame = object.__new__
 CallContext = Tuple[Optional[bytes], Optional[bytes]]  # encoded user and convo ids of context()
@@ -86,6 +84,9 @@ class CallFrame(Frame):
             ACTIVE.reset(token)
         try:
             nc = self.client
+            hid = nc.hid
+            if not hid:
+                return  # shut down (or forked) since the call began
             try:
                 tb = _client._tls.b
             except AttributeError:
@@ -103,20 +104,17 @@ class CallFrame(Frame):
                 ob = None if text is None else text.encode("utf-8", "surrogatepass")
                 pt, ct = (_UNKNOWN, _UNKNOWN) if self.lm_seen else fallback_usage(result)
                 if pt < 0 and ct < 0:
-                    # The common case: output and model only; the rest of tb.out never changes.
-                    fill_output(tb.out, ob, mb)
-                    res_addr = tb.out_addr
+                    # The common case: output and model only; the rest of tb.eo never changes.
+                    pack_end_output(tb, hid, self.handle, ob, mb)
+                    args = tb.eo_addr
                 else:
-                    fill_result(tb.res, ob, mb, pt, ct, None, None, None, None)
-                    res_addr = tb.res_addr
+                    pack_end(tb, hid, self.handle, ob, mb, pt, ct, None, None)
+                    args = tb.ef_addr
             else:
                 et, em = error_fields(exc)
-                fill_result(tb.res, None, mb, _UNKNOWN, _UNKNOWN, None, et, em, None)
-                res_addr = tb.res_addr
-            h = nc._handle
-            if h is None:
-                return  # shut down (or forked) since the call began
-            rc = nc.lib.hot_wrap_end(h, self.handle, res_addr, None)
+                pack_end(tb, hid, self.handle, None, mb, _UNKNOWN, _UNKNOWN, et, em)
+                args = tb.ef_addr
+            rc = nc.lib.hot_wrap_end_packed(args, None)
             if rc != _RD_OK:
                 nc.report(rc, "rd_wrap_end")
         except Exception:
@@ -410,13 +408,13 @@ class RaindropDSPy:
         if nc is None:
             return None
         try:
-            h = nc._handle
-            if h is None:
-                h = nc.current()
-                if h is None:
+            hid = nc.hid
+            if not hid:
+                if nc.current() is None:
                     return None
+                hid = nc.hid
             parent = ACTIVE.get()
-            parent_handle = parent.handle if parent is not None and parent.client is nc else _NO_CALL
+            parent_id = parent.handle if parent is not None and parent.client is nc else 0
             cls = type(module)
             name = _name_cache.get(cls)
             if name is None:
@@ -424,37 +422,30 @@ class RaindropDSPy:
             text = input_text(args, kwargs)
             inp = None if text is None else text.encode("utf-8", "surrogatepass")
             opts = None  # an rd_call_options, alive until the calls below return
-            if parent_handle is _NO_CALL:
+            if not parent_id:
                 ctx = self._call_context.get()
                 if ctx is not None or self._event_id is not None:
                     opts = self._options(ctx)
-            opts_addr = None if opts is None else ctypes.addressof(opts)
             try:
                 tb = _client._tls.b
             except AttributeError:
                 tb = _tls_buffers()
-            call = _ffi.rd_call()
+            pack_begin(tb, hid, parent_id, name, inp, 0 if opts is None else ctypes.addressof(opts))
             lib = nc.lib
-            rc = lib.hot_wrap_begin(
-                h, parent_handle, name, len(name), inp, 0 if inp is None else len(inp),
-                opts_addr, call, tb.eid_addr, _EID_LEN, None,
-            )
+            rc = lib.hot_wrap_begin_packed(tb.wb_addr, None)
             if rc != _RD_OK:
-                if parent_handle is not _NO_CALL and rc == _ffi.RD_ERR_INVALID_HANDLE:
+                if parent_id and rc == _ffi.RD_ERR_INVALID_HANDLE:
                     # The parent already ended (e.g. a straggler thread): go top-level.
                     opts = self._options(self._call_context.get())
-                    opts_addr = None if opts is None else ctypes.addressof(opts)
-                    rc = lib.hot_wrap_begin(
-                        h, _NO_CALL, name, len(name), inp, 0 if inp is None else len(inp),
-                        opts_addr, call, tb.eid_addr, _EID_LEN, None,
-                    )
+                    pack_begin(tb, hid, 0, name, inp, 0 if opts is None else ctypes.addressof(opts))
+                    rc = lib.hot_wrap_begin_packed(tb.wb_addr, None)
                 if rc != _RD_OK:
                     nc.report(rc, "rd_wrap_begin")
                     return None
             event_id = tb.eid.value  # bytes; decoded only when last_event_id is read
             self._last_event_id.set(event_id)
             frame = _new_frame(CallFrame)  # no __init__ frame: the slots are set here
-            frame.handle = call
+            frame.handle = call_out(tb)
             frame.client = nc
             frame.parent = parent
             frame.event_id = event_id

@@ -16,6 +16,8 @@ from engines import script_lm
 from google.protobuf import json_format
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
+from raindrop_dspy import _ffi
+
 EVENT_ID = "traceloop.association.properties.event_id"
 
 
@@ -420,12 +422,17 @@ def test_tracing_disabled_creates_no_module_or_lm_spans(make_rd, sink, get_event
     rd = make_rd(tracing_enabled=False)
     lib = rd._native.lib
     calls = []
-    real_begin, real_record = lib.hot_span_begin, lib.hot_span_record
+    real_begin, real_record = lib.hot_span_begin, lib.hot_span_record_packed
+
+    def record(args, err):
+        rec = _ffi.rd_span_record_args.from_address(args)
+        calls.append(("record", rec.kind, rec.input_len, rec.result.output_len))
+        return real_record(args, err)
+
     monkeypatch.setattr(lib, "hot_span_begin", lambda *a: calls.append(("begin", a[2])) or real_begin(*a))
-    monkeypatch.setattr(lib, "hot_span_record",
-                        lambda *a: calls.append(("record", a[2], a[5])) or real_record(*a))
+    monkeypatch.setattr(lib, "hot_span_record_packed", record)
     rd.wrap(dspy.ChainOfThought("question -> answer"))(question="off")
-    assert calls == [("record", 1, None)]  # one LM call: kind RD_SPAN_LM, no input
+    assert calls == [("record", 1, 0, 0)]  # one LM call: kind RD_SPAN_LM, no input, no completion
     (ev,) = get_events(rd)
     assert ev["properties"]["ai.usage.prompt_tokens"] == 11
     assert sink.route("traces") == []
