@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+from contextvars import ContextVar
 from typing import Any, Dict, Optional, Tuple
 
 logger = logging.getLogger("raindrop_dspy")
@@ -219,6 +220,7 @@ _system_json: Dict[str, str] = {}
 _role_json: Dict[str, str] = {}
 
 
+
 def messages_json(msgs: Any) -> str:
     """JSON of chat messages (what the core turns into gen_ai.prompt.<i>.*). Plain role/content
     string pairs are written directly; a system prompt, the same text for every call of a
@@ -255,16 +257,33 @@ _settings: Any = None
 _settings_lm: Any = None
 
 
+_settings_module: Any = None
+
+
 def _read_settings_lm() -> Any:
     """``dspy.settings.lm``. Settings answers through ``__getattr__``, which Python only calls
-    after a failed normal lookup has built an AttributeError: call it directly instead."""
-    global _settings, _settings_lm
+    after a failed normal lookup has built an AttributeError; that method reads the context's
+    overrides, then the main thread's config: the same two lookups are made here directly when
+    the settings module has them (dspy 3.x), else ``__getattr__`` is called directly."""
+    global _settings, _settings_lm, _settings_module
     if _settings is None:
+        import sys
+
         from dspy.dsp.utils.settings import settings
 
+        module = sys.modules.get(type(settings).__module__)
+        if isinstance(getattr(module, "thread_local_overrides", None), ContextVar) and isinstance(
+                getattr(module, "main_thread_config", None), dict):
+            _settings_module = module
         getattr_hook = getattr(type(settings), "__getattr__", None)
         _settings_lm = functools.partial(getattr_hook, settings, "lm") if getattr_hook is not None else None
         _settings = settings
+    m = _settings_module
+    if m is not None:
+        overrides = m.thread_local_overrides.get()
+        if "lm" in overrides:
+            return overrides["lm"]
+        return m.main_thread_config.get("lm")  # rebound by dspy.configure: read it each time
     if _settings_lm is not None:
         try:
             return _settings_lm()
@@ -287,12 +306,34 @@ def fallback_model(module: Any, kwargs: Dict[str, Any]) -> Optional[str]:
         return None
 
 
+_plain_usage: Dict[type, bool] = {}
+
+
+def _reads_lm_usage_attribute(cls: type) -> bool:
+    """Whether ``cls().get_lm_usage()`` is dspy's ``Prediction.get_lm_usage`` (``self._lm_usage``)."""
+    try:
+        from dspy.primitives.prediction import Prediction
+
+        return getattr(cls, "get_lm_usage", None) is Prediction.get_lm_usage
+    except Exception:
+        return False
+
+
 def fallback_usage(result: Any) -> Tuple[int, int]:
     """Usage a result reports itself, when no LM call was seen (custom modules)."""
     pt = ct = UNKNOWN
     try:
-        get = getattr(result, "get_lm_usage", None)
-        usage = get() if get is not None else None
+        cls = type(result)
+        plain = _plain_usage.get(cls)
+        if plain is None:
+            if len(_plain_usage) >= 256:
+                _plain_usage.clear()
+            plain = _plain_usage[cls] = _reads_lm_usage_attribute(cls)
+        if plain:  # a Prediction: what get_lm_usage() would return, without a Python call
+            usage = result.__dict__.get("_lm_usage")
+        else:
+            get = getattr(result, "get_lm_usage", None)
+            usage = get() if get is not None else None
         if usage:
             for per_lm in usage.values():
                 p, c = usage_numbers(per_lm)

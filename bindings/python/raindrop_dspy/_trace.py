@@ -292,6 +292,9 @@ class LmFrame(Frame):
         self.entry = None
 
 
+_new = object.__new__
+
+
 def _make_lm_call(orig: Callable[..., Any]) -> Callable[..., Any]:
     get = ACTIVE.get
     set_ = ACTIVE.set
@@ -303,7 +306,12 @@ def _make_lm_call(orig: Callable[..., Any]) -> Callable[..., Any]:
         # Tracing off: no span to time; the history hook reports the call for the roll-up.
         if frame is None or type(frame) is LmFrame or not frame.client.tracing:
             return orig(self, *args, **kwargs)
-        scope = LmFrame(frame)
+        scope = _new(LmFrame)  # LmFrame(frame) without an __init__ frame
+        scope.handle = frame.handle
+        scope.client = frame.client
+        scope.parent = frame
+        scope.event_id = frame.event_id
+        scope.entry = None
         token = set_(scope)
         t0 = _time_ns()
         try:
@@ -330,7 +338,12 @@ def _make_lm_acall(orig: Callable[..., Any]) -> Callable[..., Any]:
         frame = get()
         if frame is None or type(frame) is LmFrame or not frame.client.tracing:
             return await orig(self, *args, **kwargs)
-        scope = LmFrame(frame)
+        scope = _new(LmFrame)  # LmFrame(frame) without an __init__ frame
+        scope.handle = frame.handle
+        scope.client = frame.client
+        scope.parent = frame
+        scope.event_id = frame.event_id
+        scope.entry = None
         token = set_(scope)
         t0 = _time_ns()
         try:
