@@ -26,9 +26,6 @@
 #define RD_VERSION_PATCH 0
 #define RD_VERSION_STRING "0.1.0"
 
-// Length of the message buffer in `rd_error`, NUL terminator included.
-#define RD_ERROR_MESSAGE_LEN 256
-
 // Size of an event id output buffer that always suffices (event ids are at most 256 bytes).
 #define RD_EVENT_ID_BUF_LEN 257
 
@@ -59,6 +56,9 @@
 // longer one is refused with RD_ERR_INVALID_ARGUMENT before it is read, so no call costs more
 // than its capped arguments; an event is shrunk to 1 MiB anyway.
 #define RD_MAX_JSON_BYTES 4194304
+
+// Length of the message buffer in `rd_error`, NUL terminator included.
+#define RD_ERROR_MESSAGE_LEN 256
 
 // Result code of every fallible `rd_*` function. `RD_OK` is zero; every failure has its own code.
 typedef enum {

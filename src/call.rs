@@ -1,7 +1,7 @@
 //! Open calls and spans: what `rd_wrap_begin` / `rd_span_begin` record until the matching end.
 //! Nested calls share the top-level call's trace and event id; LM usage rolls up to the top.
 
-use crate::error::{rd_result, Error};
+use crate::error::{Error, ErrorKind};
 use crate::ids::EventId;
 use crate::registry::Registry;
 use crate::span::SpanKind;
@@ -244,7 +244,7 @@ impl Calls {
         if self.over(&table, call.held_bytes).is_some() {
             expired = self.remove_expired(&mut table, start_nanos);
             if let Some(why) = self.over(&table, call.held_bytes) {
-                return Err(Error::new(rd_result::RD_ERR_TOO_MANY_OPEN_CALLS, why));
+                return Err(Error::new(ErrorKind::TooManyOpenCalls, why));
             }
         }
         self.bytes.fetch_add(call.held_bytes, Relaxed);

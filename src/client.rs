@@ -3,7 +3,7 @@
 
 use crate::call::{Begin, CallContext, Calls, Ended, LmResult, OpenCall};
 use crate::config::Config;
-use crate::error::{rd_result, Error};
+use crate::error::{Error, ErrorKind};
 use crate::event::{AiData, Builtins, Event};
 use crate::identify::Identify;
 use crate::ids::EventId;
@@ -13,7 +13,7 @@ use crate::queue::{Ack, Item, Queue};
 use crate::sender::Sender;
 use crate::signal::Signal;
 use crate::span::SpanKind;
-use crate::stats::{rd_stats, Stats};
+use crate::stats::{Snapshot, Stats};
 use crate::text::Text;
 use crate::time::Timestamp;
 use std::sync::Arc;
@@ -101,7 +101,7 @@ impl Client {
             let thread = std::thread::Builder::new()
                 .name("raindrop-sender".into())
                 .spawn(move || sender.run())
-                .map_err(|e| Error::new(rd_result::RD_ERR_INTERNAL, format!("cannot start the sender thread: {e}")))?;
+                .map_err(|e| Error::new(ErrorKind::Internal, format!("cannot start the sender thread: {e}")))?;
             (Some(queue), Some(thread))
         } else {
             (None, None)
@@ -128,7 +128,7 @@ impl Client {
             self.expire_calls();
         }
         let (handle, event_id, expired) = self.calls.begin(begin).inspect_err(|e| {
-            if e.code == rd_result::RD_ERR_TOO_MANY_OPEN_CALLS {
+            if e.kind == ErrorKind::TooManyOpenCalls {
                 Stats::add(&self.shared.stats.calls_refused, 1);
             }
         })?;
@@ -252,7 +252,7 @@ impl Client {
             return Ok(());
         }
         Err(Error::new(
-            rd_result::RD_ERR_TIMEOUT,
+            ErrorKind::Timeout,
             "flush timed out before the queue drained (delivery goes on in the background)",
         ))
     }
@@ -260,13 +260,13 @@ impl Client {
     /// Drains within the deadline, then stops the sender; what is left is dropped and counted.
     /// Returns the outcome and the final statistics (also on error). Afterwards the binding's log
     /// callback is never called again.
-    pub fn shutdown(&self, timeout: Option<Duration>) -> (Result<(), Error>, rd_stats) {
+    pub fn shutdown(&self, timeout: Option<Duration>) -> (Result<(), Error>, Snapshot) {
         let outcome = self.drain(timeout);
         self.shared.logger.detach();
         outcome
     }
 
-    fn drain(&self, timeout: Option<Duration>) -> (Result<(), Error>, rd_stats) {
+    fn drain(&self, timeout: Option<Duration>) -> (Result<(), Error>, Snapshot) {
         let Some(queue) = &self.queue else { return (Ok(()), self.stats()) };
         let dropped_before = self.shared.stats.dropped_after_queueing();
         let deadline = self.deadline(timeout, self.shared.config.shutdown_timeout);
@@ -283,7 +283,7 @@ impl Client {
             let dropped = self.shared.stats.dropped_after_queueing() - dropped_before;
             if dropped > 0 {
                 let message = format!("shutdown: {dropped} items were dropped while draining (see the statistics)");
-                return (Err(Error::new(rd_result::RD_ERR_ITEMS_DROPPED, message)), stats);
+                return (Err(Error::new(ErrorKind::ItemsDropped, message)), stats);
             }
             return (Ok(()), stats);
         }
@@ -294,14 +294,14 @@ impl Client {
         if self.shared.stats.spool_open.load(std::sync::atomic::Ordering::Relaxed) {
             // The sender writes what it still holds to the spool instead of dropping it.
             let message = "shutdown deadline reached: undelivered items stay in the spool for the next client";
-            return (Err(Error::new(rd_result::RD_ERR_TIMEOUT, message)), stats);
+            return (Err(Error::new(ErrorKind::Timeout, message)), stats);
         }
         stats.dropped_shutdown += self.shared.stats.outstanding();
         let message = "shutdown deadline reached: undelivered items were dropped (see the statistics)";
-        (Err(Error::new(rd_result::RD_ERR_TIMEOUT, message)), stats)
+        (Err(Error::new(ErrorKind::Timeout, message)), stats)
     }
 
-    pub fn stats(&self) -> rd_stats {
+    pub fn stats(&self) -> Snapshot {
         self.shared.stats.snapshot(self.queue.as_ref().map_or(0, Queue::depth))
     }
 

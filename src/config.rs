@@ -365,7 +365,7 @@ mod tests {
         for key in ["rk_abc\r\nX-Evil: 1", "rk_abc\ndef", "rk_\u{0}abc", "rk_clé", "rk_\u{7f}"] {
             let config = serde_json::json!({ "api_key": key }).to_string();
             let error = parse(Some(&config), no_env).unwrap_err();
-            assert_eq!(error.code, crate::error::rd_result::RD_ERR_INVALID_CONFIG);
+            assert_eq!(error.kind, crate::error::ErrorKind::InvalidConfig);
             assert!(error.message.contains("api_key"), "{}", error.message);
             assert!(!error.message.contains("rk_"), "echoed the key: {}", error.message);
         }

@@ -33,9 +33,7 @@ mod text;
 mod time;
 mod transport;
 
-pub use error::{rd_result, RD_ERROR_MESSAGE_LEN};
 pub use ffi::*;
-pub use stats::rd_stats;
 pub use text::TRUNCATION_MARKER;
 // The hot path allocates a few small strings per call that the sender thread frees; mimalloc
 // handles that cross-thread pattern far better than glibc malloc (docs/benchmarks.md). The

@@ -1,6 +1,6 @@
 //! Signals for `signals/track`: user feedback attached to an event.
 
-use crate::error::{rd_result, Error};
+use crate::error::{Error, ErrorKind};
 use crate::event::parse_object;
 use crate::text;
 use crate::time::Timestamp;
@@ -20,7 +20,7 @@ impl SignalType {
             Some("feedback") => Ok(SignalType::Feedback),
             Some("edit") => Ok(SignalType::Edit),
             Some(other) => Err(Error::new(
-                rd_result::RD_ERR_INVALID_SIGNAL_TYPE,
+                ErrorKind::InvalidSignalType,
                 format!("signal_type must be default, feedback or edit, got {:?}", text::cap(other, 64)),
             )),
         }
@@ -40,7 +40,7 @@ pub fn parse_sentiment(text: Option<&str>) -> Result<Option<&'static str>, Error
         Some("POSITIVE") => Ok(Some("POSITIVE")),
         Some("NEGATIVE") => Ok(Some("NEGATIVE")),
         Some(other) => Err(Error::new(
-            rd_result::RD_ERR_INVALID_SENTIMENT,
+            ErrorKind::InvalidSentiment,
             format!("sentiment must be POSITIVE or NEGATIVE, got {:?}", text::cap(other, 64)),
         )),
     }

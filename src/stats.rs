@@ -31,57 +31,30 @@ pub struct Stats {
     pub spool_open: AtomicBool,
 }
 
-/// Delivery statistics of one client (`rd_get_stats`). Counts are items (events, signals,
-/// identifies, spans) unless named otherwise.
-#[repr(C)]
+/// The counters at one moment, as `rd_get_stats` and `rd_shutdown` hand them out (the C ABI's
+/// `rd_stats` has the same fields, each documented there).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-#[allow(non_camel_case_types)]
-pub struct rd_stats {
-    /// Accepted onto the queue.
+pub struct Snapshot {
     pub queued: u64,
-    /// Delivered (2xx, or written to the file sink; with no api key but a Workshop mirror,
-    /// handed to the mirror).
     pub delivered: u64,
-    /// Dropped because the queue was full.
     pub dropped_queue_full: u64,
-    /// Dropped because the sink answered a non-retryable 4xx.
     pub dropped_rejected: u64,
-    /// Dropped because retries ran past the retry budget.
     pub dropped_retry_budget: u64,
-    /// Dropped because the shutdown deadline came first.
     pub dropped_shutdown: u64,
-    /// Dropped because they could not be serialised (should stay 0).
     pub dropped_invalid: u64,
-    /// Calls begun and never ended, forgotten after `open_call_ttl_ms`.
     pub calls_expired: u64,
-    /// Retried attempts.
     pub retries: u64,
-    /// HTTP requests (or file writes) attempted.
     pub requests: u64,
-    /// Body bytes delivered.
     pub bytes_sent: u64,
-    /// Items waiting in the queue now.
     pub queue_depth: u64,
-    /// Status of the last HTTP answer; 0 before any.
     pub last_http_status: i32,
-    /// Requests the local Workshop mirror accepted (2xx).
     pub mirror_sent: u64,
-    /// Mirror requests that failed (an error status, refused, reset or timed out); never retried.
     pub mirror_failed: u64,
-    /// Bodies not mirrored: over 1 MiB, the mirror's queue full, or left at shutdown.
     pub mirror_dropped: u64,
-    /// Items written to the durable spool (`spool_dir`) before being sent.
     pub spooled: u64,
-    /// Items an earlier client left in the spool, delivered by this one.
     pub replayed: u64,
-    /// Items dropped from the spool: its byte budget (oldest first), or a replayed batch the sink
-    /// rejected or that could not be read back.
     pub spool_dropped: u64,
-    /// Items in the spool not yet delivered (this client's and those replayed from an earlier
-    /// one): after `rd_shutdown`, what the next client opening the directory will send.
     pub spool_pending: u64,
-    /// Calls and spans refused at begin (RD_ERR_TOO_MANY_OPEN_CALLS): `max_open_calls` or
-    /// `max_open_call_bytes` was reached.
     pub calls_refused: u64,
 }
 
@@ -110,8 +83,8 @@ impl Stats {
             + self.spool_dropped_own.load(Relaxed)
     }
 
-    pub fn snapshot(&self, queue_depth: usize) -> rd_stats {
-        rd_stats {
+    pub fn snapshot(&self, queue_depth: usize) -> Snapshot {
+        Snapshot {
             queued: self.queued.load(Relaxed),
             delivered: self.delivered.load(Relaxed),
             dropped_queue_full: self.dropped_queue_full.load(Relaxed),

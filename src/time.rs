@@ -27,7 +27,7 @@ impl Timestamp {
             Ok(Timestamp::Given(text.to_owned()))
         } else {
             Err(Error::new(
-                crate::error::rd_result::RD_ERR_INVALID_TIMESTAMP,
+                crate::error::ErrorKind::InvalidTimestamp,
                 format!("{argument} is not an RFC 3339 timestamp: {:?}", crate::text::cap(text, 64)),
             ))
         }

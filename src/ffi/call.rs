@@ -2,12 +2,12 @@
 
 use super::{
     attachments_argument, boundary, capped, capped_text, check_event_id_buffer, live_client, object_argument, rd_call,
-    rd_client, rd_error, short, timestamp_argument, write_event_id,
+    rd_client, rd_error, rd_result, short, timestamp_argument, write_event_id,
 };
 use crate::args::{self, MAX_FINISH_REASON_BYTES, MAX_NAME_BYTES};
 use crate::call::CallContext;
 use crate::client::CallResult;
-use crate::error::{rd_result, Error};
+use crate::error::Error;
 use crate::span::SpanKind;
 use std::ffi::c_char;
 

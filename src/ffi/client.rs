@@ -1,10 +1,10 @@
 //! A client's life: created with a configuration and a logger, flushed, shut down; its statistics.
 
-use super::{boundary, live_client, optional, rd_client, rd_error, timeout, RD_MAX_JSON_BYTES};
+use super::{boundary, live_client, optional, rd_client, rd_error, rd_result, timeout, RD_MAX_JSON_BYTES};
 use crate::client::Client;
-use crate::error::{rd_result, Error};
+use crate::error::Error;
 use crate::process::CLIENTS;
-use crate::stats::rd_stats;
+use crate::stats::Snapshot;
 use std::ffi::{c_char, c_void};
 
 /// How severe a log line is.
@@ -39,6 +39,113 @@ pub struct rd_logger {
     >,
     /// Passed back to `log` untouched.
     pub user_data: *mut c_void,
+}
+
+/// Delivery statistics of one client (`rd_get_stats`). Counts are items (events, signals,
+/// identifies, spans) unless named otherwise.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[allow(non_camel_case_types)]
+pub struct rd_stats {
+    /// Accepted onto the queue.
+    pub queued: u64,
+    /// Delivered (2xx, or written to the file sink; with no api key but a Workshop mirror,
+    /// handed to the mirror).
+    pub delivered: u64,
+    /// Dropped because the queue was full.
+    pub dropped_queue_full: u64,
+    /// Dropped because the sink answered a non-retryable 4xx.
+    pub dropped_rejected: u64,
+    /// Dropped because retries ran past the retry budget.
+    pub dropped_retry_budget: u64,
+    /// Dropped because the shutdown deadline came first.
+    pub dropped_shutdown: u64,
+    /// Dropped because they could not be serialised (should stay 0).
+    pub dropped_invalid: u64,
+    /// Calls begun and never ended, forgotten after `open_call_ttl_ms`.
+    pub calls_expired: u64,
+    /// Retried attempts.
+    pub retries: u64,
+    /// HTTP requests (or file writes) attempted.
+    pub requests: u64,
+    /// Body bytes delivered.
+    pub bytes_sent: u64,
+    /// Items waiting in the queue now.
+    pub queue_depth: u64,
+    /// Status of the last HTTP answer; 0 before any.
+    pub last_http_status: i32,
+    /// Requests the local Workshop mirror accepted (2xx).
+    pub mirror_sent: u64,
+    /// Mirror requests that failed (an error status, refused, reset or timed out); never retried.
+    pub mirror_failed: u64,
+    /// Bodies not mirrored: over 1 MiB, the mirror's queue full, or left at shutdown.
+    pub mirror_dropped: u64,
+    /// Items written to the durable spool (`spool_dir`) before being sent.
+    pub spooled: u64,
+    /// Items an earlier client left in the spool, delivered by this one.
+    pub replayed: u64,
+    /// Items dropped from the spool: its byte budget (oldest first), or a replayed batch the sink
+    /// rejected or that could not be read back.
+    pub spool_dropped: u64,
+    /// Items in the spool not yet delivered (this client's and those replayed from an earlier
+    /// one): after `rd_shutdown`, what the next client opening the directory will send.
+    pub spool_pending: u64,
+    /// Calls and spans refused at begin (RD_ERR_TOO_MANY_OPEN_CALLS): `max_open_calls` or
+    /// `max_open_call_bytes` was reached.
+    pub calls_refused: u64,
+}
+
+impl From<Snapshot> for rd_stats {
+    fn from(snapshot: Snapshot) -> Self {
+        // Both lists are exhaustive (no `..`): a counter added to one and not the other does not
+        // compile.
+        let Snapshot {
+            queued,
+            delivered,
+            dropped_queue_full,
+            dropped_rejected,
+            dropped_retry_budget,
+            dropped_shutdown,
+            dropped_invalid,
+            calls_expired,
+            retries,
+            requests,
+            bytes_sent,
+            queue_depth,
+            last_http_status,
+            mirror_sent,
+            mirror_failed,
+            mirror_dropped,
+            spooled,
+            replayed,
+            spool_dropped,
+            spool_pending,
+            calls_refused,
+        } = snapshot;
+        rd_stats {
+            queued,
+            delivered,
+            dropped_queue_full,
+            dropped_rejected,
+            dropped_retry_budget,
+            dropped_shutdown,
+            dropped_invalid,
+            calls_expired,
+            retries,
+            requests,
+            bytes_sent,
+            queue_depth,
+            last_http_status,
+            mirror_sent,
+            mirror_failed,
+            mirror_dropped,
+            spooled,
+            replayed,
+            spool_dropped,
+            spool_pending,
+            calls_refused,
+        }
+    }
 }
 
 /// A C log callback as the core's log sink.
@@ -142,7 +249,7 @@ pub unsafe extern "C" fn rd_shutdown(
         let client = removed.ok_or_else(|| Error::handle("client"))?;
         let (outcome, stats) = client.shutdown(timeout(timeout_ms));
         if let Some(out) = stats_out.as_mut() {
-            *out = stats;
+            *out = stats.into();
         }
         outcome
     })
@@ -159,7 +266,7 @@ pub unsafe extern "C" fn rd_get_stats(
     boundary(err_out, || {
         let client = live_client(client)?;
         let out = stats_out.as_mut().ok_or_else(|| Error::null("stats_out"))?;
-        *out = client.stats();
+        *out = client.stats().into();
         Ok(())
     })
 }

@@ -52,9 +52,11 @@ pub use packed::*;
 pub use track::*;
 pub use types::*;
 
+use error::copy_message;
+
 use crate::args;
 use crate::client::Client;
-use crate::error::{copy_message, rd_result, Error, RD_ERROR_MESSAGE_LEN};
+use crate::error::{Error, ErrorKind};
 use crate::event;
 use crate::process::CLIENTS;
 use crate::text::{self, Text};
@@ -82,14 +84,15 @@ fn boundary(err_out: *mut rd_error, body: impl FnOnce() -> Result<(), Error>) ->
                 .map(|s| s.to_string())
                 .or_else(|| panic.downcast_ref::<String>().cloned())
                 .unwrap_or_else(|| "unknown panic".into());
-            Error::new(rd_result::RD_ERR_INTERNAL, format!("internal error (please report): {why}"))
+            Error::new(ErrorKind::Internal, format!("internal error (please report): {why}"))
         }
     };
+    let code = rd_result::from(error.kind);
     let _ = catch_unwind(AssertUnwindSafe(|| {
         LAST_ERROR.with(|last| *last.borrow_mut() = error.message.clone());
         // Safety: the caller passes NULL or a valid, writable rd_error.
         if let Some(out) = unsafe { err_out.as_mut() } {
-            out.code = error.code;
+            out.code = code;
             let mut buffer = [0u8; RD_ERROR_MESSAGE_LEN];
             copy_message(&error.message, &mut buffer);
             for (dst, src) in out.message.iter_mut().zip(buffer) {
@@ -97,7 +100,7 @@ fn boundary(err_out: *mut rd_error, body: impl FnOnce() -> Result<(), Error>) ->
             }
         }
     }));
-    error.code
+    code
 }
 
 /// Names, ids, timestamps and enum values are read up to this many characters, one more than

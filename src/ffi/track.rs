@@ -2,11 +2,11 @@
 
 use super::{
     attachments_argument, boundary, capped, capped_text, check_event_id_buffer, live_client, object_argument,
-    rd_client, rd_error, required_struct, short, timestamp_argument, write_event_id,
+    rd_client, rd_error, rd_result, required_struct, short, timestamp_argument, write_event_id,
 };
 use crate::args::{self, MAX_NAME_BYTES};
 use crate::client::{Client, EventArgs};
-use crate::error::{rd_result, Error};
+use crate::error::Error;
 use crate::event::AiData;
 use crate::identify::Identify;
 use crate::signal::{parse_sentiment, Signal, SignalType};
