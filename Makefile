@@ -45,10 +45,11 @@ check-header: build
 	  if [ -n "$$bad" ]; then echo "header macros without the RD_ prefix: $$bad"; exit 1; fi
 	@echo "header: fresh, compiles as C99 and C++11; exports and macros: rd_* / RD_* only"
 
-# The unit tests also run in a debug build, so arithmetic overflow panics instead of wrapping;
-# the build with the system allocator (for ASan and valgrind) must compile.
+# Every Rust test runs optimised with overflow checks on ([profile.ci]), the unit tests and the
+# fuzz corpus also in a debug build; the build with the system allocator (for ASan and valgrind)
+# must compile.
 test-rust: lint-rust
-	$(CARGO) test --release
+	$(CARGO) test --profile ci
 	$(CARGO) test --lib --test fuzz_corpus
 	$(CARGO) check --lib --features system-allocator
 
