@@ -51,7 +51,7 @@ struct client_tag {};
 /// Deleter of a client handle: rd_shutdown with the configured timeout (negative = default).
 struct client_closer {
     using pointer = nullable_handle<client_tag>;
-    std::int64_t timeout_ms = -1;
+    std::int64_t timeout_ms = RD_TIMEOUT_DEFAULT;
     void operator()(pointer h) const noexcept {
         rd_error e = empty_error();
         (void)rd_shutdown(rd_client{h.value}, timeout_ms, nullptr, &e);
@@ -143,6 +143,9 @@ public:
         properties_[key] = std::move(value);
         return *this;
     }
+    /// The user and convo set while the call runs reach its event and its root span only: the
+    /// spans begun before were already recorded. To put them on every span of the call, pass
+    /// them up front in `CallOptions` (rd_call_options).
     CallContext& set_user_id(std::string_view v) {
         user_id_ = std::string(v);
         return *this;

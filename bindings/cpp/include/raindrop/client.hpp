@@ -44,7 +44,7 @@ public:
         detail::client_closer closer;
         if (config.shutdown_timeout) closer.timeout_ms = detail::to_ms(*config.shutdown_timeout);
         owner_ = detail::client_owner(detail::client_closer::pointer(h.id), closer);
-        flush_timeout_ms_ = config.flush_timeout ? detail::to_ms(*config.flush_timeout) : -1;
+        flush_timeout_ms_ = config.flush_timeout ? detail::to_ms(*config.flush_timeout) : RD_TIMEOUT_DEFAULT;
         if (log_sink_) detail::add_logger(h, log_sink_.get());  // this layer's own messages too
     }
 
@@ -258,7 +258,7 @@ private:
 
     std::unique_ptr<LogCallback> log_sink_;  // outlives the shutdown (see close_quietly, shutdown_ms)
     detail::client_owner owner_;
-    std::int64_t flush_timeout_ms_ = -1;
+    std::int64_t flush_timeout_ms_ = RD_TIMEOUT_DEFAULT;
     std::optional<Stats> final_stats_;
 };
 
