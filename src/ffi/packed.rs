@@ -10,9 +10,10 @@
 
 use super::boundary;
 use super::{
-    rd_call, rd_call_options, rd_call_result, rd_client, rd_error, rd_span_record, rd_wrap_begin, rd_wrap_end,
+    rd_call, rd_call_options, rd_call_result, rd_client, rd_error, rd_result, rd_span_record, rd_wrap_begin,
+    rd_wrap_end,
 };
-use crate::error::{rd_result, Error};
+use crate::error::Error;
 use std::ffi::c_char;
 
 /// The arguments of `rd_wrap_begin`, and its call handle output.
