@@ -4,7 +4,7 @@
 use crate::call::{Begin, CallContext, Calls, Ended, LmResult, OpenCall};
 use crate::config::Config;
 use crate::error::{Error, ErrorKind};
-use crate::event::{AiData, Builtins, Event};
+use crate::event::{AiData, Tracked};
 use crate::identify::Identify;
 use crate::ids::EventId;
 use crate::lifecycle::{ClientShared, Shutdown};
@@ -204,24 +204,12 @@ impl Client {
         self.push(Item::Call(Box::new(Ended { call, result, end_nanos, event, span })))
     }
 
-    /// `rd_track_ai` (ai = Some) and `rd_track` (ai = None). Returns the event id.
-    pub fn track(&self, args: EventArgs) -> Result<String, Error> {
-        let config = &self.shared.config;
-        let event_id = args.event_id.unwrap_or_else(crate::ids::uuid_v4);
-        let event = Event {
-            event_id: event_id.clone(),
-            user_id: args.user_id.or_else(|| config.user_id.clone()).unwrap_or_else(|| "unknown".into()),
-            event: args.event.unwrap_or_else(|| config.event_name.clone()),
-            timestamp: args.timestamp.unwrap_or_else(Timestamp::now),
-            ai: args.ai.map(|mut ai| {
-                ai.convo_id = ai.convo_id.or_else(|| config.convo_id.clone());
-                ai
-            }),
-            properties_json: args.properties_json,
-            builtins: Builtins::default(),
-            attachments_json: args.attachments_json,
-        };
-        self.push(Item::Event(Box::new(event)))?;
+    /// `rd_track_ai` (ai = Some) and `rd_track` (ai = None). Returns the event id. Only the id
+    /// and the timestamp are taken here; the sender builds the event, with the client's defaults.
+    pub fn track(&self, mut args: EventArgs) -> Result<EventId, Error> {
+        let event_id = args.event_id.take().map_or_else(EventId::new_uuid, |id| EventId::Given(id.into()));
+        let timestamp = args.timestamp.take().unwrap_or_else(Timestamp::now);
+        self.push(Item::Track(Box::new(Tracked { event_id: event_id.clone(), timestamp, args })))?;
         Ok(event_id)
     }
 

@@ -2,8 +2,10 @@
 //! shrinking it until it fits the body limit (it lands truncated, never dropped for its size).
 
 use crate::call::{CallContext, Ended};
+use crate::client::EventArgs;
 use crate::config::Config;
 use crate::error::Error;
+use crate::ids::EventId;
 use crate::json_bound::{self, Bounds};
 use crate::text::{self, Text};
 use crate::time::Timestamp;
@@ -37,6 +39,33 @@ pub struct Builtins {
     pub error_type: Option<String>,
     pub error_message: Option<String>,
     pub module: Option<String>,
+}
+
+/// A one-shot event as the hot path queues it: the caller's arguments, its id and timestamp.
+pub struct Tracked {
+    pub event_id: EventId,
+    pub timestamp: Timestamp,
+    pub args: EventArgs,
+}
+
+impl Tracked {
+    /// Rough size for the queue's byte bound.
+    pub fn approx_bytes(&self) -> usize {
+        let len = |t: Option<&str>| t.map_or(0, str::len);
+        let a = &self.args;
+        let ai = a.ai.as_ref().map_or(0, |ai| {
+            len(ai.model.as_deref())
+                + len(ai.input.as_deref())
+                + len(ai.output.as_deref())
+                + len(ai.convo_id.as_deref())
+        });
+        256 + self.event_id.len()
+            + len(a.user_id.as_deref())
+            + len(a.event.as_deref())
+            + ai
+            + len(a.properties_json.as_deref())
+            + len(a.attachments_json.as_deref())
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -99,21 +128,23 @@ impl Event {
         }
     }
 
-    /// Rough size for the queue's byte bound.
-    pub fn approx_bytes(&self) -> usize {
-        let ai = self.ai.as_ref().map_or(0, |ai| {
-            [ai.model.as_deref(), ai.input.as_deref(), ai.output.as_deref(), ai.convo_id.as_deref()]
-                .iter()
-                .map(|f| f.map_or(0, str::len))
-                .sum()
-        });
-        256 + self.event_id.len()
-            + self.user_id.len()
-            + self.event.len()
-            + ai
-            + self.properties_json.as_ref().map_or(0, String::len)
-            + self.attachments_json.as_ref().map_or(0, String::len)
-            + self.builtins.error_message.as_ref().map_or(0, String::len)
+    /// The event of `rd_track_ai` / `rd_track`, built on the sender thread: what the caller gave,
+    /// else the client's defaults.
+    pub fn of_track(tracked: Tracked, config: &Config) -> Event {
+        let Tracked { event_id, timestamp, args } = tracked;
+        Event {
+            event_id: String::from(&*event_id),
+            user_id: args.user_id.or_else(|| config.user_id.clone()).unwrap_or_else(|| "unknown".into()),
+            event: args.event.unwrap_or_else(|| config.event_name.clone()),
+            timestamp,
+            ai: args.ai.map(|mut ai| {
+                ai.convo_id = ai.convo_id.or_else(|| config.convo_id.clone());
+                ai
+            }),
+            properties_json: args.properties_json,
+            builtins: Builtins::default(),
+            attachments_json: args.attachments_json,
+        }
     }
 
     /// Serialises the event as one `events/track` array item of at most `max_bytes`; None when

@@ -52,13 +52,6 @@ fn random_bytes<const N: usize>() -> [u8; N] {
     bytes
 }
 
-/// A lowercase hyphenated UUID v4.
-pub fn uuid_v4() -> String {
-    let text = uuid_v4_ascii();
-    // Safety: uuid_v4_ascii writes only ASCII hex digits and dashes.
-    String::from(unsafe { std::str::from_utf8_unchecked(&text) })
-}
-
 /// A random UUID v4 as its 36 ASCII characters, formatted on the stack (a byte-to-two-digits
 /// table, no per-character pushes): the hot path copies it once, into the event's shared id.
 pub fn uuid_v4_ascii() -> [u8; 36] {
@@ -139,11 +132,11 @@ mod tests {
 
     #[test]
     fn uuid_is_version_4() {
-        let id = uuid_v4();
+        let id = EventId::new_uuid();
         assert_eq!(id.len(), 36);
         assert_eq!(&id[14..15], "4");
         assert!(matches!(&id[19..20], "8" | "9" | "a" | "b"));
-        assert_ne!(uuid_v4(), uuid_v4());
+        assert_ne!(&*EventId::new_uuid(), &*EventId::new_uuid());
         let shared = EventId::new_uuid();
         assert_eq!(shared.len(), 36);
         assert!(shared.bytes().enumerate().all(|(i, b)| if matches!(i, 8 | 13 | 18 | 23) {

@@ -6,7 +6,7 @@
 
 use crate::call::Ended;
 use crate::error::Error;
-use crate::event::Event;
+use crate::event::Tracked;
 use crate::identify::Identify;
 use crate::signal::Signal;
 use crate::stats::Stats;
@@ -18,7 +18,8 @@ use std::time::Instant;
 pub enum Item {
     /// A call or span that ended: its event and its span, built by the sender.
     Call(Box<Ended>),
-    Event(Box<Event>),
+    /// A one-shot event: the sender builds it.
+    Track(Box<Tracked>),
     Signal(Box<Signal>),
     Identify(Box<Identify>),
     /// Everything queued before this marker reached a final state: complete the acknowledgement.
@@ -31,7 +32,7 @@ impl Item {
     pub fn approx_bytes(&self) -> usize {
         match self {
             Item::Call(c) => c.approx_bytes(),
-            Item::Event(e) => e.approx_bytes(),
+            Item::Track(t) => t.approx_bytes(),
             Item::Signal(s) => s.approx_bytes(),
             Item::Identify(i) => i.approx_bytes(),
             Item::Flush(_) | Item::Shutdown => 0,
@@ -43,7 +44,7 @@ impl Item {
     pub fn items(&self) -> usize {
         match self {
             Item::Call(c) => c.items(),
-            Item::Event(_) | Item::Signal(_) | Item::Identify(_) => 1,
+            Item::Track(_) | Item::Signal(_) | Item::Identify(_) => 1,
             Item::Flush(_) | Item::Shutdown => 0,
         }
     }
@@ -117,24 +118,26 @@ impl Queue {
     /// no room for both its event and its span goes with its event alone when that fits (the
     /// span is dropped and counted, and the call still reports the queue full).
     pub fn push(&self, mut item: Item, stats: &Stats) -> Result<(), Error> {
-        if !self.reserve(&item) {
-            let Item::Call(ended) = &mut item else { return Err(self.refuse(item.items(), stats)) };
-            if !(ended.event && ended.span) {
-                return Err(self.refuse(ended.items(), stats));
-            }
-            ended.span = false;
-            if !self.reserve(&item) {
-                return Err(self.refuse(2, stats));
-            }
-            let error = self.refuse(1, stats);
-            return self.send(item, stats).and(Err(error));
+        let room = (item.items(), item.approx_bytes());
+        if self.reserve(room) {
+            return self.send(item, room, stats);
         }
-        self.send(item, stats)
+        let Item::Call(ended) = &mut item else { return Err(self.refuse(room.0, stats)) };
+        if !(ended.event && ended.span) {
+            return Err(self.refuse(room.0, stats));
+        }
+        ended.span = false;
+        let room = (item.items(), item.approx_bytes());
+        if !self.reserve(room) {
+            return Err(self.refuse(2, stats));
+        }
+        let error = self.refuse(1, stats);
+        self.send(item, room, stats).and(Err(error))
     }
 
-    /// Takes room for `item` in both budgets; false (and nothing taken) when it does not fit.
-    fn reserve(&self, item: &Item) -> bool {
-        let (items, size) = (item.items(), item.approx_bytes());
+    /// Takes `(items, bytes)` of room in both budgets; false (and nothing taken) when it does
+    /// not fit.
+    fn reserve(&self, (items, size): (usize, usize)) -> bool {
         let over_items = self.used.items.fetch_add(items, Ordering::Relaxed).saturating_add(items) > self.max_items;
         let over_bytes = self.used.bytes.fetch_add(size, Ordering::Relaxed).saturating_add(size) > self.max_bytes;
         if over_items || over_bytes {
@@ -149,9 +152,8 @@ impl Queue {
         Error::queue_full()
     }
 
-    /// Sends an item its room was reserved for.
-    fn send(&self, item: Item, stats: &Stats) -> Result<(), Error> {
-        let (items, size) = (item.items(), item.approx_bytes());
+    /// Sends an item the room `(items, bytes)` was reserved for.
+    fn send(&self, item: Item, (items, size): (usize, usize), stats: &Stats) -> Result<(), Error> {
         // Counted before the send, so `queued` never lags behind what the sender finished.
         Stats::add(&stats.queued, items);
         match self.sender.try_send(item) {
@@ -203,5 +205,48 @@ mod tests {
         receiver2.taken(&taken);
         assert!(queue.push(signal(), &stats).is_ok(), "room again once the sender took one");
         drop(receiver);
+    }
+
+    fn ended_call() -> Item {
+        let call = crate::call::OpenCall {
+            kind: crate::span::SpanKind::Module,
+            sends_event: true,
+            nested: false,
+            name: "m".into(),
+            input: Some("in".into()),
+            start_nanos: 1,
+            trace_id: [1; 16],
+            span_id: [1; 8],
+            parent_span_id: None,
+            root: 0,
+            event_id: crate::ids::EventId::new_uuid(),
+            context: None,
+            rollup: Default::default(),
+            held_bytes: 0,
+        };
+        let result = crate::client::CallResult::default();
+        Item::Call(Box::new(Ended { call, result, end_nanos: 2, event: true, span: true }))
+    }
+
+    #[test]
+    fn an_ended_call_counts_its_event_and_span_and_keeps_its_event_when_room_is_for_one() {
+        let stats = Stats::default();
+        let (queue, receiver) = bounded(3, usize::MAX);
+        assert!(queue.push(ended_call(), &stats).is_ok());
+        assert_eq!((queue.depth(), stats.queued.load(Ordering::Relaxed)), (2, 2));
+        // Room for one more item: the event goes, the span is dropped and counted.
+        assert!(queue.push(ended_call(), &stats).is_err());
+        assert_eq!((queue.depth(), stats.queued.load(Ordering::Relaxed)), (3, 3));
+        assert_eq!(stats.dropped_queue_full.load(Ordering::Relaxed), 1);
+        // No room at all: both dropped.
+        assert!(queue.push(ended_call(), &stats).is_err());
+        assert_eq!(stats.dropped_queue_full.load(Ordering::Relaxed), 3);
+        let first = receiver.receiver.recv().unwrap();
+        let second = receiver.receiver.recv().unwrap();
+        let (Item::Call(a), Item::Call(b)) = (&first, &second) else { panic!("two ended calls") };
+        assert_eq!((a.event, a.span, b.event, b.span), (true, true, true, false));
+        receiver.taken(&first);
+        receiver.taken(&second);
+        assert_eq!(queue.depth(), 0, "the sender gives back what each took");
     }
 }

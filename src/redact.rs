@@ -194,12 +194,11 @@ pub(crate) fn item(mut item: Item, max_chars: usize) -> Item {
         }
     };
     match &mut item {
-        Item::Event(event) => {
-            if let Some(ai) = &mut event.ai {
+        Item::Track(tracked) => {
+            if let Some(ai) = &mut tracked.args.ai {
                 text(&mut ai.input);
                 text(&mut ai.output);
             }
-            string(&mut event.builtins.error_message);
         }
         // Its event and its span share these texts: redacted once for both.
         Item::Call(ended) => {

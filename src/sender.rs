@@ -198,7 +198,10 @@ impl Sender {
                 };
                 (Route::Traces, span.to_json(ids, max_chars, room))
             }
-            Item::Event(event) => (Route::Events, event.to_json(&self.context, max_chars, max_bytes.saturating_sub(2))),
+            Item::Track(tracked) => {
+                let event = Event::of_track(*tracked, self.config());
+                (Route::Events, event.to_json(&self.context, max_chars, max_bytes.saturating_sub(2)))
+            }
             Item::Signal(signal) => (
                 Route::Signals,
                 signal

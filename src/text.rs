@@ -2,8 +2,11 @@
 
 use std::borrow::Cow;
 
-/// Text shared without copying: a call's event and its span hold the same input and output.
-pub type Text = std::sync::Arc<str>;
+/// A text field as the hot path copies it: exactly its bytes, no header, so a text of up to
+/// 1,024 bytes is one small-object allocation (mimalloc's fast path; an `Arc<str>` of the same
+/// text is 16 bytes longer and took its generic path, ~200 instructions more). The sender thread
+/// copies it again where a call's event and span both need it.
+pub type Text = Box<str>;
 
 pub const TRUNCATION_MARKER: &str = "...[truncated by raindrop]";
 const MARKER_CHARS: usize = 26;
