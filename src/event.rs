@@ -4,9 +4,8 @@
 use crate::call::{CallContext, Ended};
 use crate::client::EventArgs;
 use crate::config::Config;
-use crate::error::Error;
 use crate::ids::EventId;
-use crate::json_bound::{self, Bounds};
+use crate::json_bound;
 use crate::text::{self, Text};
 use crate::time::Timestamp;
 use serde::ser::{SerializeMap, Serializer};
@@ -329,41 +328,6 @@ pub fn parse_object(json: Option<&str>) -> Map<String, Value> {
         Some(Ok(Value::Object(map))) => map,
         _ => Map::new(),
     }
-}
-
-/// Checks and bounds a JSON object argument (properties, traits).
-pub fn object_argument(argument: &str, json: &str, max_chars: usize) -> Result<String, Error> {
-    if json_bound::leading_byte(json) != Some(b'{') {
-        return Err(Error::json(argument, "expected a JSON object"));
-    }
-    json_bound::bound_argument(json, &Bounds { max_depth: json_bound::MAX_DEPTH, max_string_chars: max_chars })
-        .map_err(|why| Error::json(argument, why))
-}
-
-const ATTACHMENT_TYPES: [&str; 4] = ["text", "code", "image", "iframe"];
-
-/// Checks an attachments argument: a JSON array of objects with a known `type` and a `value`.
-pub fn attachments_argument(argument: &str, json: &str, max_chars: usize) -> Result<String, Error> {
-    if json_bound::leading_byte(json) != Some(b'[') {
-        return Err(Error::json(argument, "expected a JSON array of attachment objects"));
-    }
-    let bounded = json_bound::bound_argument(json, &Bounds { max_depth: 4, max_string_chars: max_chars })
-        .map_err(|why| Error::json(argument, why))?;
-    let items: Vec<Value> = serde_json::from_str(&bounded).map_err(|e| Error::json(argument, e))?;
-    for (index, item) in items.iter().enumerate() {
-        let kind = item.get("type").and_then(Value::as_str).unwrap_or("");
-        if !ATTACHMENT_TYPES.contains(&kind) {
-            return Err(Error::invalid(
-                argument,
-                format!("item {index}: type must be one of text, code, image, iframe"),
-            ));
-        }
-        // The backend refuses an attachment without a value, and with it the whole batch.
-        if item.get("value").and_then(Value::as_str).is_none_or(str::is_empty) {
-            return Err(Error::invalid(argument, format!("item {index}: value must be a non-empty string")));
-        }
-    }
-    Ok(bounded)
 }
 
 #[cfg(test)]

@@ -1,5 +1,6 @@
 //! Bounding JSON, in one place (contract §4). Two moments:
-//! - as an argument comes in from C (`bound_argument`): checked and bounded without recursion,
+//! - as an argument comes in from C (`bound_argument`; `object_argument` for properties and
+//!   traits, `attachments_argument` for attachments): checked and bounded without recursion,
 //!   any depth or width read with an explicit stack, containers nested deeper than `max_depth`
 //!   replaced by a placeholder string, every string capped. The output is valid JSON that serde
 //!   can then parse safely.
@@ -9,6 +10,7 @@
 //!
 //! Every text is cut by `text::cap` (characters, with the truncation marker).
 
+use crate::error::Error;
 use crate::text;
 use serde_json::Value;
 
@@ -382,6 +384,41 @@ pub fn shrink_serialised(bytes: Vec<u8>, max_chars: usize, max_bytes: usize) -> 
         shrink_value(&mut value, limit.max(16), &mut budget);
         serde_json::to_vec(&value).ok()
     })
+}
+
+/// Checks and bounds a JSON object argument (properties, traits).
+pub fn object_argument(argument: &str, json: &str, max_chars: usize) -> Result<String, Error> {
+    if leading_byte(json) != Some(b'{') {
+        return Err(Error::json(argument, "expected a JSON object"));
+    }
+    bound_argument(json, &Bounds { max_depth: MAX_DEPTH, max_string_chars: max_chars })
+        .map_err(|why| Error::json(argument, why))
+}
+
+const ATTACHMENT_TYPES: [&str; 4] = ["text", "code", "image", "iframe"];
+
+/// Checks an attachments argument: a JSON array of objects with a known `type` and a `value`.
+pub fn attachments_argument(argument: &str, json: &str, max_chars: usize) -> Result<String, Error> {
+    if leading_byte(json) != Some(b'[') {
+        return Err(Error::json(argument, "expected a JSON array of attachment objects"));
+    }
+    let bounded = bound_argument(json, &Bounds { max_depth: 4, max_string_chars: max_chars })
+        .map_err(|why| Error::json(argument, why))?;
+    let items: Vec<Value> = serde_json::from_str(&bounded).map_err(|e| Error::json(argument, e))?;
+    for (index, item) in items.iter().enumerate() {
+        let kind = item.get("type").and_then(Value::as_str).unwrap_or("");
+        if !ATTACHMENT_TYPES.contains(&kind) {
+            return Err(Error::invalid(
+                argument,
+                format!("item {index}: type must be one of text, code, image, iframe"),
+            ));
+        }
+        // The backend refuses an attachment without a value, and with it the whole batch.
+        if item.get("value").and_then(Value::as_str).is_none_or(str::is_empty) {
+            return Err(Error::invalid(argument, format!("item {index}: value must be a non-empty string")));
+        }
+    }
+    Ok(bounded)
 }
 
 /// The first non-whitespace byte, to check a value's kind cheaply (`{` object, `[` array).

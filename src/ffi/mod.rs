@@ -57,7 +57,7 @@ use error::copy_message;
 use crate::args;
 use crate::client::Client;
 use crate::error::{Error, ErrorKind};
-use crate::event;
+use crate::json_bound;
 use crate::process::CLIENTS;
 use crate::text::{self, Text};
 use crate::time::Timestamp;
@@ -197,7 +197,7 @@ unsafe fn object_argument(
     name: &str,
     max_chars: usize,
 ) -> Result<Option<String>, Error> {
-    json_text(ptr, len, name)?.map(|json| event::object_argument(name, &json, max_chars)).transpose()
+    json_text(ptr, len, name)?.map(|json| json_bound::object_argument(name, &json, max_chars)).transpose()
 }
 
 unsafe fn attachments_argument(
@@ -206,7 +206,7 @@ unsafe fn attachments_argument(
     name: &str,
     max_chars: usize,
 ) -> Result<Option<String>, Error> {
-    json_text(ptr, len, name)?.map(|json| event::attachments_argument(name, &json, max_chars)).transpose()
+    json_text(ptr, len, name)?.map(|json| json_bound::attachments_argument(name, &json, max_chars)).transpose()
 }
 
 /// The library version, e.g. "0.1.0". The string is static: never free it.
