@@ -9,7 +9,7 @@ calling thread only (the core's sender thread is excluded), through a 4-line hel
 from ``valgrind/callgrind.h`` (needs valgrind and a C compiler). Prints one JSON object: the
 instructions per plain call, per wrapped call, their difference, and the difference split by
 object file (Python interpreter, ctypes + libffi, the native core, libc...). The sink is a
-file:// endpoint under a temporary directory.
+file:// endpoint under a temporary directory; PYTHONHASHSEED is 0 unless set.
 """
 
 from __future__ import annotations
@@ -122,7 +122,10 @@ def parent(args: argparse.Namespace) -> None:
                "--separate-threads=yes", f"--callgrind-out-file={d}/cg.out", sys.executable, __file__,
                "--child", "--helper", helper, "--dir", d, "--workload", args.workload,
                "--tracing", args.tracing, "--calls", str(args.calls)]
-        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        # A fixed string hash seed: dict and set layouts, and so the counts, repeat run to run
+        # (with random seeds they vary by ~2-3%).
+        env = dict(os.environ, PYTHONHASHSEED=os.environ.get("PYTHONHASHSEED", "0"))
+        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
         dumps = {}
         for path in glob.glob(f"{d}/cg.out.*-01"):
             with open(path, encoding="utf-8", errors="replace") as f:

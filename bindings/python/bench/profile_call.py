@@ -54,7 +54,7 @@ def main() -> None:
     for n in ("hot_wrap_begin_packed", "hot_wrap_end_packed", "hot_span_record_packed"):
         setattr(lib, n, timed(f"native {n[4:]} (ctypes + core)", getattr(lib, n)))
     rd._begin = timed("begin: whole (incl. native)", rd._begin)
-    wrapper.CallFrame.finish = timed("end: whole (incl. native)", wrapper.CallFrame.finish)
+    wrapper.CallFrame.end = timed("end: whole (incl. native)", wrapper.CallFrame.end)
     _trace.record_lm = timed("LM call: whole (incl. native)", _trace.record_lm)
     _trace.messages_json = timed("  LM: messages -> JSON", _trace.messages_json)
     _trace.lm_entry = timed("  LM: usage/model/finish from entry", _trace.lm_entry)

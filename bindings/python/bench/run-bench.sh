@@ -5,6 +5,7 @@
 #
 #   bash bindings/python/bench/run-bench.sh            # uses/creates the venvs
 #   NO_KEY=1 bash bindings/python/bench/run-bench.sh   # both without a key
+#   PAIRS=1 ROUNDS=1 bash bindings/python/bench/run-bench.sh   # one-call blocks (see below)
 #
 # Venvs: $RD_VENV (default <repo>/.venv-py, made by run-tests.sh) for this
 # package; $RD_OFFICIAL_VENV (default <repo>/.venv-official) for the official one.
@@ -44,16 +45,26 @@ py_of() { if [ "$1" = native ]; then echo "$OURS/bin/python"; else echo "$OFFICI
 echo "== load average: $(cut -d' ' -f1-3 /proc/loadavg), $(nproc) CPU(s)" | tee -a "$OUT" >&2
 if [ -z "${TRACING_ONLY:-}" ]; then
 ROUNDS="${ROUNDS:-3}"
+# Blocks: 60 x 50 calls (Predict) and 40 x 100 (trivial) by default; PAIRS=1 makes every block one
+# call (4,000 / 20,000 alternating plain and wrapped calls), so each difference compares two
+# neighbouring calls: on a loaded machine its median moves far less than that of 50-call blocks.
+PRED_BLOCKS=(--blocks 60 --block-size 50)
+TRIV_BLOCKS=(--blocks 40 --block-size 100)
+if [ -n "${PAIRS:-}" ]; then
+  PRED_BLOCKS=(--blocks 4000 --block-size 1)
+  TRIV_BLOCKS=(--blocks 20000 --block-size 1)
+fi
 for round in $(seq 1 "$ROUNDS"); do
   for tracing in on off; do
     for side in native official; do
       echo "== round $round: $side, dspy.Predict, tracing $tracing" >&2
-      "$(py_of $side)" "$HERE/bench_overhead.py" --label "$side" --tracing "$tracing" "${KEYARG[@]}" | tee -a "$OUT"
+      "$(py_of $side)" "$HERE/bench_overhead.py" --label "$side" --tracing "$tracing" "${PRED_BLOCKS[@]}" "${KEYARG[@]}" \
+        | tee -a "$OUT"
     done
   done
   for side in native official; do
     echo "== round $round: $side, trivial module (wrapper cost alone)" >&2
-    "$(py_of $side)" "$HERE/bench_overhead.py" --label "$side" --trivial --blocks 40 --block-size 100 "${KEYARG[@]}" \
+    "$(py_of $side)" "$HERE/bench_overhead.py" --label "$side" --trivial "${TRIV_BLOCKS[@]}" "${KEYARG[@]}" \
       | tee -a "$OUT"
   done
 done
