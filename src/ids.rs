@@ -100,7 +100,7 @@ impl std::ops::Deref for EventId {
     fn deref(&self) -> &str {
         match self {
             EventId::None => "",
-            // Safety: uuid_v4_ascii writes only ASCII hex digits and dashes.
+            // SAFETY: uuid_v4_ascii writes only ASCII hex digits and dashes.
             EventId::Uuid(text) => unsafe { std::str::from_utf8_unchecked(text) },
             EventId::Given(text) => text,
         }

@@ -3,6 +3,7 @@
 //! The hot path (`rd_wrap_begin` / `rd_wrap_end`, `rd_track_*`, spans) only copies its
 //! arguments onto a bounded queue; one sender thread per client batches, retries and delivers.
 //! `ffi` is the only module that touches raw pointers.
+#![deny(unsafe_op_in_unsafe_fn, clippy::undocumented_unsafe_blocks)]
 
 mod args;
 mod call;
@@ -64,36 +65,48 @@ mod allocator {
 
     pub struct Mimalloc;
 
+    // SAFETY: every block comes from mimalloc with at least the layout's size and alignment (the
+    // plain path only for alignments a mimalloc block always has), and goes back to it.
     unsafe impl GlobalAlloc for Mimalloc {
         #[inline]
         unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
             if layout.align() <= PLAIN_ALIGN {
-                mi_malloc(layout.size()).cast()
+                // SAFETY: mi_malloc takes any size; its blocks are word-aligned, enough for
+                // `layout` (align <= PLAIN_ALIGN).
+                unsafe { mi_malloc(layout.size()).cast() }
             } else {
-                mimalloc::MiMalloc.alloc(layout)
+                // SAFETY: our caller's contract (a non-zero-size layout) is MiMalloc's.
+                unsafe { mimalloc::MiMalloc.alloc(layout) }
             }
         }
 
         #[inline]
         unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
             if layout.align() <= PLAIN_ALIGN {
-                mi_zalloc(layout.size()).cast()
+                // SAFETY: as in `alloc`.
+                unsafe { mi_zalloc(layout.size()).cast() }
             } else {
-                mimalloc::MiMalloc.alloc_zeroed(layout)
+                // SAFETY: our caller's contract is MiMalloc's.
+                unsafe { mimalloc::MiMalloc.alloc_zeroed(layout) }
             }
         }
 
         #[inline]
         unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-            mimalloc::MiMalloc.dealloc(ptr, layout) // mi_free, whatever the alignment
+            // SAFETY: `ptr` came from this allocator (our caller's contract), so from mimalloc;
+            // MiMalloc.dealloc is mi_free, whatever the alignment.
+            unsafe { mimalloc::MiMalloc.dealloc(ptr, layout) }
         }
 
         #[inline]
         unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
             if layout.align() <= PLAIN_ALIGN {
-                mi_realloc(ptr.cast(), new_size).cast()
+                // SAFETY: `ptr` is a live mimalloc block (our caller's contract); the new block
+                // is word-aligned, enough for `layout`'s alignment.
+                unsafe { mi_realloc(ptr.cast(), new_size).cast() }
             } else {
-                mimalloc::MiMalloc.realloc(ptr, layout, new_size)
+                // SAFETY: our caller's contract is MiMalloc's.
+                unsafe { mimalloc::MiMalloc.realloc(ptr, layout, new_size) }
             }
         }
     }
@@ -107,6 +120,8 @@ mod allocator {
             for align in [1, 2, 4, 8, 16, 32, 64, 128, 4096] {
                 for size in [1, 7, 8, 24, 1000, 1040, 5000, 70_000] {
                     let layout = Layout::from_size_align(size.max(align), align).unwrap();
+                    // SAFETY: a non-zero-size layout; each block is written and read within its
+                    // size, reallocated and freed with the layout it has, and freed once.
                     unsafe {
                         let p = Mimalloc.alloc(layout);
                         assert!(!p.is_null() && p as usize % align == 0, "size {size} align {align}");

@@ -61,7 +61,7 @@ static INSTALL_AT_LOAD: extern "C" fn() = {
 pub fn install() {
     static INSTALLED: Once = Once::new();
     INSTALLED.call_once(|| {
-        // Safety: plain functions without arguments, valid for the life of the process (a
+        // SAFETY: plain functions without arguments, valid for the life of the process (a
         // library's atexit handlers also run when it is unloaded).
         #[cfg(unix)]
         unsafe {

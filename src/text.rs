@@ -23,7 +23,7 @@ pub fn is_ascii(bytes: &[u8]) -> bool {
         let steps = bytes.len() / STEP;
         let p = bytes.as_ptr().cast::<__m128i>();
         for step in 0..steps {
-            // Safety: step < len / 128, so the 8 unaligned 16-byte loads stay within `bytes`.
+            // SAFETY: step < len / 128, so the 8 unaligned 16-byte loads stay within `bytes`.
             let high = unsafe {
                 let q = p.add(step * 8);
                 let a = _mm_or_si128(_mm_loadu_si128(q), _mm_loadu_si128(q.add(1)));
@@ -98,7 +98,7 @@ fn repaired_head(bytes: &[u8], chars: usize) -> Cow<'_, str> {
     let whole = bytes.len() <= window;
     let head = if whole { bytes } else { &bytes[..window] };
     if is_ascii(head) {
-        // Safety: ASCII is valid UTF-8.
+        // SAFETY: ASCII is valid UTF-8.
         return Cow::Borrowed(unsafe { std::str::from_utf8_unchecked(head) });
     }
     match std::str::from_utf8(head) {

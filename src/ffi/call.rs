@@ -135,26 +135,28 @@ pub unsafe extern "C" fn rd_wrap_begin(
     event_id_out_len: usize,
     err_out: *mut rd_error,
 ) -> rd_result {
-    boundary(err_out, || {
+    boundary(err_out!(err_out), || {
         let client = live_client(client)?;
         let max_chars = client.config().max_text_field_chars;
-        let name = args::required_name("module_name", short(module_name, module_name_len).as_deref())?;
-        let out = call_out.as_mut().ok_or_else(|| Error::null("call_out"))?;
+        let name = args::required_name("module_name", short(arg!(module_name, module_name_len)).as_deref())?;
+        // SAFETY: `call_out` is NULL or valid for writes of an rd_call (the contract).
+        let out = unsafe { call_out.as_mut() }.ok_or_else(|| Error::null("call_out"))?;
         check_event_id_buffer(event_id_out, event_id_out_len)?;
         // Options with every field NULL are no options (a binding may always pass its struct).
-        let options = options.as_ref().filter(|o| {
+        // SAFETY: `options` is NULL or points to a valid rd_call_options (the contract).
+        let options = unsafe { options.as_ref() }.filter(|o| {
             !(o.event_id.is_null() && o.user_id.is_null() && o.convo_id.is_null() && o.event_name.is_null())
         });
         let (given_id, context) = match options {
             None => (None, None),
             Some(o) => (
-                args::event_id("options.event_id", short(o.event_id, o.event_id_len).as_deref())?,
+                args::event_id("options.event_id", short(arg!(o.event_id, o.event_id_len)).as_deref())?,
                 Some(CallContext {
-                    user_id: args::id("options.user_id", short(o.user_id, o.user_id_len).as_deref())?,
-                    convo_id: args::id("options.convo_id", short(o.convo_id, o.convo_id_len).as_deref())?,
+                    user_id: args::id("options.user_id", short(arg!(o.user_id, o.user_id_len)).as_deref())?,
+                    convo_id: args::id("options.convo_id", short(arg!(o.convo_id, o.convo_id_len)).as_deref())?,
                     event_name: args::name(
                         "options.event_name",
-                        short(o.event_name, o.event_name_len).as_deref(),
+                        short(arg!(o.event_name, o.event_name_len)).as_deref(),
                         MAX_NAME_BYTES,
                         true,
                     )?,
@@ -164,57 +166,61 @@ pub unsafe extern "C" fn rd_wrap_begin(
         let (handle, id) = client.wrap_begin(
             parent.id,
             name,
-            capped_text(input, input_len, max_chars),
+            capped_text(arg!(input, input_len), max_chars),
             given_id.as_deref(),
             context,
         )?;
         *out = rd_call { id: handle };
-        write_event_id(event_id_out, &id);
+        // SAFETY: `event_id_out` is NULL or valid for `event_id_out_len` bytes (the contract),
+        // at least RD_EVENT_ID_BUF_LEN (check_event_id_buffer above).
+        unsafe { write_event_id(event_id_out, &id) };
         Ok(())
     })
 }
 
-/// Copies an `rd_call_result` into owned, checked values. Safety: every pointer in `result` is
-/// NULL or valid for its length.
+/// Copies an `rd_call_result` into owned, checked values.
+///
+/// # Safety
+/// `result` is NULL or points to a valid rd_call_result whose pointers are NULL or valid for
+/// their lengths.
 unsafe fn call_result(result: *const rd_call_result, max_chars: usize) -> Result<CallResult, Error> {
-    let Some(r) = result.as_ref() else { return Ok(CallResult::default()) };
+    // SAFETY: `result` is NULL or points to a valid rd_call_result (this function's contract).
+    let Some(r) = (unsafe { result.as_ref() }) else { return Ok(CallResult::default()) };
     let tokens = |n: i64| (n >= 0).then_some(n);
     Ok(CallResult {
-        output: capped_text(r.output, r.output_len, max_chars),
-        model: args::name("result.model", short(r.model, r.model_len).as_deref(), MAX_NAME_BYTES, false)?,
+        output: capped_text(arg!(r.output, r.output_len), max_chars),
+        model: args::name("result.model", short(arg!(r.model, r.model_len)).as_deref(), MAX_NAME_BYTES, false)?,
         prompt_tokens: tokens(r.prompt_tokens),
         completion_tokens: tokens(r.completion_tokens),
         finish_reason: args::name(
             "result.finish_reason",
-            short(r.finish_reason, r.finish_reason_len).as_deref(),
+            short(arg!(r.finish_reason, r.finish_reason_len)).as_deref(),
             MAX_FINISH_REASON_BYTES,
             false,
         )?,
         error_type: args::name(
             "result.error_type",
-            short(r.error_type, r.error_type_len).as_deref(),
+            short(arg!(r.error_type, r.error_type_len)).as_deref(),
             MAX_NAME_BYTES,
             false,
         )?,
-        error_message: capped(r.error_message, r.error_message_len, max_chars),
+        error_message: capped(arg!(r.error_message, r.error_message_len), max_chars),
         properties_json: object_argument(
-            r.properties_json,
-            r.properties_json_len,
+            arg!(r.properties_json, r.properties_json_len),
             "result.properties_json",
             max_chars,
         )?,
-        user_id: args::id("result.user_id", short(r.user_id, r.user_id_len).as_deref())?,
-        convo_id: args::id("result.convo_id", short(r.convo_id, r.convo_id_len).as_deref())?,
+        user_id: args::id("result.user_id", short(arg!(r.user_id, r.user_id_len)).as_deref())?,
+        convo_id: args::id("result.convo_id", short(arg!(r.convo_id, r.convo_id_len)).as_deref())?,
         event_name: args::name(
             "result.event_name",
-            short(r.event_name, r.event_name_len).as_deref(),
+            short(arg!(r.event_name, r.event_name_len)).as_deref(),
             MAX_NAME_BYTES,
             true,
         )?,
-        timestamp: timestamp_argument(r.timestamp, r.timestamp_len, "result.timestamp")?,
+        timestamp: timestamp_argument(arg!(r.timestamp, r.timestamp_len), "result.timestamp")?,
         attachments_json: attachments_argument(
-            r.attachments_json,
-            r.attachments_json_len,
+            arg!(r.attachments_json, r.attachments_json_len),
             "result.attachments_json",
             max_chars,
         )?,
@@ -237,7 +243,9 @@ pub unsafe extern "C" fn rd_wrap_end(
     result: *const rd_call_result,
     err_out: *mut rd_error,
 ) -> rd_result {
-    boundary(err_out, || end(client, call, "call", result))
+    // SAFETY: `result` is NULL or a valid rd_call_result whose pointers are valid for their
+    // lengths (this function's contract, passed on).
+    boundary(err_out!(err_out), || unsafe { end(client, call, "call", result) })
 }
 
 /// Begins a span inside a call: `kind` is one of `rd_span_kind`, a sub-module (RD_SPAN_MODULE),
@@ -260,14 +268,15 @@ pub unsafe extern "C" fn rd_span_begin(
     span_out: *mut rd_call,
     err_out: *mut rd_error,
 ) -> rd_result {
-    boundary(err_out, || {
+    boundary(err_out!(err_out), || {
         let client = live_client(client)?;
         // An integer, not the enum type, in the signature: a C caller may pass any value.
         let kind = span_kind(kind)?;
-        let name = args::required_name("name", short(name, name_len).as_deref())?;
-        let out = span_out.as_mut().ok_or_else(|| Error::null("span_out"))?;
+        let name = args::required_name("name", short(arg!(name, name_len)).as_deref())?;
+        // SAFETY: `span_out` is NULL or valid for writes of an rd_call (the contract).
+        let out = unsafe { span_out.as_mut() }.ok_or_else(|| Error::null("span_out"))?;
         let max_chars = client.config().max_text_field_chars;
-        let (handle, _) = client.span_begin(parent.id, kind, name, capped_text(input, input_len, max_chars))?;
+        let (handle, _) = client.span_begin(parent.id, kind, name, capped_text(arg!(input, input_len), max_chars))?;
         *out = rd_call { id: handle };
         Ok(())
     })
@@ -284,13 +293,18 @@ pub unsafe extern "C" fn rd_span_end(
     result: *const rd_call_result,
     err_out: *mut rd_error,
 ) -> rd_result {
-    boundary(err_out, || end(client, span, "span", result))
+    // SAFETY: as in rd_wrap_end.
+    boundary(err_out!(err_out), || unsafe { end(client, span, "span", result) })
 }
 
 /// `rd_wrap_end` and `rd_span_end`: `argument` names the handle in an error.
+///
+/// # Safety
+/// As `call_result`.
 unsafe fn end(client: rd_client, call: rd_call, argument: &str, result: *const rd_call_result) -> Result<(), Error> {
     let client = live_client(client)?;
-    let result = call_result(result, client.config().max_text_field_chars)?;
+    // SAFETY: `result` as this function's contract says.
+    let result = unsafe { call_result(result, client.config().max_text_field_chars) }?;
     client.end(call.id, argument, result)
 }
 
@@ -316,13 +330,15 @@ pub unsafe extern "C" fn rd_span_record(
     result: *const rd_call_result,
     err_out: *mut rd_error,
 ) -> rd_result {
-    boundary(err_out, || {
+    boundary(err_out!(err_out), || {
         let client = live_client(client)?;
         let kind = span_kind(kind)?;
-        let name = args::required_name("name", short(name, name_len).as_deref())?;
+        let name = args::required_name("name", short(arg!(name, name_len)).as_deref())?;
         let max_chars = client.config().max_text_field_chars;
-        let input = capped_text(input, input_len, max_chars);
-        let result = call_result(result, max_chars)?;
+        let input = capped_text(arg!(input, input_len), max_chars);
+        // SAFETY: `result` is NULL or a valid rd_call_result whose pointers are valid for their
+        // lengths (the contract).
+        let result = unsafe { call_result(result, max_chars) }?;
         client.record_span(parent.id, kind, name, input, start_unix_nanos, end_unix_nanos, result)
     })
 }

@@ -157,6 +157,7 @@ struct CLogger {
 // SAFETY: rd_logger's documentation makes the caller promise that `log` may be called from any
 // thread with `user_data` until rd_shutdown returns, which Logger::detach guarantees.
 unsafe impl Send for CLogger {}
+// SAFETY: as for Send: the same promise covers calls from several threads at the same time.
 unsafe impl Sync for CLogger {}
 
 impl CLogger {
@@ -195,17 +196,20 @@ pub unsafe extern "C" fn rd_new(
     client_out: *mut rd_client,
     err_out: *mut rd_error,
 ) -> rd_result {
-    boundary(err_out, || {
-        let out = client_out.as_mut().ok_or_else(|| Error::null("client_out"))?;
+    boundary(err_out!(err_out), || {
+        // SAFETY: `client_out` is NULL or valid for writes of an rd_client (the contract).
+        let out = unsafe { client_out.as_mut() }.ok_or_else(|| Error::null("client_out"))?;
         if !config_json.is_null() && config_json_len > RD_MAX_JSON_BYTES {
             return Err(Error::config(format_args!(
                 "the configuration JSON is {config_json_len} bytes, over the limit of {RD_MAX_JSON_BYTES} (RD_MAX_JSON_BYTES)"
             )));
         }
-        let json = optional(config_json, config_json_len, usize::MAX);
+        let json = optional(arg!(config_json, config_json_len), usize::MAX);
         let config = crate::config::parse(json.as_deref(), |name| std::env::var(name).ok())?;
         crate::process::install();
-        let sink = logger.as_ref().and_then(|l| l.log.map(|log| CLogger { log, user_data: l.user_data }));
+        // SAFETY: `logger` is NULL or points to a valid rd_logger (the contract); its fields are
+        // copied here.
+        let sink = unsafe { logger.as_ref() }.and_then(|l| l.log.map(|log| CLogger { log, user_data: l.user_data }));
         let sink = sink.map(|c| Box::new(move |level, message: &str| c.write(level, message)) as crate::log::LogSink);
         let client = Client::new(config, sink)?;
         let handle = CLIENTS.write().unwrap_or_else(|p| p.into_inner()).insert(client);
@@ -220,7 +224,7 @@ pub unsafe extern "C" fn rd_new(
 /// Errors: RD_ERR_INVALID_HANDLE, RD_ERR_TIMEOUT (delivery goes on in the background).
 #[no_mangle]
 pub unsafe extern "C" fn rd_flush(client: rd_client, timeout_ms: i64, err_out: *mut rd_error) -> rd_result {
-    boundary(err_out, || live_client(client)?.flush(timeout(timeout_ms)))
+    boundary(err_out!(err_out), || live_client(client)?.flush(timeout(timeout_ms)))
 }
 
 /// Drains the queue within `timeout_ms` (negative: `shutdown_timeout_ms`, 10 s by default),
@@ -244,11 +248,12 @@ pub unsafe extern "C" fn rd_shutdown(
     stats_out: *mut rd_stats,
     err_out: *mut rd_error,
 ) -> rd_result {
-    boundary(err_out, || {
+    boundary(err_out!(err_out), || {
         let removed = CLIENTS.write().unwrap_or_else(|p| p.into_inner()).remove(client.id);
         let client = removed.ok_or_else(|| Error::handle("client"))?;
         let (outcome, stats) = client.shutdown(timeout(timeout_ms));
-        if let Some(out) = stats_out.as_mut() {
+        // SAFETY: `stats_out` is NULL or valid for writes of an rd_stats (the contract).
+        if let Some(out) = unsafe { stats_out.as_mut() } {
             *out = stats.into();
         }
         outcome
@@ -263,9 +268,10 @@ pub unsafe extern "C" fn rd_get_stats(
     stats_out: *mut rd_stats,
     err_out: *mut rd_error,
 ) -> rd_result {
-    boundary(err_out, || {
+    boundary(err_out!(err_out), || {
         let client = live_client(client)?;
-        let out = stats_out.as_mut().ok_or_else(|| Error::null("stats_out"))?;
+        // SAFETY: `stats_out` is NULL or valid for writes of an rd_stats (the contract).
+        let out = unsafe { stats_out.as_mut() }.ok_or_else(|| Error::null("stats_out"))?;
         *out = client.stats().into();
         Ok(())
     })

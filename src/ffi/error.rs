@@ -131,8 +131,9 @@ pub unsafe extern "C" fn rd_last_error_message(buf: *mut c_char, buf_len: usize)
         LAST_ERROR.with(|last| {
             let last = last.borrow();
             if !buf.is_null() && buf_len > 0 {
-                // Safety: the caller passes a buffer valid for buf_len bytes.
-                let out = std::slice::from_raw_parts_mut(buf.cast::<u8>(), buf_len);
+                // SAFETY: not NULL, so valid for writes of `buf_len` bytes for the duration of
+                // the call (this function's contract).
+                let out = unsafe { std::slice::from_raw_parts_mut(buf.cast::<u8>(), buf_len) };
                 copy_message(&last, out);
             }
             last.len()

@@ -14,11 +14,15 @@
 //!
 //! Safety, for every `unsafe extern "C"` function here: each pointer argument is NULL or valid
 //! for the length given with it (structs: for their size) for the duration of the call.
+//! The crate denies `unsafe_op_in_unsafe_fn` and undocumented unsafe blocks: each unsafe
+//! operation sits in its own block under a `// SAFETY:` comment. A string argument becomes an
+//! `Arg` through `arg!`, `err_out` a reference through `err_out!` (the two places that rely on
+//! that contract for every function); the helpers that read an `Arg` are safe.
 //!
 //! One file per C concept (cbindgen reads them in the order of the `mod` lines below, which is
 //! the order of the header's functions):
-//! - `mod.rs` (this file): the panic boundary, the thread's last error, and the helpers that turn
-//!   a pointer and a length into an owned, capped Rust value; `rd_version`.
+//! - `mod.rs` (this file): the panic boundary, the thread's last error, `Arg` and the helpers that
+//!   turn a pointer and a length into an owned, capped Rust value; `rd_version`.
 //! - `types.rs`: the handles (`rd_client`, `rd_call`) and the limits (`RD_MAX_*`, ...).
 //! - `error.rs`: `rd_error`, `rd_last_error_message`, `rd_result_name`.
 //! - `client.rs`: a client's life: `rd_logger`, `rd_new`, `rd_flush`, `rd_shutdown`,
@@ -30,6 +34,27 @@
 //! - `track.rs`: one-shot items: `rd_event`, `rd_signal`, `rd_track_ai`, `rd_track`,
 //!   `rd_identify`, `rd_track_signal`.
 #![allow(clippy::missing_safety_doc)] // stated once above, and in the header's preamble
+
+// The two macros come before the modules so that every module sees them.
+/// `Arg::new` for a pointer argument and its length, or a pointer field of a struct argument and
+/// its length: every `rd_*` function requires each of them to be NULL or valid for the length
+/// given with it for the duration of the call (module docs, header preamble).
+macro_rules! arg {
+    ($ptr:expr, $len:expr) => {
+        // SAFETY: `arg!` is used only on an rd_* function's pointer-and-length pairs, which its
+        // contract makes NULL or valid for that length for the duration of the call.
+        unsafe { $crate::ffi::Arg::new($ptr, $len) }
+    };
+}
+
+/// The `err_out` argument of an rd_* function as a reference (None for NULL).
+macro_rules! err_out {
+    ($ptr:expr) => {
+        // SAFETY: every rd_* function requires `err_out` to be NULL or valid for writes of an
+        // rd_error for the duration of the call, and nothing else refers to it meanwhile.
+        unsafe { $ptr.as_mut() }
+    };
+}
 
 // In the header's order (cbindgen reads the modules in the order of these lines; rustfmt keeps
 // them, one group each).
@@ -64,6 +89,7 @@ use crate::time::Timestamp;
 use std::borrow::Cow;
 use std::cell::RefCell;
 use std::ffi::{c_char, CStr};
+use std::marker::PhantomData;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 use std::time::Duration;
@@ -73,8 +99,9 @@ thread_local! {
 }
 
 /// The one panic boundary: runs `body`, reports its error through `err_out` and the
-/// thread-local last error, and never lets a panic unwind into C.
-fn boundary(err_out: *mut rd_error, body: impl FnOnce() -> Result<(), Error>) -> rd_result {
+/// thread-local last error, and never lets a panic unwind into C. Each entry point turns its
+/// `err_out` pointer into the reference (`err_out!`).
+fn boundary(err_out: Option<&mut rd_error>, body: impl FnOnce() -> Result<(), Error>) -> rd_result {
     let error = match catch_unwind(AssertUnwindSafe(body)) {
         Ok(Ok(())) => return rd_result::RD_OK,
         Ok(Err(error)) => error,
@@ -90,8 +117,7 @@ fn boundary(err_out: *mut rd_error, body: impl FnOnce() -> Result<(), Error>) ->
     let code = rd_result::from(error.kind);
     let _ = catch_unwind(AssertUnwindSafe(|| {
         LAST_ERROR.with(|last| *last.borrow_mut() = error.message.clone());
-        // Safety: the caller passes NULL or a valid, writable rd_error.
-        if let Some(out) = unsafe { err_out.as_mut() } {
+        if let Some(out) = err_out {
             out.code = code;
             let mut buffer = [0u8; RD_ERROR_MESSAGE_LEN];
             copy_message(&error.message, &mut buffer);
@@ -114,51 +140,78 @@ const _: () = assert!(
         && SHORT_CHARS > args::MAX_FINISH_REASON_BYTES
 );
 
+/// A string argument as C passed it: a pointer and its length. Made only by `Arg::new` (through
+/// `arg!`), whose caller promises that the pointer is NULL or valid for `len` bytes for `'a`; so
+/// reading it is safe, and a length is checked before a byte is read.
+#[derive(Clone, Copy)]
+struct Arg<'a> {
+    ptr: *const c_char,
+    len: usize,
+    _borrow: PhantomData<&'a [u8]>,
+}
+
+impl<'a> Arg<'a> {
+    /// # Safety
+    /// `ptr` is NULL or valid for reads of `len` bytes for `'a`.
+    unsafe fn new(ptr: *const c_char, len: usize) -> Self {
+        Arg { ptr, len, _borrow: PhantomData }
+    }
+
+    /// The bytes, or None for NULL.
+    fn bytes(self) -> Option<&'a [u8]> {
+        if self.ptr.is_null() {
+            return None;
+        }
+        if self.len == 0 {
+            return Some(&[]);
+        }
+        // SAFETY: not NULL, so valid for `len` bytes for `'a` (`Arg::new`'s contract).
+        Some(unsafe { std::slice::from_raw_parts(self.ptr.cast::<u8>(), self.len) })
+    }
+}
+
 /// An optional string argument, capped at `max_chars` characters. Cap first: only the bytes
 /// the cap can keep are checked and repaired, so the cost follows the cap, not `len` (issue 13
-/// #2). Safety: `ptr` is NULL or valid for `len` bytes.
-unsafe fn optional<'a>(ptr: *const c_char, len: usize, max_chars: usize) -> Option<Cow<'a, str>> {
-    if ptr.is_null() {
-        return None;
-    }
-    let bytes = if len == 0 { &[][..] } else { std::slice::from_raw_parts(ptr.cast::<u8>(), len) };
-    Some(text::repair_capped(bytes, max_chars))
+/// #2).
+fn optional(arg: Arg<'_>, max_chars: usize) -> Option<Cow<'_, str>> {
+    arg.bytes().map(|bytes| text::repair_capped(bytes, max_chars))
 }
 
 /// An optional name, id, timestamp or enum value: its first SHORT_CHARS characters, unmarked,
-/// for the argument rules (`args`) to cut or refuse. Safety: as `optional`.
-unsafe fn short<'a>(ptr: *const c_char, len: usize) -> Option<Cow<'a, str>> {
-    if ptr.is_null() {
-        return None;
-    }
-    let bytes = if len == 0 { &[][..] } else { std::slice::from_raw_parts(ptr.cast::<u8>(), len) };
-    Some(text::repair_prefix(bytes, SHORT_CHARS))
+/// for the argument rules (`args`) to cut or refuse.
+fn short(arg: Arg<'_>) -> Option<Cow<'_, str>> {
+    arg.bytes().map(|bytes| text::repair_prefix(bytes, SHORT_CHARS))
 }
 
 /// An optional text field, owned and capped at `max_chars`.
-unsafe fn capped(ptr: *const c_char, len: usize, max_chars: usize) -> Option<String> {
-    optional(ptr, len, max_chars).map(Cow::into_owned)
+fn capped(arg: Arg<'_>, max_chars: usize) -> Option<String> {
+    optional(arg, max_chars).map(Cow::into_owned)
 }
 
 /// Like `capped`, as shared text (an event and its span keep one copy).
-unsafe fn capped_text(ptr: *const c_char, len: usize, max_chars: usize) -> Option<Text> {
-    optional(ptr, len, max_chars).map(|t| Text::from(t.as_ref()))
+fn capped_text(arg: Arg<'_>, max_chars: usize) -> Option<Text> {
+    optional(arg, max_chars).map(|t| Text::from(t.as_ref()))
 }
 
 /// An optional JSON argument: refused above RD_MAX_JSON_BYTES before a byte of it is read.
-unsafe fn json_text<'a>(ptr: *const c_char, len: usize, name: &str) -> Result<Option<Cow<'a, str>>, Error> {
-    if !ptr.is_null() && len > RD_MAX_JSON_BYTES {
+fn json_text<'a>(arg: Arg<'a>, name: &str) -> Result<Option<Cow<'a, str>>, Error> {
+    if !arg.ptr.is_null() && arg.len > RD_MAX_JSON_BYTES {
+        let len = arg.len;
         return Err(Error::invalid(
             name,
             format!("{len} bytes, over the limit of {RD_MAX_JSON_BYTES} bytes for a JSON argument (RD_MAX_JSON_BYTES)"),
         ));
     }
-    Ok(optional(ptr, len, usize::MAX))
+    Ok(optional(arg, usize::MAX))
 }
 
-/// A required struct argument. Safety: `ptr` is NULL or points to a valid `T`.
+/// A required struct argument.
+///
+/// # Safety
+/// `ptr` is NULL or points to a valid `T` for `'a`.
 unsafe fn required_struct<'a, T>(ptr: *const T, name: &str) -> Result<&'a T, Error> {
-    ptr.as_ref().ok_or_else(|| Error::null(name))
+    // SAFETY: NULL or valid for `'a` (this function's contract).
+    unsafe { ptr.as_ref() }.ok_or_else(|| Error::null(name))
 }
 
 fn live_client(handle: rd_client) -> Result<Arc<Client>, Error> {
@@ -177,36 +230,32 @@ fn check_event_id_buffer(out: *mut c_char, out_len: usize) -> Result<(), Error> 
     Ok(())
 }
 
-/// Safety: `out` is NULL or valid for RD_EVENT_ID_BUF_LEN bytes (checked by the caller).
+/// Writes an event id, NUL-terminated, to `out` unless it is NULL.
+///
+/// # Safety
+/// `out` is NULL or valid for writes of RD_EVENT_ID_BUF_LEN bytes (`check_event_id_buffer`).
 unsafe fn write_event_id(out: *mut c_char, id: &str) {
     if out.is_null() {
         return;
     }
     let bytes = &id.as_bytes()[..id.len().min(RD_MAX_EVENT_ID_BYTES)];
-    std::ptr::copy_nonoverlapping(bytes.as_ptr(), out.cast::<u8>(), bytes.len());
-    *out.add(bytes.len()) = 0;
+    // SAFETY: `out` is valid for RD_EVENT_ID_BUF_LEN = RD_MAX_EVENT_ID_BYTES + 1 bytes and
+    // `bytes` holds at most RD_MAX_EVENT_ID_BYTES; a caller's buffer cannot overlap our string.
+    unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), out.cast::<u8>(), bytes.len()) };
+    // SAFETY: `bytes.len()` <= RD_MAX_EVENT_ID_BYTES, inside the same buffer.
+    unsafe { *out.add(bytes.len()) = 0 };
 }
 
-unsafe fn timestamp_argument(ptr: *const c_char, len: usize, name: &str) -> Result<Option<Timestamp>, Error> {
-    short(ptr, len).map(|t| Timestamp::given(name, &t)).transpose()
+fn timestamp_argument(arg: Arg<'_>, name: &str) -> Result<Option<Timestamp>, Error> {
+    short(arg).map(|t| Timestamp::given(name, &t)).transpose()
 }
 
-unsafe fn object_argument(
-    ptr: *const c_char,
-    len: usize,
-    name: &str,
-    max_chars: usize,
-) -> Result<Option<String>, Error> {
-    json_text(ptr, len, name)?.map(|json| json_bound::object_argument(name, &json, max_chars)).transpose()
+fn object_argument(arg: Arg<'_>, name: &str, max_chars: usize) -> Result<Option<String>, Error> {
+    json_text(arg, name)?.map(|json| json_bound::object_argument(name, &json, max_chars)).transpose()
 }
 
-unsafe fn attachments_argument(
-    ptr: *const c_char,
-    len: usize,
-    name: &str,
-    max_chars: usize,
-) -> Result<Option<String>, Error> {
-    json_text(ptr, len, name)?.map(|json| json_bound::attachments_argument(name, &json, max_chars)).transpose()
+fn attachments_argument(arg: Arg<'_>, name: &str, max_chars: usize) -> Result<Option<String>, Error> {
+    json_text(arg, name)?.map(|json| json_bound::attachments_argument(name, &json, max_chars)).transpose()
 }
 
 /// The library version, e.g. "0.1.0". The string is static: never free it.

@@ -85,46 +85,56 @@ pub struct rd_wrap_end_args {
 /// `rd_wrap_begin`, and RD_ERR_NULL_ARGUMENT (args).
 #[no_mangle]
 pub unsafe extern "C" fn rd_wrap_begin_packed(args: *mut rd_wrap_begin_args, err_out: *mut rd_error) -> rd_result {
-    let Some(a) = args.as_mut() else { return boundary(err_out, || Err(Error::null("args"))) };
-    rd_wrap_begin(
-        a.client,
-        a.parent,
-        a.module_name,
-        a.module_name_len,
-        a.input,
-        a.input_len,
-        a.options,
-        &mut a.call_out,
-        a.event_id_out,
-        a.event_id_out_len,
-        err_out,
-    )
+    // SAFETY: `args` is NULL or points to a valid struct (the contract).
+    let Some(a) = (unsafe { args.as_mut() }) else { return boundary(err_out!(err_out), || Err(Error::null("args"))) };
+    // SAFETY: the struct's fields are the arguments rd_wrap_begin takes, under the same contract.
+    unsafe {
+        rd_wrap_begin(
+            a.client,
+            a.parent,
+            a.module_name,
+            a.module_name_len,
+            a.input,
+            a.input_len,
+            a.options,
+            &mut a.call_out,
+            a.event_id_out,
+            a.event_id_out_len,
+            err_out,
+        )
+    }
 }
 
 /// `rd_span_record` with its arguments in `*args`, borrowed for the duration of the call. Same
 /// errors as `rd_span_record`, and RD_ERR_NULL_ARGUMENT (args).
 #[no_mangle]
 pub unsafe extern "C" fn rd_span_record_packed(args: *const rd_span_record_args, err_out: *mut rd_error) -> rd_result {
-    let Some(a) = args.as_ref() else { return boundary(err_out, || Err(Error::null("args"))) };
-    rd_span_record(
-        a.client,
-        a.parent,
-        a.kind,
-        a.name,
-        a.name_len,
-        a.input,
-        a.input_len,
-        a.start_unix_nanos,
-        a.end_unix_nanos,
-        &a.result,
-        err_out,
-    )
+    // SAFETY: `args` is NULL or points to a valid struct (the contract).
+    let Some(a) = (unsafe { args.as_ref() }) else { return boundary(err_out!(err_out), || Err(Error::null("args"))) };
+    // SAFETY: the struct's fields are the arguments rd_span_record takes, under the same contract.
+    unsafe {
+        rd_span_record(
+            a.client,
+            a.parent,
+            a.kind,
+            a.name,
+            a.name_len,
+            a.input,
+            a.input_len,
+            a.start_unix_nanos,
+            a.end_unix_nanos,
+            &a.result,
+            err_out,
+        )
+    }
 }
 
 /// `rd_wrap_end` (or `rd_span_end`) with its arguments in `*args`, borrowed for the duration of
 /// the call. Same errors as `rd_wrap_end`, and RD_ERR_NULL_ARGUMENT (args).
 #[no_mangle]
 pub unsafe extern "C" fn rd_wrap_end_packed(args: *const rd_wrap_end_args, err_out: *mut rd_error) -> rd_result {
-    let Some(a) = args.as_ref() else { return boundary(err_out, || Err(Error::null("args"))) };
-    rd_wrap_end(a.client, a.call, &a.result, err_out)
+    // SAFETY: `args` is NULL or points to a valid struct (the contract).
+    let Some(a) = (unsafe { args.as_ref() }) else { return boundary(err_out!(err_out), || Err(Error::null("args"))) };
+    // SAFETY: the struct's fields are the arguments rd_wrap_end takes, under the same contract.
+    unsafe { rd_wrap_end(a.client, a.call, &a.result, err_out) }
 }

@@ -104,54 +104,61 @@ pub struct rd_signal {
     pub sentiment_len: usize,
 }
 
+/// Copies an `rd_event` into owned, checked values (`with_ai`: for `rd_track_ai`).
+///
+/// # Safety
+/// The event's pointers are NULL or valid for their lengths.
 unsafe fn event_args(client: &Client, event: &rd_event, with_ai: bool) -> Result<EventArgs, Error> {
     let max_chars = client.config().max_text_field_chars;
     let ai_given = [event.input, event.output, event.model, event.convo_id].iter().any(|p| !p.is_null());
     if ai_given && !with_ai {
         return Err(Error::invalid("event", "rd_track takes no input, output, model or convo_id: use rd_track_ai"));
     }
-    let user_id = args::id("event.user_id", short(event.user_id, event.user_id_len).as_deref())?;
-    let name = args::name("event.event", short(event.event, event.event_len).as_deref(), MAX_NAME_BYTES, true)?;
+    let user_id = args::id("event.user_id", short(arg!(event.user_id, event.user_id_len)).as_deref())?;
+    let name = args::name("event.event", short(arg!(event.event, event.event_len)).as_deref(), MAX_NAME_BYTES, true)?;
     if name.is_none() && !with_ai {
         // A plain event is its name and properties: without a name it would go out as an empty
         // `ai_generation` event.
         return Err(Error::null("event.event"));
     }
     Ok(EventArgs {
-        event_id: args::event_id("event.event_id", short(event.event_id, event.event_id_len).as_deref())?,
+        event_id: args::event_id("event.event_id", short(arg!(event.event_id, event.event_id_len)).as_deref())?,
         user_id,
         event: name,
-        timestamp: timestamp_argument(event.timestamp, event.timestamp_len, "event.timestamp")?,
+        timestamp: timestamp_argument(arg!(event.timestamp, event.timestamp_len), "event.timestamp")?,
         ai: with_ai
             .then(|| -> Result<AiData, Error> {
                 Ok(AiData {
                     model: args::name(
                         "event.model",
-                        short(event.model, event.model_len).as_deref(),
+                        short(arg!(event.model, event.model_len)).as_deref(),
                         MAX_NAME_BYTES,
                         false,
                     )?,
-                    input: capped_text(event.input, event.input_len, max_chars),
-                    output: capped_text(event.output, event.output_len, max_chars),
-                    convo_id: args::id("event.convo_id", short(event.convo_id, event.convo_id_len).as_deref())?,
+                    input: capped_text(arg!(event.input, event.input_len), max_chars),
+                    output: capped_text(arg!(event.output, event.output_len), max_chars),
+                    convo_id: args::id("event.convo_id", short(arg!(event.convo_id, event.convo_id_len)).as_deref())?,
                 })
             })
             .transpose()?,
         properties_json: object_argument(
-            event.properties_json,
-            event.properties_json_len,
+            arg!(event.properties_json, event.properties_json_len),
             "event.properties_json",
             max_chars,
         )?,
         attachments_json: attachments_argument(
-            event.attachments_json,
-            event.attachments_json_len,
+            arg!(event.attachments_json, event.attachments_json_len),
             "event.attachments_json",
             max_chars,
         )?,
     })
 }
 
+/// `rd_track_ai` and `rd_track`.
+///
+/// # Safety
+/// Their contract: `event` NULL or a valid rd_event whose pointers are NULL or valid for their
+/// lengths, `event_id_out` NULL or valid for `event_id_out_len` bytes, `err_out` NULL or valid.
 unsafe fn track_common(
     client: rd_client,
     event: *const rd_event,
@@ -160,11 +167,13 @@ unsafe fn track_common(
     err_out: *mut rd_error,
     with_ai: bool,
 ) -> rd_result {
-    boundary(err_out, || {
+    boundary(err_out!(err_out), || {
         let client = live_client(client)?;
-        let event = required_struct(event, "event")?;
+        // SAFETY: `event` is NULL or points to a valid rd_event (the contract).
+        let event = unsafe { required_struct(event, "event") }?;
         check_event_id_buffer(event_id_out, event_id_out_len)?;
-        let args = event_args(&client, event, with_ai)?;
+        // SAFETY: the event's pointers are NULL or valid for their lengths (the contract).
+        let args = unsafe { event_args(&client, event, with_ai) }?;
         if with_ai
             && args.ai.as_ref().is_some_and(|ai| {
                 ai.input.as_deref().is_none_or(str::is_empty) && ai.output.as_deref().is_none_or(str::is_empty)
@@ -173,7 +182,9 @@ unsafe fn track_common(
             return Err(Error::invalid("event", "an AI event needs an input or an output"));
         }
         let id = client.track(args)?;
-        write_event_id(event_id_out, &id);
+        // SAFETY: `event_id_out` is NULL or valid for `event_id_out_len` bytes (the contract),
+        // at least RD_EVENT_ID_BUF_LEN (check_event_id_buffer above).
+        unsafe { write_event_id(event_id_out, &id) };
         Ok(())
     })
 }
@@ -192,7 +203,8 @@ pub unsafe extern "C" fn rd_track_ai(
     event_id_out_len: usize,
     err_out: *mut rd_error,
 ) -> rd_result {
-    track_common(client, event, event_id_out, event_id_out_len, err_out, true)
+    // SAFETY: this function's contract is track_common's.
+    unsafe { track_common(client, event, event_id_out, event_id_out_len, err_out, true) }
 }
 
 /// Enqueues one plain event (no `ai_data`; the AI fields of `event` must be NULL): its name,
@@ -206,7 +218,8 @@ pub unsafe extern "C" fn rd_track(
     event_id_out_len: usize,
     err_out: *mut rd_error,
 ) -> rd_result {
-    track_common(client, event, event_id_out, event_id_out_len, err_out, false)
+    // SAFETY: this function's contract is track_common's.
+    unsafe { track_common(client, event, event_id_out, event_id_out_len, err_out, false) }
 }
 
 /// Enqueues user traits for `users/identify`. `user_id` is required and non-empty;
@@ -223,11 +236,11 @@ pub unsafe extern "C" fn rd_identify(
     traits_json_len: usize,
     err_out: *mut rd_error,
 ) -> rd_result {
-    boundary(err_out, || {
+    boundary(err_out!(err_out), || {
         let client = live_client(client)?;
-        let user_id = args::required_id("user_id", short(user_id, user_id_len).as_deref())?;
+        let user_id = args::required_id("user_id", short(arg!(user_id, user_id_len)).as_deref())?;
         let max_chars = client.config().max_text_field_chars;
-        let traits_json = object_argument(traits_json, traits_json_len, "traits_json", max_chars)?;
+        let traits_json = object_argument(arg!(traits_json, traits_json_len), "traits_json", max_chars)?;
         client.identify(Identify { user_id, traits_json })
     })
 }
@@ -245,26 +258,29 @@ pub unsafe extern "C" fn rd_track_signal(
     signal: *const rd_signal,
     err_out: *mut rd_error,
 ) -> rd_result {
-    boundary(err_out, || {
+    boundary(err_out!(err_out), || {
         let client = live_client(client)?;
-        let s = required_struct(signal, "signal")?;
+        // SAFETY: `signal` is NULL or points to a valid rd_signal (the contract).
+        let s = unsafe { required_struct(signal, "signal") }?;
         let max_chars = client.config().max_text_field_chars;
         let signal = Signal {
-            event_id: args::required_event_id("signal.event_id", short(s.event_id, s.event_id_len).as_deref())?,
-            name: args::required_name("signal.name", short(s.name, s.name_len).as_deref())?,
-            signal_type: SignalType::parse(short(s.signal_type, s.signal_type_len).as_deref())?,
-            timestamp: timestamp_argument(s.timestamp, s.timestamp_len, "signal.timestamp")?
+            event_id: args::required_event_id("signal.event_id", short(arg!(s.event_id, s.event_id_len)).as_deref())?,
+            name: args::required_name("signal.name", short(arg!(s.name, s.name_len)).as_deref())?,
+            signal_type: SignalType::parse(short(arg!(s.signal_type, s.signal_type_len)).as_deref())?,
+            timestamp: timestamp_argument(arg!(s.timestamp, s.timestamp_len), "signal.timestamp")?
                 .unwrap_or_else(Timestamp::now),
-            sentiment: parse_sentiment(short(s.sentiment, s.sentiment_len).as_deref())?,
-            attachment_id: args::id("signal.attachment_id", short(s.attachment_id, s.attachment_id_len).as_deref())?,
+            sentiment: parse_sentiment(short(arg!(s.sentiment, s.sentiment_len)).as_deref())?,
+            attachment_id: args::id(
+                "signal.attachment_id",
+                short(arg!(s.attachment_id, s.attachment_id_len)).as_deref(),
+            )?,
             properties_json: object_argument(
-                s.properties_json,
-                s.properties_json_len,
+                arg!(s.properties_json, s.properties_json_len),
                 "signal.properties_json",
                 max_chars,
             )?,
-            comment: capped(s.comment, s.comment_len, max_chars),
-            after: capped(s.after, s.after_len, max_chars),
+            comment: capped(arg!(s.comment, s.comment_len), max_chars),
+            after: capped(arg!(s.after, s.after_len), max_chars),
         };
         client.track_signal(signal)
     })
