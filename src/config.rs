@@ -179,6 +179,12 @@ fn is_header_safe(value: &str) -> bool {
 /// `ca_file` (or `SSL_CERT_FILE`) wins over `tls_roots`; a bundle that cannot be read or holds
 /// no certificate is refused here rather than failing every request later.
 fn tls_roots(ca_file: Option<String>, roots: Option<&str>) -> Result<TlsRoots, Error> {
+    // A wrong value is refused even when a bundle wins, so a typo never hides behind SSL_CERT_FILE.
+    let named = match roots {
+        None | Some("webpki") => TlsRoots::WebPki,
+        Some("platform") => TlsRoots::Platform,
+        Some(_) => return Err(Error::config("tls_roots must be \"webpki\" or \"platform\"")),
+    };
     if let Some(path) = ca_file.filter(|p| !p.trim().is_empty()) {
         let pem = std::fs::read(path.trim())
             .map_err(|e| Error::config(format!("ca_file (or SSL_CERT_FILE) cannot be read: {}", e.kind())))?;
@@ -193,11 +199,7 @@ fn tls_roots(ca_file: Option<String>, roots: Option<&str>) -> Result<TlsRoots, E
         }
         return Ok(TlsRoots::Bundle(certificates));
     }
-    match roots {
-        None | Some("webpki") => Ok(TlsRoots::WebPki),
-        Some("platform") => Ok(TlsRoots::Platform),
-        Some(_) => Err(Error::config("tls_roots must be \"webpki\" or \"platform\"")),
-    }
+    Ok(named)
 }
 
 fn millis(value: Option<u64>, default: u64) -> Duration {
@@ -350,6 +352,16 @@ mod tests {
         assert_eq!(config.api_key, None);
         assert_eq!(config.sink, Sink::Http(DEFAULT_ENDPOINT.into()));
         assert!(!config.enabled());
+    }
+
+    #[test]
+    fn a_wrong_tls_roots_is_refused_even_when_a_bundle_wins() {
+        let pem = std::env::temp_dir().join(format!("rd-config-test-{}.pem", std::process::id()));
+        std::fs::write(&pem, "not a certificate").unwrap();
+        let env = |name: &str| (name == "SSL_CERT_FILE").then(|| pem.display().to_string());
+        let error = parse(Some(r#"{"tls_roots": "plaform"}"#), env).unwrap_err();
+        assert!(error.message.contains("tls_roots"), "{}", error.message);
+        std::fs::remove_file(&pem).unwrap();
     }
 
     #[test]
