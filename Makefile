@@ -6,7 +6,7 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: bench-callgrind test-workshop all build demo demo-c test test-rust lint-rust check-header test-c test-python test-go test-cpp \
+.PHONY: bench-callgrind test-workshop sink all build demo demo-c test test-rust lint-rust check-header test-c test-python test-go test-cpp \
 	test-otelcol test-fork test-exit test-fuzz dist test-dist dev-prefix
 
 all: build
@@ -61,7 +61,12 @@ lint-rust:
 test-c: build
 	bash tests/c/check-quickstart.sh
 
-test-python:
+# The one loopback test sink (examples/sink.rs, the server of tests/support/sink.rs) that the
+# Python, Go and C++ tests start: target/release/examples/sink (tests/README.md).
+sink:
+	$(CARGO) build --release --example sink
+
+test-python: sink
 	bash bindings/python/run-tests.sh
 
 # The Go package finds the library through pkg-config, as users' builds do: point it at a prefix
@@ -69,10 +74,10 @@ test-python:
 dev-prefix: build
 	bash scripts/dist.sh --dev-prefix $(CURDIR)/target/prefix
 
-test-go: dev-prefix
+test-go: dev-prefix sink
 	PKG_CONFIG_PATH=$(CURDIR)/target/prefix/lib/pkgconfig bash bindings/go/run-tests.sh
 
-test-cpp: build
+test-cpp: build sink
 	bash bindings/cpp/run-tests.sh
 
 # Fork safety: 200 forks while 4 threads call, in C and Python (after test-python: its venv).

@@ -107,3 +107,55 @@ fn helpers() {
     let deep = format!("{}1{}", "[".repeat(10000), "]".repeat(10000));
     assert_eq!(json_depth(deep.as_bytes()), Ok(10000));
 }
+
+/// What the Python, Go and C++ tests drive through the program (examples/sink.rs): the control
+/// endpoint, the dump file, release of hanging requests, garbage replies and reset.
+#[test]
+fn control_endpoint_dump_release_garbage_reset() {
+    let dump = temp_path("sink-dump");
+    let sink = Sink::start_on(0, Some(dump.clone()), true).unwrap();
+    let control = |path: &str, body: &str| {
+        let mut s = TcpStream::connect(("127.0.0.1", sink.port())).unwrap();
+        post(&mut s, path, body);
+        read_response(&mut s).unwrap()
+    };
+    let script = r#"{"route":"events/track","replies":[{"status":503,"headers":{"Retry-After":"2"},"body":"busy"},{"garbage":true}]}"#;
+    assert_eq!(control("/_sink/script", script).0, 200);
+    assert_eq!(control("/_sink/script", r#"{"fallback":{"hang":true}}"#).0, 200);
+    assert_eq!(control("/_sink/nonsense", "{}").0, 400);
+    assert_eq!(control("/_sink/script", r#"{"replies":[{"status":"x"}]}"#).0, 400);
+
+    let mut s = TcpStream::connect(("127.0.0.1", sink.port())).unwrap();
+    post(&mut s, "/v1/events/track", r#"[{"n":1}]"#);
+    let (st, head, body) = read_response(&mut s).unwrap();
+    assert_eq!((st, body.as_str()), (503, "busy"));
+    assert!(head.contains("Retry-After: 2"));
+    post(&mut s, "/v1/events/track", r#"[{"n":2}]"#);
+    let mut rest = Vec::new();
+    s.read_to_end(&mut rest).unwrap();
+    assert!(!rest.starts_with(b"HTTP/"), "garbage is not HTTP: {rest:?}");
+
+    // The "*" fallback hangs every route until a release answers 200.
+    let mut hung = TcpStream::connect(("127.0.0.1", sink.port())).unwrap();
+    post(&mut hung, "/v1/traces", "{}");
+    assert!(sink.wait_attempts(TRACES, 1, Duration::from_secs(10)));
+    assert_eq!(control("/_sink/release", "").0, 200);
+    assert_eq!(read_response(&mut hung).unwrap().0, 200);
+
+    // Control requests are not recorded; the dump has one JSON line per request, in order.
+    let lines: Vec<serde_json::Value> =
+        std::fs::read_to_string(&dump).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.len(), 3);
+    assert_eq!(lines[0]["route"], "events/track");
+    assert_eq!(lines[0]["path"], "/v1/events/track");
+    assert_eq!(lines[0]["method"], "POST");
+    assert_eq!(lines[0]["headers"]["authorization"], "Bearer k");
+    assert_eq!(lines[1]["body"], r#"[{"n":2}]"#);
+    assert_eq!(lines[2]["route"], "traces");
+
+    assert_eq!(control("/_sink/reset", "").0, 200);
+    assert!(sink.attempts().is_empty());
+    assert_eq!(std::fs::read_to_string(&dump).unwrap(), "");
+    drop(sink);
+    let _ = std::fs::remove_file(dump);
+}

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds and tests the C++ binding (called by CI):
 #   1. the Rust core (cargo build --release; a no-op when it is up to date),
-#   2. CMake Release build + ctest (GoogleTest over a loopback HTTP capture server + the example),
+#   2. CMake Release build + ctest (GoogleTest over real HTTP against the loopback test sink,
+#      examples/sink.rs, which cargo builds here, or $RD_SINK; + the example),
 #   3. the quickstart example,
 #   4. install to a prefix; a find_package() consumer and a pkg-config C consumer built against it,
 #   5. the umbrella header below C++17: one #error naming the standard,
@@ -30,6 +31,10 @@ fi
 step "core: cargo build --release"
 if [ "${CARGO_BUILD:-1}" = 1 ] && command -v cargo >/dev/null; then
     (cd "$ROOT" && cargo build --release --lib)
+fi
+# The loopback test sink the tests start (tests/sink.hpp).
+if [ -z "${RD_SINK:-}" ] && command -v cargo >/dev/null; then
+    (cd "$ROOT" && cargo build -q --release --example sink)
 fi
 if [ ! -f "$CORE_LIB" ]; then
     echo "run-tests.sh: $CORE_LIB is missing (run cargo build --release in $ROOT)" >&2

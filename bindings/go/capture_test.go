@@ -3,21 +3,19 @@ package raindrop
 import (
 	"context"
 	"encoding/json"
-	"io"
 	"net/http"
-	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/raindrop-dspy/raindrop-dspy/bindings/go/internal/testsink"
 )
 
-// capture is a loopback Raindrop API that records every request.
+// capture is the loopback Raindrop API of the tests: the repository's test sink program
+// (internal/testsink), which records every request.
 type capture struct {
-	srv  *httptest.Server
-	mu   sync.Mutex
-	reqs []capturedRequest
-	hang chan struct{} // non-nil: handlers block until it is closed
+	*testsink.Sink
+	t *testing.T
 }
 
 type capturedRequest struct {
@@ -28,52 +26,24 @@ type capturedRequest struct {
 
 func newCapture(t *testing.T) *capture {
 	t.Helper()
-	c := &capture{}
-	c.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(r.Body)
-		c.mu.Lock()
-		c.reqs = append(c.reqs, capturedRequest{Path: r.URL.Path, Header: r.Header.Clone(), Body: body})
-		hang := c.hang
-		c.mu.Unlock()
-		if hang != nil {
-			select {
-			case <-hang:
-			case <-r.Context().Done():
-			}
-		}
-		w.Header().Set("Content-Type", "application/json")
-		_, _ = w.Write([]byte(`{}`))
-	}))
-	t.Cleanup(func() {
-		c.release()
-		c.srv.Close()
-	})
-	return c
+	return &capture{Sink: testsink.Start(t), t: t}
 }
 
 // hangAll makes every following request block until release.
-func (c *capture) hangAll() {
-	c.mu.Lock()
-	c.hang = make(chan struct{})
-	c.mu.Unlock()
-}
+func (c *capture) hangAll() { c.t.Helper(); c.HangAll(c.t) }
 
-func (c *capture) release() {
-	c.mu.Lock()
-	if c.hang != nil {
-		close(c.hang)
-		c.hang = nil
-	}
-	c.mu.Unlock()
-}
+func (c *capture) release() { c.t.Helper(); c.Release(c.t) }
 
 func (c *capture) requests(routeSuffix string) []capturedRequest {
-	c.mu.Lock()
-	defer c.mu.Unlock()
+	c.t.Helper()
 	var out []capturedRequest
-	for _, r := range c.reqs {
+	for _, r := range c.Requests(c.t) {
 		if strings.HasSuffix(r.Path, routeSuffix) {
-			out = append(out, r)
+			h := http.Header{}
+			for k, v := range r.Headers {
+				h.Set(k, v)
+			}
+			out = append(out, capturedRequest{Path: r.Path, Header: h, Body: []byte(r.Body)})
 		}
 	}
 	return out
@@ -147,7 +117,7 @@ func newTestClient(t *testing.T, c *capture, adjust ...func(*Config)) *Client {
 	t.Helper()
 	cfg := Config{
 		APIKey:        "test-key",
-		Endpoint:      c.srv.URL + "/v1/",
+		Endpoint:      c.URL,
 		FlushInterval: 20 * time.Millisecond,
 	}
 	for _, f := range adjust {

@@ -151,7 +151,7 @@ func TestFlushCancelledContext(t *testing.T) {
 func TestDisabledWithoutAPIKey(t *testing.T) {
 	t.Setenv("RAINDROP_WRITE_KEY", "")
 	capt := newCapture(t)
-	cl, err := New(Config{Endpoint: capt.srv.URL + "/v1/"})
+	cl, err := New(Config{Endpoint: capt.URL})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -214,7 +214,7 @@ func TestFileSink(t *testing.T) {
 func TestFinalizerShutsDownUnclosedClient(t *testing.T) {
 	capt := newCapture(t)
 	h := func() rawHandle {
-		cl, err := New(Config{APIKey: "k", Endpoint: capt.srv.URL + "/v1/"})
+		cl, err := New(Config{APIKey: "k", Endpoint: capt.URL})
 		if err != nil {
 			t.Fatal(err)
 		}

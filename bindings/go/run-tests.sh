@@ -17,6 +17,12 @@ if ! pkg-config --exists raindrop_dspy-static 2>/dev/null; then
   export PKG_CONFIG_PATH="$root/target/prefix/lib/pkgconfig${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}"
 fi
 
+# The loopback test sink the tests start (internal/testsink; RD_SINK names another build).
+if [ -z "${RD_SINK:-}" ]; then
+  echo "== cargo build --release --example sink"
+  (cd "$root" && cargo build -q --release --example sink)
+fi
+
 export CGO_ENABLED=1
 cd "$here"
 echo "== gofmt -l"

@@ -11,8 +11,8 @@ import (
 func TestLocalWorkshopMirrorAndRedactPII(t *testing.T) {
 	cloud, workshop := newCapture(t), newCapture(t)
 	cl, err := New(Config{
-		APIKey: "k", Endpoint: cloud.srv.URL + "/v1/", ProjectID: "my-proj",
-		LocalWorkshopURL: workshop.srv.URL + "/v1/", RedactPII: true,
+		APIKey: "k", Endpoint: cloud.URL, ProjectID: "my-proj",
+		LocalWorkshopURL: workshop.URL, RedactPII: true,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -23,14 +23,11 @@ func TestLocalWorkshopMirrorAndRedactPII(t *testing.T) {
 	if err := cl.Shutdown(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	cloud.mu.Lock()
-	workshop.mu.Lock()
-	defer cloud.mu.Unlock()
-	defer workshop.mu.Unlock()
-	if len(cloud.reqs) != 1 || len(workshop.reqs) != 1 {
-		t.Fatalf("cloud %d requests, workshop %d", len(cloud.reqs), len(workshop.reqs))
+	creqs, wreqs := cloud.requests(""), workshop.requests("")
+	if len(creqs) != 1 || len(wreqs) != 1 {
+		t.Fatalf("cloud %d requests, workshop %d", len(creqs), len(wreqs))
 	}
-	c, w := cloud.reqs[0], workshop.reqs[0]
+	c, w := creqs[0], wreqs[0]
 	if c.Path != w.Path || !bytes.Equal(c.Body, w.Body) {
 		t.Errorf("mirror got %s %q, cloud %s %q", w.Path, w.Body, c.Path, c.Body)
 	}

@@ -62,6 +62,12 @@ PYINFO
 
 [ -n "${RD_SETUP_ONLY:-}" ] && exit 0
 
+# The loopback test sink the tests start (tests/sink.py; RD_SINK names another build).
+if [ -z "${RD_SINK:-}" ]; then
+  echo "== cargo build --release --example sink" >&2
+  (cd "$ROOT" && cargo build -q --release --example sink)
+fi
+
 # Lint (rules in ruff.toml): a lint failure fails the suite, as in CI.
 echo "== ruff check" >&2
 "$VENV/bin/ruff" check "$HERE"

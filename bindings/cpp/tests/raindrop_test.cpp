@@ -1,4 +1,4 @@
-// Tests of raindrop.hpp against the real core, over real HTTP on loopback (capture_server.hpp).
+// Tests of raindrop.hpp against the real core, over real HTTP on loopback (the test sink, sink.hpp).
 #include <raindrop/raindrop.hpp>
 
 #include <gtest/gtest.h>
@@ -21,12 +21,12 @@
 #include <type_traits>
 #include <unistd.h>
 
-#include "capture_server.hpp"
+#include "sink.hpp"
 #include "mini_json.hpp"
 
 using namespace std::chrono_literals;
-using testsrv::CaptureServer;
-using testsrv::Request;
+using testsink::Sink;
+using testsink::Request;
 
 namespace {
 
@@ -143,7 +143,7 @@ protected:
                                kWait);
     }
 
-    CaptureServer server;
+    Sink server;
 };
 
 // ---------------------------------------------------------------------------------------------

@@ -4,9 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"io"
-	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -15,6 +12,7 @@ import (
 	"github.com/XiaoConstantine/dspy-go/pkg/core"
 	"github.com/XiaoConstantine/dspy-go/pkg/modules"
 	raindrop "github.com/raindrop-dspy/raindrop-dspy/bindings/go"
+	"github.com/raindrop-dspy/raindrop-dspy/bindings/go/internal/testsink"
 )
 
 // fakeLLM is an offline core.LLM: only Generate and ModelID are implemented.
@@ -42,68 +40,54 @@ func (f *fakeLLM) Generate(ctx context.Context, prompt string, _ ...core.Generat
 	}, nil
 }
 
+// sink is the repository's loopback test sink program (bindings/go/internal/testsink).
 type sink struct {
-	srv    *httptest.Server
-	mu     sync.Mutex
-	bodies map[string][][]byte
+	*testsink.Sink
+	t *testing.T
 }
 
-func newSink(t *testing.T) *sink {
-	s := &sink{bodies: map[string][][]byte{}}
-	s.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		b, _ := io.ReadAll(r.Body)
-		s.mu.Lock()
-		s.bodies[r.URL.Path] = append(s.bodies[r.URL.Path], b)
-		s.mu.Unlock()
-		_, _ = w.Write([]byte(`{}`))
-	}))
-	t.Cleanup(s.srv.Close)
-	return s
-}
+func newSink(t *testing.T) *sink { return &sink{Sink: testsink.Start(t), t: t} }
 
-func (s *sink) events(t *testing.T) []map[string]any {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var out []map[string]any
-	for p, bs := range s.bodies {
-		if !strings.HasSuffix(p, "/events/track") {
-			continue
-		}
-		for _, b := range bs {
-			var items []map[string]any
-			if err := json.Unmarshal(b, &items); err != nil {
-				t.Fatalf("events body: %v", err)
-			}
-			out = append(out, items...)
+// bodies returns the bodies received on a route, in order.
+func (s *sink) bodies(route string) [][]byte {
+	var out [][]byte
+	for _, r := range s.Requests(s.t) {
+		if r.Route == route {
+			out = append(out, []byte(r.Body))
 		}
 	}
 	return out
 }
 
-func (s *sink) spanNames() []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var names []string
-	for p, bs := range s.bodies {
-		if !strings.HasSuffix(p, "/traces") {
-			continue
+func (s *sink) events(t *testing.T) []map[string]any {
+	var out []map[string]any
+	for _, b := range s.bodies("events/track") {
+		var items []map[string]any
+		if err := json.Unmarshal(b, &items); err != nil {
+			t.Fatalf("events body: %v", err)
 		}
-		for _, b := range bs {
-			var req struct {
-				ResourceSpans []struct {
-					ScopeSpans []struct {
-						Spans []struct {
-							Name string `json:"name"`
-						} `json:"spans"`
-					} `json:"scopeSpans"`
-				} `json:"resourceSpans"`
-			}
-			_ = json.Unmarshal(b, &req)
-			for _, rs := range req.ResourceSpans {
-				for _, ss := range rs.ScopeSpans {
-					for _, sp := range ss.Spans {
-						names = append(names, sp.Name)
-					}
+		out = append(out, items...)
+	}
+	return out
+}
+
+func (s *sink) spanNames() []string {
+	var names []string
+	for _, b := range s.bodies("traces") {
+		var req struct {
+			ResourceSpans []struct {
+				ScopeSpans []struct {
+					Spans []struct {
+						Name string `json:"name"`
+					} `json:"spans"`
+				} `json:"scopeSpans"`
+			} `json:"resourceSpans"`
+		}
+		_ = json.Unmarshal(b, &req)
+		for _, rs := range req.ResourceSpans {
+			for _, ss := range rs.ScopeSpans {
+				for _, sp := range ss.Spans {
+					names = append(names, sp.Name)
 				}
 			}
 		}
@@ -112,7 +96,7 @@ func (s *sink) spanNames() []string {
 }
 
 func newClient(t *testing.T, s *sink) *raindrop.Client {
-	c, err := raindrop.New(raindrop.Config{APIKey: "k", Endpoint: s.srv.URL + "/v1/", FlushInterval: 20 * time.Millisecond})
+	c, err := raindrop.New(raindrop.Config{APIKey: "k", Endpoint: s.URL, FlushInterval: 20 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -29,9 +29,10 @@ if [ -z "${TRACING_ONLY:-}" ] && ! "$OFFICIAL/bin/python" -c "import raindrop_ds
   "$OFFICIAL/bin/python" -m uv pip install -q -p "$OFFICIAL/bin/python" "dspy==3.4.1" "raindrop-dspy==0.0.11"
 fi
 
-# loopback sink in its own process
+# loopback sink in its own process: the repository's test sink (examples/sink.rs), no dump
+(cd "$ROOT" && cargo build -q --release --example sink)
 SINK_LOG="$(mktemp)"
-"$OURS/bin/python" -u "$HERE/../tests/capture_server.py" >"$SINK_LOG" 2>&1 &
+"$ROOT/target/release/examples/sink" >"$SINK_LOG" 2>&1 &
 SINK_PID=$!
 trap 'kill "$SINK_PID" 2>/dev/null || true; rm -f "$SINK_LOG"' EXIT
 for _ in $(seq 1 100); do [ -s "$SINK_LOG" ] && break; sleep 0.1; done

@@ -16,27 +16,27 @@ from typing import Any, Callable, Iterator, List  # noqa: E402
 
 import dspy  # noqa: E402
 import pytest  # noqa: E402
-from capture_server import CaptureServer  # noqa: E402
 from engines import script_lm  # noqa: E402
+from sink import Sink  # noqa: E402
 
 from raindrop_dspy import RaindropDSPy  # noqa: E402
 
 
 @pytest.fixture(scope="session")
-def server() -> Iterator[CaptureServer]:
-    s = CaptureServer()
+def server() -> Iterator[Sink]:
+    s = Sink()
     yield s
     s.close()
 
 
 @pytest.fixture
-def sink(server: CaptureServer) -> CaptureServer:
+def sink(server: Sink) -> Sink:
     server.clear()
     return server
 
 
 @pytest.fixture
-def make_rd(sink: CaptureServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., RaindropDSPy]]:
+def make_rd(sink: Sink, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., RaindropDSPy]]:
     monkeypatch.delenv("RAINDROP_WRITE_KEY", raising=False)
     monkeypatch.delenv("RAINDROP_ENDPOINT", raising=False)
     created: List[RaindropDSPy] = []
@@ -67,11 +67,11 @@ def lm() -> Iterator[dspy.LM]:
     dspy.configure(lm=None, track_usage=False)
 
 
-def events(rd: RaindropDSPy, sink: CaptureServer) -> List[dict]:
+def events(rd: RaindropDSPy, sink: Sink) -> List[dict]:
     rd.flush()
     return sink.items("events/track")
 
 
 @pytest.fixture
-def get_events(sink: CaptureServer) -> Callable[[RaindropDSPy], List[dict]]:
+def get_events(sink: Sink) -> Callable[[RaindropDSPy], List[dict]]:
     return lambda rd: events(rd, sink)

@@ -2,7 +2,7 @@
 
 Its output is built by examples/trace_view.py from the file:// sink: one line per call, each
 trace as a tree, per-route counts, the signals and identify, the file's path; raw JSON only
-with --raw. With --live it sends the same calls over HTTP (here to a loopback server).
+with --raw. With --live it sends the same calls over HTTP (here to the loopback test sink).
 """
 
 from __future__ import annotations
@@ -11,13 +11,11 @@ import contextlib
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
-import threading
-from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
+from sink import Sink
 
 EXAMPLES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "examples")
 DEMO = os.path.join(EXAMPLES, "python", "demo.py")
@@ -172,35 +170,13 @@ def test_trace_view_reads_what_any_binding_writes(tmp_path):
     assert re.search(rf"^   events/track +1 +1 +{body}$", out, re.M)
 
 
-class Recorder(BaseHTTPRequestHandler):
-    """A loopback HTTP server standing in for the Raindrop API or a local Workshop."""
-
-    def setup(self) -> None:
-        super().setup()
-        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-    def do_POST(self) -> None:  # noqa: N802
-        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-        self.server.received.append((self.path, self.headers.get("Authorization"), json.loads(body)))
-        self.send_response(200)
-        self.send_header("Content-Length", "0")
-        self.end_headers()
-
-    def log_message(self, *args) -> None:
-        pass
-
-
 @contextlib.contextmanager
 def recorder():
-    """(base URL, list of (path, Authorization, JSON body) received)."""
-    server = HTTPServer(("127.0.0.1", 0), Recorder)
-    server.received = []
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}/v1/", server.received
-    finally:
-        server.shutdown()
-        server.server_close()
+    """(base URL, list of (path, Authorization, JSON body) received, filled when the block ends)."""
+    received = []
+    with Sink() as sink:
+        yield sink.url, received
+    received.extend((r.path, r.headers.get("authorization"), r.body) for r in sink.requests)
 
 
 def test_demo_live_sends_the_same_calls_over_http():

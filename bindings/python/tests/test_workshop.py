@@ -1,5 +1,5 @@
 """local_workshop_url and redact_pii from Python: the core mirrors every request to a local
-Workshop (here a second loopback capture server) and redacts texts on its sender thread."""
+Workshop (here a second loopback sink) and redacts texts on its sender thread."""
 
 from __future__ import annotations
 
@@ -7,14 +7,14 @@ from typing import Iterator
 
 import dspy
 import pytest
-from capture_server import CaptureServer
+from sink import Sink
 
 from raindrop_dspy import RaindropDSPy
 
 
 @pytest.fixture
-def workshop() -> Iterator[CaptureServer]:
-    s = CaptureServer()
+def workshop() -> Iterator[Sink]:
+    s = Sink()
     yield s
     s.close()
 
@@ -30,7 +30,7 @@ def run_once(rd: RaindropDSPy, question: str = "What is 2+2?") -> None:
     rd.shutdown()
 
 
-def requests(server: CaptureServer) -> list:
+def requests(server: Sink) -> list:
     return sorted((r.route, r.raw) for r in server.requests)
 
 
