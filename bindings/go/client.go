@@ -73,7 +73,12 @@ type Config struct {
 	MaxBatchEvents    int
 	MaxBatchBytes     int
 	MaxTextFieldChars int
-	MaxOpenCalls      int
+	// MaxOpenCalls and MaxOpenCallBytes bound the calls and spans begun and not
+	// yet ended (their count, and the bytes of their inputs and names); a begin
+	// past either is refused, the module still runs unrecorded, and
+	// Stats.CallsRefused counts it. 0: the core's defaults.
+	MaxOpenCalls     int
+	MaxOpenCallBytes int
 
 	FlushInterval       time.Duration
 	RequestTimeout      time.Duration
@@ -88,6 +93,17 @@ type Config struct {
 
 	LibraryName    string // $context library name (core default)
 	LibraryVersion string
+	// ServiceName is the traces' resource service.name (default "raindrop-dspy").
+	ServiceName string
+
+	// CAFile is a PEM bundle whose certificates HTTPS trusts instead of the
+	// built-in roots (default: SSL_CERT_FILE). A file that cannot be read or
+	// holds no certificate makes New fail with ErrInvalidConfig.
+	CAFile string
+	// TLSRoots chooses the trusted roots when no CAFile is given: "webpki"
+	// (the default: the Mozilla roots compiled in) or "platform" (the
+	// operating system's verifier). Verification is never switched off.
+	TLSRoots string
 
 	// Logger receives the core's log lines (full queue, unreachable sink, items
 	// dropped at shutdown...) through the C API's log callback, and the
@@ -155,6 +171,7 @@ func (c *Config) toJSON() ([]byte, error) {
 	num("max_batch_bytes", c.MaxBatchBytes)
 	num("max_text_field_chars", c.MaxTextFieldChars)
 	num("max_open_calls", c.MaxOpenCalls)
+	num("max_open_call_bytes", c.MaxOpenCallBytes)
 	dur("flush_interval_ms", c.FlushInterval)
 	dur("request_timeout_ms", c.RequestTimeout)
 	dur("connect_timeout_ms", c.ConnectTimeout)
@@ -167,6 +184,9 @@ func (c *Config) toJSON() ([]byte, error) {
 	dur("open_call_ttl_ms", c.OpenCallTTL)
 	str("library_name", c.LibraryName)
 	str("library_version", c.LibraryVersion)
+	str("service_name", c.ServiceName)
+	str("ca_file", c.CAFile)
+	str("tls_roots", c.TLSRoots)
 	return json.Marshal(m)
 }
 

@@ -869,6 +869,76 @@ TEST_F(RaindropTest, TooManyOpenCallsIsSwallowedOnGuards) {
     EXPECT_EQ(evs[0]["ai_data"]["output"].str(), "kept");
 }
 
+TEST_F(RaindropTest, TlsSettingsReachTheCore) {
+    // SSL_CERT_FILE would win over tls_roots: off for this test, restored after.
+    const char* saved = std::getenv("SSL_CERT_FILE");
+    const std::string saved_value = saved ? saved : "";
+    ::setenv("SSL_CERT_FILE", "", 1);
+    const std::string not_pem = "/tmp/rd-cpp-not-pem-" + std::to_string(::getpid()) + ".pem";
+    std::ofstream(not_pem) << "no certificate here\n";
+    auto refused = [&](raindrop::Config cfg, const std::string& mentions) {
+        try {
+            raindrop::Client c(cfg);
+            ADD_FAILURE() << "no exception: " << mentions;
+        } catch (const raindrop::Error& e) {
+            EXPECT_EQ(e.code(), raindrop::Code::invalid_config);
+            EXPECT_NE(std::string(e.what()).find(mentions), std::string::npos) << e.what();
+        }
+    };
+    raindrop::Config cfg = config();
+    cfg.ca_file = "/nonexistent/rd-ca.pem";
+    refused(cfg, "ca_file (or SSL_CERT_FILE) cannot be read");
+    cfg.ca_file = not_pem;
+    refused(cfg, "ca_file (or SSL_CERT_FILE) holds no PEM certificate");
+    cfg.ca_file.reset();
+    cfg.tls_roots = "none";
+    refused(cfg, R"(tls_roots must be "webpki" or "platform")");
+    cfg.tls_roots = "platform";
+    EXPECT_NO_THROW(raindrop::Client ok(cfg));
+    std::remove(not_pem.c_str());
+    if (saved)
+        ::setenv("SSL_CERT_FILE", saved_value.c_str(), 1);
+    else
+        ::unsetenv("SSL_CERT_FILE");
+}
+
+TEST_F(RaindropTest, MaxOpenCallBytesRefusalsAreCounted) {
+    raindrop::Config cfg = config();
+    cfg.max_open_call_bytes = 1024;
+    raindrop::Client client(cfg);
+    raindrop::CallOptions detached;
+    detached.detached = true;
+    raindrop::Call big = client.call("big", std::string(4096, 'x'), detached);  // refused by the core
+    raindrop::Call small = client.call("small", std::string("a"), detached);
+    EXPECT_EQ(big->handle().id, 0u);
+    EXPECT_NE(small->handle().id, 0u);
+    small->set_output("kept");
+    EXPECT_TRUE(small->end());
+    EXPECT_EQ(client.stats().calls_refused, 1u);
+    ASSERT_TRUE(client.flush(10s));
+    ASSERT_TRUE(wait_items("events/track", 1));
+    const auto evs = items(server.requests(), "events/track");
+    ASSERT_EQ(evs.size(), 1u);
+    EXPECT_EQ(evs[0]["ai_data"]["output"].str(), "kept");
+}
+
+TEST_F(RaindropTest, ServiceNameReachesTheTraces) {
+    raindrop::Config cfg = config(true);
+    cfg.service_name = "checkout-bot";
+    raindrop::Client client(cfg);
+    auto qa = client.wrap("qa", [](const raindrop::Inputs&) { return raindrop::Outputs{{"answer", "4"}}; });
+    qa({{"question", "q"}});
+    ASSERT_TRUE(client.flush(10s));
+    ASSERT_TRUE(server.wait_for([](const std::vector<Request>& r) { return spans_of(r).size() >= 1; }, kWait));
+    std::vector<std::string> names;
+    for (const auto& r : server.requests_for("traces")) {
+        const mjson::Value body = mjson::parse(r.body);
+        for (const auto& rs : body["resourceSpans"].a) names.push_back(attr(rs["resource"], "service.name"));
+    }
+    ASSERT_FALSE(names.empty());
+    EXPECT_EQ(names[0], "checkout-bot");
+}
+
 TEST(RaindropJson, EscapesAndBuildsValues) {
     using raindrop::Json;
     EXPECT_EQ(Json("a\"b\\c\n\t\x01").dump(), R"("a\"b\\c\n\t\u0001")");

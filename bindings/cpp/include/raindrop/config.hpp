@@ -51,7 +51,11 @@ struct Config {
     std::optional<std::uint64_t> max_batch_events;
     std::optional<std::uint64_t> max_batch_bytes;
     std::optional<std::uint64_t> max_text_field_chars;
+    /// Bound the calls and spans begun and not yet ended: their count, and the bytes of their
+    /// inputs and names. A begin past either is refused (the callable still runs, unrecorded) and
+    /// counted in Stats::calls_refused.
     std::optional<std::uint64_t> max_open_calls;
+    std::optional<std::uint64_t> max_open_call_bytes;
 
     std::optional<std::chrono::milliseconds> flush_interval;
     std::optional<std::chrono::milliseconds> request_timeout;
@@ -70,6 +74,16 @@ struct Config {
     std::optional<std::string> library_name = std::string("raindrop-dspy-cpp");
     std::optional<std::string> library_version = std::string(cpp_version);
     std::optional<std::string> language = std::string("cpp");
+    /// The traces' resource service.name (core default "raindrop-dspy").
+    std::optional<std::string> service_name;
+
+    /// A PEM bundle whose certificates HTTPS trusts instead of the built-in roots (default:
+    /// SSL_CERT_FILE). A file that cannot be read or holds no certificate makes the Client
+    /// constructor throw the core's configuration error.
+    std::optional<std::string> ca_file;
+    /// The trusted roots when no ca_file is given: "webpki" (the default: the Mozilla roots
+    /// compiled in) or "platform" (the operating system's verifier). Never "off".
+    std::optional<std::string> tls_roots;
 
     /// Further raw keys merged into the configuration JSON (for keys this struct lacks).
     Properties extra;
@@ -115,6 +129,7 @@ struct Config {
         num("max_batch_bytes", max_batch_bytes);
         num("max_text_field_chars", max_text_field_chars);
         num("max_open_calls", max_open_calls);
+        num("max_open_call_bytes", max_open_call_bytes);
         ms("flush_interval_ms", flush_interval);
         ms("request_timeout_ms", request_timeout);
         ms("connect_timeout_ms", connect_timeout);
@@ -128,6 +143,9 @@ struct Config {
         str("library_name", library_name);
         str("library_version", library_version);
         str("language", language);
+        str("service_name", service_name);
+        str("ca_file", ca_file);
+        str("tls_roots", tls_roots);
         return Json::object(p).dump();
     }
 };
