@@ -134,7 +134,7 @@ fn sustained(name: &str, op: Op, events: usize, text_bytes: usize) {
         sink.spans() as f64 / secs,
         s.requests,
         full_retries + wrap_drops,
-        sink.counters.body_bytes.load(std::sync::atomic::Ordering::Relaxed) as f64 / secs / 1e6,
+        sink.body_bytes() as f64 / secs / 1e6,
         sender_cpu * 1e6 / s.delivered.max(1) as f64,
         if rc == rd_result::RD_OK { "ok" } else { "TIMEOUT" },
     );

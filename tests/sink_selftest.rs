@@ -159,3 +159,19 @@ fn control_endpoint_dump_release_garbage_reset() {
     drop(sink);
     let _ = std::fs::remove_file(dump);
 }
+
+/// The counting mode the benchmarks use: nothing kept, everything counted.
+#[test]
+fn tally_without_keeping_requests() {
+    let sink = Sink::start_on(0, None, false).unwrap();
+    let mut s = TcpStream::connect(("127.0.0.1", sink.port())).unwrap();
+    let events = r#"[{"event_id":"a"},{"event_id":"b"}]"#;
+    let traces = r#"{"resourceSpans":[{"scopeSpans":[{"spans":[{"spanId":"1"}]}]}]}"#;
+    post(&mut s, "/v1/events/track", events);
+    assert_eq!(read_response(&mut s).unwrap().0, 200);
+    post(&mut s, "/v1/traces", traces);
+    assert_eq!(read_response(&mut s).unwrap().0, 200);
+    assert!(sink.attempts().is_empty());
+    let body_bytes = (events.len() + traces.len()) as u64;
+    assert_eq!(sink.tally(), Tally { requests: 2, body_bytes, events: 2, spans: 1 });
+}

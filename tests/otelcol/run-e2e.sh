@@ -128,7 +128,9 @@ if [ "$events_mode" = file ]; then
   events_endpoint="file://$events_file"
 else
   events_file="$work/events-http.jsonl"
-  python3 "$here/events_sink.py" "$work/sink.port" "$events_file" 300 &
+  # the repository's test sink (tests/README.md; `make test-otelcol` builds it with the examples)
+  [ -x "$root/target/release/examples/sink" ] || (cd "$root" && cargo build --release --example sink)
+  "$root/target/release/examples/sink" --port-file "$work/sink.port" --dump "$events_file" >/dev/null &
   sink_pid=$!
   for _ in $(seq 100); do [ -s "$work/sink.port" ] && break; sleep 0.1; done
   [ -s "$work/sink.port" ] || fail "the events sink did not start"

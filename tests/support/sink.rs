@@ -161,6 +161,21 @@ impl Attempt {
     }
 }
 
+/// What the sink received, counted (kept even when the requests are not).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Tally {
+    pub requests: u64,
+    pub body_bytes: u64,
+    /// Items of `events/track` bodies (each carries exactly one `"event_id":` key).
+    pub events: u64,
+    /// Spans of `traces` bodies (each carries exactly one `"spanId":` key).
+    pub spans: u64,
+}
+
+fn occurrences(hay: &[u8], needle: &[u8]) -> u64 {
+    hay.windows(needle.len()).filter(|w| *w == needle).count() as u64
+}
+
 #[derive(Default)]
 struct State {
     scripts: HashMap<String, VecDeque<Reply>>,
@@ -173,6 +188,7 @@ struct State {
     cleared: usize,
     /// Keep attempts in memory (the program keeps only the dump file, so it runs for ever).
     keep: bool,
+    tally: Tally,
     dump: Option<File>,
 }
 
@@ -205,6 +221,7 @@ impl Shared {
         st.fallbacks.clear();
         st.cleared += st.attempts.len();
         st.attempts.clear();
+        st.tally = Tally::default();
         st.releases += 1;
         if let Some(f) = &st.dump {
             let _ = f.set_len(0);
@@ -290,6 +307,11 @@ impl Sink {
     /// requests are released.
     pub fn reset(&self) {
         self.shared.reset()
+    }
+
+    /// The counts of everything received (not forgotten by a reset).
+    pub fn tally(&self) -> Tally {
+        self.shared.state.lock().unwrap().tally
     }
 
     pub fn attempts(&self) -> Vec<Attempt> {
@@ -551,6 +573,11 @@ fn serve_connection(stream: TcpStream, sh: Arc<Shared>) {
             continue;
         }
         let route = route_of(&req.path);
+        let (events, spans) = match route.as_str() {
+            EVENTS => (occurrences(&req.body, br#""event_id":"#), 0),
+            TRACES => (0, occurrences(&req.body, br#""spanId":"#)),
+            _ => (0, 0),
+        };
         // Pick the reply and record the attempt under one lock, so the order is exact.
         let (reply, idx, releases) = {
             let mut st = sh.state.lock().unwrap();
@@ -576,6 +603,10 @@ fn serve_connection(stream: TcpStream, sh: Arc<Shared>) {
                 // One write per line, so a reader never sees two lines interleaved.
                 let _ = f.write_all(attempt.dump_line().as_bytes());
             }
+            st.tally.requests += 1;
+            st.tally.body_bytes += attempt.body.len() as u64;
+            st.tally.events += events;
+            st.tally.spans += spans;
             let idx = st.cleared + st.attempts.len();
             if st.keep {
                 st.attempts.push(attempt);
