@@ -27,6 +27,17 @@ fi
 if [ ! -d /usr/include/gtest ] && [ ! -d /usr/local/include/gtest ]; then
     echo "run-tests.sh: GoogleTest headers not found (Debian/Ubuntu: apt-get install libgtest-dev)" >&2
 fi
+# The tests read JSON with nlohmann/json: installed from the distribution when missing (as root).
+if [ ! -f /usr/include/nlohmann/json.hpp ] && [ ! -f /usr/local/include/nlohmann/json.hpp ]; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get install -y -qq nlohmann-json3-dev >/dev/null 2>&1 \
+            || { apt-get update -qq && apt-get install -y -qq nlohmann-json3-dev >/dev/null; }
+    else
+        echo "run-tests.sh: the tests need nlohmann/json (Debian/Ubuntu: apt-get install nlohmann-json3-dev)" >&2
+        exit 1
+    fi
+fi
 
 step "core: cargo build --release"
 if [ "${CARGO_BUILD:-1}" = 1 ] && command -v cargo >/dev/null; then

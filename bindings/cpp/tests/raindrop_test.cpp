@@ -22,7 +22,7 @@
 #include <unistd.h>
 
 #include "sink.hpp"
-#include "mini_json.hpp"
+#include "json_value.hpp"
 
 using namespace std::chrono_literals;
 using testsink::Sink;

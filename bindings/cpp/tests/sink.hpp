@@ -27,7 +27,7 @@
 #include <thread>
 #include <vector>
 
-#include "mini_json.hpp"
+#include "json_value.hpp"
 
 extern char** environ;
 
