@@ -2,11 +2,15 @@ package raindrop
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
+	"reflect"
+	"regexp"
 	"strings"
 	"testing"
+	"time"
 )
 
 // CAFile and TLSRoots reach the core: it reads the bundle (or refuses it) at New.
@@ -90,5 +94,63 @@ func TestServiceNameReachesTheTraces(t *testing.T) {
 	}
 	if len(names) == 0 || names[0] != "checkout-bot" {
 		t.Errorf("service.name = %v, want checkout-bot", names)
+	}
+}
+
+// Every key the core's configuration accepts (src/config.rs, RawConfig) has a typed Config
+// field: a Config with every field set writes exactly those keys.
+func TestConfigCoversEveryCoreKey(t *testing.T) {
+	src, err := os.ReadFile(filepath.Join("..", "..", "src", "config.rs"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := regexp.MustCompile(`(?s)struct RawConfig \{(.*?)\n\}`).FindSubmatch(src)
+	if body == nil {
+		t.Fatal("struct RawConfig not found in src/config.rs")
+	}
+	core := map[string]bool{}
+	for _, m := range regexp.MustCompile(`(?m)^\s*([a-z_]+):`).FindAllSubmatch(body[1], -1) {
+		core[string(m[1])] = true
+	}
+	if len(core) < 30 {
+		t.Fatalf("read only %d keys from RawConfig: %v", len(core), core)
+	}
+	var cfg Config
+	v := reflect.ValueOf(&cfg).Elem()
+	for i := 0; i < v.NumField(); i++ {
+		f := v.Field(i)
+		switch f.Kind() {
+		case reflect.String:
+			f.SetString("x")
+		case reflect.Int, reflect.Int64:
+			f.SetInt(1) // time.Duration too: 1 ns rounds to 0 ms, set below
+		case reflect.Bool:
+			f.SetBool(true)
+		case reflect.Pointer:
+			if f.Type().Elem().Kind() == reflect.Bool {
+				f.Set(reflect.ValueOf(Bool(true)))
+			}
+		}
+		if f.Type() == reflect.TypeOf(time.Duration(0)) {
+			f.SetInt(int64(time.Second))
+		}
+	}
+	b, err := cfg.toJSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got map[string]any
+	if err := json.Unmarshal(b, &got); err != nil {
+		t.Fatal(err)
+	}
+	for k := range core {
+		if _, ok := got[k]; !ok {
+			t.Errorf("the core's key %q has no Config field", k)
+		}
+	}
+	for k := range got {
+		if !core[k] {
+			t.Errorf("Config writes %q, which the core does not accept", k)
+		}
 	}
 }

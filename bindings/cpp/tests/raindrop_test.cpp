@@ -939,6 +939,36 @@ TEST_F(RaindropTest, ServiceNameReachesTheTraces) {
     EXPECT_EQ(names[0], "checkout-bot");
 }
 
+// Every key the core's configuration accepts (src/config.rs, RawConfig) has a typed Config field:
+// a Config with every field set writes exactly those keys.
+TEST(RaindropConfig, CoversEveryCoreKey) {
+    const std::string here = __FILE__;  // <repo>/bindings/cpp/tests/raindrop_test.cpp
+    std::ifstream f(here.substr(0, here.rfind('/')) + "/../../../src/config.rs");
+    std::stringstream ss;
+    ss << f.rdbuf();
+    const std::string src = ss.str();
+    const auto begin = src.find("struct RawConfig {");
+    ASSERT_NE(begin, std::string::npos) << "struct RawConfig not found in src/config.rs";
+    const std::string fields = src.substr(begin, src.find("\n}", begin) - begin);
+    std::set<std::string> core;
+    const std::regex field(R"(\n\s*([a-z_]+):)");
+    for (std::sregex_iterator it(fields.begin(), fields.end(), field), end; it != end; ++it) core.insert((*it)[1]);
+    ASSERT_GT(core.size(), 30u);
+
+    raindrop::Config c;
+    c.api_key = c.endpoint = c.traces_endpoint = c.project_id = c.user_id = c.convo_id = c.event_name = "x";
+    c.local_workshop_url = c.spool_dir = c.library_name = c.library_version = c.language = "x";
+    c.service_name = c.ca_file = c.tls_roots = "x";
+    c.tracing_enabled = c.bypass_otel_for_tools = c.debug = c.redact_pii = true;
+    c.spool_max_bytes = c.max_queue_items = c.max_queue_bytes = c.max_batch_events = c.max_batch_bytes = 1;
+    c.max_text_field_chars = c.max_open_calls = c.max_open_call_bytes = 1;
+    c.flush_interval = c.request_timeout = c.connect_timeout = c.retry_initial_backoff = c.retry_max_backoff = 1ms;
+    c.retry_after_cap = c.retry_budget = c.shutdown_timeout = c.flush_timeout = c.open_call_ttl = 1ms;
+    std::set<std::string> written;
+    for (const auto& kv : mjson::parse(c.to_json()).o) written.insert(kv.first);
+    EXPECT_EQ(written, core);
+}
+
 TEST(RaindropJson, EscapesAndBuildsValues) {
     using raindrop::Json;
     EXPECT_EQ(Json("a\"b\\c\n\t\x01").dump(), R"("a\"b\\c\n\t\u0001")");
