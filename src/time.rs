@@ -35,6 +35,16 @@ impl Timestamp {
 }
 
 pub fn unix_nanos() -> u64 {
+    #[cfg(unix)]
+    {
+        // One clock_gettime (vDSO on Linux), without SystemTime's Result and Duration arithmetic:
+        // about half the instructions, and a wrapped call reads the clock twice.
+        let mut now = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+        // SAFETY: `now` is a valid, writable timespec.
+        if unsafe { libc::clock_gettime(libc::CLOCK_REALTIME, &mut now) } == 0 && now.tv_sec >= 0 {
+            return (now.tv_sec as u64).saturating_mul(1_000_000_000).saturating_add(now.tv_nsec as u64);
+        }
+    }
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(0)
 }
 
