@@ -51,7 +51,7 @@ pub fn required_id(argument: &str, value: Option<&str>) -> Result<String, Error>
 /// An optional name (model, event name, error type, finish reason): cut to `max_bytes` on a
 /// character boundary; an empty one is refused when `non_empty` (a name that means "default"
 /// must be NULL, not "").
-pub fn name(argument: &str, name: Option<&str>, max_bytes: usize, non_empty: bool) -> Result<Option<String>, Error> {
+fn name(argument: &str, name: Option<&str>, max_bytes: usize, non_empty: bool) -> Result<Option<String>, Error> {
     match name {
         Some(name) if non_empty && name.trim().is_empty() => {
             Err(Error::invalid(argument, "must not be empty (pass NULL for the default)"))
@@ -59,6 +59,22 @@ pub fn name(argument: &str, name: Option<&str>, max_bytes: usize, non_empty: boo
         Some(name) => Ok(Some(cut(name, max_bytes).to_owned())),
         None => Ok(None),
     }
+}
+
+/// An optional event name: cut to MAX_NAME_BYTES; an empty one is refused (NULL means the
+/// client's default).
+pub fn event_name(argument: &str, value: Option<&str>) -> Result<Option<String>, Error> {
+    name(argument, value, MAX_NAME_BYTES, true)
+}
+
+/// An optional model name or error type: cut to MAX_NAME_BYTES.
+pub fn label(argument: &str, value: Option<&str>) -> Result<Option<String>, Error> {
+    name(argument, value, MAX_NAME_BYTES, false)
+}
+
+/// An optional finish reason: cut to MAX_FINISH_REASON_BYTES.
+pub fn finish_reason(argument: &str, value: Option<&str>) -> Result<Option<String>, Error> {
+    name(argument, value, MAX_FINISH_REASON_BYTES, false)
 }
 
 /// A required, non-empty name (a module or span name).

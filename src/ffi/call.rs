@@ -4,7 +4,7 @@ use super::{
     attachments_argument, boundary, capped, capped_text, check_event_id_buffer, live_client, object_argument, rd_call,
     rd_client, rd_error, rd_result, short, timestamp_argument, write_event_id,
 };
-use crate::args::{self, MAX_FINISH_REASON_BYTES, MAX_NAME_BYTES};
+use crate::args;
 use crate::call::CallContext;
 use crate::client::CallResult;
 use crate::error::Error;
@@ -154,11 +154,9 @@ pub unsafe extern "C" fn rd_wrap_begin(
                 Some(CallContext {
                     user_id: args::id("options.user_id", short(arg!(o.user_id, o.user_id_len)).as_deref())?,
                     convo_id: args::id("options.convo_id", short(arg!(o.convo_id, o.convo_id_len)).as_deref())?,
-                    event_name: args::name(
+                    event_name: args::event_name(
                         "options.event_name",
                         short(arg!(o.event_name, o.event_name_len)).as_deref(),
-                        MAX_NAME_BYTES,
-                        true,
                     )?,
                 }),
             ),
@@ -189,21 +187,14 @@ unsafe fn call_result(result: *const rd_call_result, max_chars: usize) -> Result
     let tokens = |n: i64| (n >= 0).then_some(n);
     Ok(CallResult {
         output: capped_text(arg!(r.output, r.output_len), max_chars),
-        model: args::name("result.model", short(arg!(r.model, r.model_len)).as_deref(), MAX_NAME_BYTES, false)?,
+        model: args::label("result.model", short(arg!(r.model, r.model_len)).as_deref())?,
         prompt_tokens: tokens(r.prompt_tokens),
         completion_tokens: tokens(r.completion_tokens),
-        finish_reason: args::name(
+        finish_reason: args::finish_reason(
             "result.finish_reason",
             short(arg!(r.finish_reason, r.finish_reason_len)).as_deref(),
-            MAX_FINISH_REASON_BYTES,
-            false,
         )?,
-        error_type: args::name(
-            "result.error_type",
-            short(arg!(r.error_type, r.error_type_len)).as_deref(),
-            MAX_NAME_BYTES,
-            false,
-        )?,
+        error_type: args::label("result.error_type", short(arg!(r.error_type, r.error_type_len)).as_deref())?,
         error_message: capped(arg!(r.error_message, r.error_message_len), max_chars),
         properties_json: object_argument(
             arg!(r.properties_json, r.properties_json_len),
@@ -212,12 +203,7 @@ unsafe fn call_result(result: *const rd_call_result, max_chars: usize) -> Result
         )?,
         user_id: args::id("result.user_id", short(arg!(r.user_id, r.user_id_len)).as_deref())?,
         convo_id: args::id("result.convo_id", short(arg!(r.convo_id, r.convo_id_len)).as_deref())?,
-        event_name: args::name(
-            "result.event_name",
-            short(arg!(r.event_name, r.event_name_len)).as_deref(),
-            MAX_NAME_BYTES,
-            true,
-        )?,
+        event_name: args::event_name("result.event_name", short(arg!(r.event_name, r.event_name_len)).as_deref())?,
         timestamp: timestamp_argument(arg!(r.timestamp, r.timestamp_len), "result.timestamp")?,
         attachments_json: attachments_argument(
             arg!(r.attachments_json, r.attachments_json_len),

@@ -4,7 +4,7 @@ use super::{
     attachments_argument, boundary, capped, capped_text, check_event_id_buffer, live_client, object_argument,
     rd_client, rd_error, rd_result, required_struct, short, timestamp_argument, write_event_id,
 };
-use crate::args::{self, MAX_NAME_BYTES};
+use crate::args;
 use crate::client::{Client, EventArgs};
 use crate::error::Error;
 use crate::event::AiData;
@@ -115,7 +115,7 @@ unsafe fn event_args(client: &Client, event: &rd_event, with_ai: bool) -> Result
         return Err(Error::invalid("event", "rd_track takes no input, output, model or convo_id: use rd_track_ai"));
     }
     let user_id = args::id("event.user_id", short(arg!(event.user_id, event.user_id_len)).as_deref())?;
-    let name = args::name("event.event", short(arg!(event.event, event.event_len)).as_deref(), MAX_NAME_BYTES, true)?;
+    let name = args::event_name("event.event", short(arg!(event.event, event.event_len)).as_deref())?;
     if name.is_none() && !with_ai {
         // A plain event is its name and properties: without a name it would go out as an empty
         // `ai_generation` event.
@@ -129,12 +129,7 @@ unsafe fn event_args(client: &Client, event: &rd_event, with_ai: bool) -> Result
         ai: with_ai
             .then(|| -> Result<AiData, Error> {
                 Ok(AiData {
-                    model: args::name(
-                        "event.model",
-                        short(arg!(event.model, event.model_len)).as_deref(),
-                        MAX_NAME_BYTES,
-                        false,
-                    )?,
+                    model: args::label("event.model", short(arg!(event.model, event.model_len)).as_deref())?,
                     input: capped_text(arg!(event.input, event.input_len), max_chars),
                     output: capped_text(arg!(event.output, event.output_len), max_chars),
                     convo_id: args::id("event.convo_id", short(arg!(event.convo_id, event.convo_id_len)).as_deref())?,
