@@ -4,11 +4,39 @@
 use crate::error::{Error, ErrorKind};
 use crate::ids::EventId;
 use crate::registry::Registry;
-use crate::span::SpanKind;
 use crate::text::Text;
+use crate::time::Timestamp;
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SpanKind {
+    /// A DSPy-style module call (the top-level wrapped call is a workflow, nested ones are tasks).
+    Module,
+    /// A language-model call.
+    Lm,
+    /// A tool call.
+    Tool,
+}
+
+/// How a call ended (every field optional).
+#[derive(Default, Debug)]
+pub struct CallResult {
+    pub output: Option<Text>,
+    pub model: Option<String>,
+    pub prompt_tokens: Option<i64>,
+    pub completion_tokens: Option<i64>,
+    pub finish_reason: Option<String>,
+    pub error_type: Option<String>,
+    pub error_message: Option<String>,
+    pub properties_json: Option<String>,
+    pub user_id: Option<String>,
+    pub convo_id: Option<String>,
+    pub event_name: Option<String>,
+    pub timestamp: Option<Timestamp>,
+    pub attachments_json: Option<String>,
+}
 
 /// LM results seen under a top-level call, used when the call does not report its own.
 #[derive(Clone, Debug, Default)]
@@ -90,7 +118,7 @@ impl OpenCall {
 /// top-level wrapped call) and its span (when traced) from it, so the caller only moves it.
 pub struct Ended {
     pub call: OpenCall,
-    pub result: crate::client::CallResult,
+    pub result: CallResult,
     pub end_nanos: u64,
     /// A top-level wrapped call: it becomes an event.
     pub event: bool,

@@ -1,10 +1,10 @@
 //! A client: the configuration, the open calls, the queue and the sender thread, and every
 //! operation of the C ABI in safe Rust.
 
-use crate::call::{Begin, CallContext, Calls, Ended, LmResult, OpenCall};
+use crate::call::{Begin, CallContext, CallResult, Calls, Ended, LmResult, OpenCall, SpanKind};
 use crate::config::Config;
 use crate::error::{Error, ErrorKind};
-use crate::event::{AiData, Tracked};
+use crate::event::{EventArgs, Tracked};
 use crate::identify::Identify;
 use crate::ids::EventId;
 use crate::lifecycle::{ClientShared, Shutdown};
@@ -12,31 +12,12 @@ use crate::log::{LogSink, Logger};
 use crate::queue::{Ack, Item, Queue};
 use crate::sender::Sender;
 use crate::signal::Signal;
-use crate::span::SpanKind;
 use crate::stats::{Snapshot, Stats};
 use crate::text::Text;
 use crate::time::Timestamp;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
-
-/// How a call ended (every field optional).
-#[derive(Default, Debug)]
-pub struct CallResult {
-    pub output: Option<Text>,
-    pub model: Option<String>,
-    pub prompt_tokens: Option<i64>,
-    pub completion_tokens: Option<i64>,
-    pub finish_reason: Option<String>,
-    pub error_type: Option<String>,
-    pub error_message: Option<String>,
-    pub properties_json: Option<String>,
-    pub user_id: Option<String>,
-    pub convo_id: Option<String>,
-    pub event_name: Option<String>,
-    pub timestamp: Option<Timestamp>,
-    pub attachments_json: Option<String>,
-}
 
 fn lm_result(result: &CallResult) -> LmResult<'_> {
     LmResult {
@@ -45,18 +26,6 @@ fn lm_result(result: &CallResult) -> LmResult<'_> {
         completion_tokens: result.completion_tokens,
         finish_reason: result.finish_reason.as_deref(),
     }
-}
-
-/// A one-shot event (`rd_track_ai` / `rd_track`).
-#[derive(Default, Debug)]
-pub struct EventArgs {
-    pub event_id: Option<String>,
-    pub user_id: Option<String>,
-    pub event: Option<String>,
-    pub timestamp: Option<Timestamp>,
-    pub ai: Option<AiData>,
-    pub properties_json: Option<String>,
-    pub attachments_json: Option<String>,
 }
 
 pub struct Client {
@@ -71,8 +40,8 @@ pub struct Client {
 impl Client {
     pub fn new(mut config: Config, log_sink: Option<LogSink>) -> Result<Arc<Client>, Error> {
         let logger = Logger::new(config.debug, config.api_key.clone(), log_sink);
-        if config.workshop == crate::mirror::Workshop::Probe {
-            config.workshop = crate::mirror::probe();
+        if config.workshop == crate::workshop::Workshop::Probe {
+            config.workshop = crate::workshop::probe();
         }
         if let Some(warning) = config.workshop_warning.clone() {
             logger.warn("workshop", || warning);

@@ -5,6 +5,8 @@ use serde::Deserialize;
 use std::time::Duration;
 
 pub const DEFAULT_ENDPOINT: &str = "https://api.raindrop.ai/v1/";
+/// `spool_max_bytes` when not set: 256 MiB on disk.
+pub(crate) const DEFAULT_SPOOL_MAX_BYTES: u64 = 256 << 20;
 /// The longest `service_name`, `library_name`, `library_version` and `language`.
 pub(crate) const MAX_NAME_BYTES: usize = 256;
 
@@ -118,7 +120,7 @@ pub struct Config {
     pub library_version: String,
     pub language: String,
     /// The Workshop mirror after resolution (`Probe` until `Client::new` probes).
-    pub workshop: crate::mirror::Workshop,
+    pub workshop: crate::workshop::Workshop,
     /// Given once at `rd_new` when a Workshop URL was given but is not valid.
     pub workshop_warning: Option<String>,
     pub redact_pii: bool,
@@ -134,7 +136,7 @@ impl Config {
 
     pub fn mirror_url(&self) -> Option<&str> {
         match &self.workshop {
-            crate::mirror::Workshop::Url(url) => Some(url),
+            crate::workshop::Workshop::Url(url) => Some(url),
             _ => None,
         }
     }
@@ -279,21 +281,21 @@ pub fn parse(json: Option<&str>, env: impl Fn(&str) -> Option<String>) -> Result
         }
     }
     let workshop_setting = match raw.local_workshop_url {
-        None => crate::mirror::Setting::Inherit,
-        Some(UrlOrFalse::Flag(false)) => crate::mirror::Setting::Off,
+        None => crate::workshop::Setting::Inherit,
+        Some(UrlOrFalse::Flag(false)) => crate::workshop::Setting::Off,
         Some(UrlOrFalse::Flag(true)) => {
             return Err(Error::config("local_workshop_url must be a URL, false or null"));
         }
-        Some(UrlOrFalse::Url(url)) if url.trim().is_empty() => crate::mirror::Setting::Off,
-        Some(UrlOrFalse::Url(url)) => crate::mirror::Setting::Url(url),
+        Some(UrlOrFalse::Url(url)) if url.trim().is_empty() => crate::workshop::Setting::Off,
+        Some(UrlOrFalse::Url(url)) => crate::workshop::Setting::Url(url),
     };
-    let (workshop, workshop_warning) = crate::mirror::resolve(&workshop_setting, &env);
+    let (workshop, workshop_warning) = crate::workshop::resolve(&workshop_setting, &env);
     Ok(Config {
         workshop,
         workshop_warning,
         redact_pii: raw.redact_pii.unwrap_or(false),
         spool_dir: non_empty(raw.spool_dir).map(Into::into),
-        spool_max_bytes: positive("spool_max_bytes", raw.spool_max_bytes, crate::spool::DEFAULT_BUDGET)? as u64,
+        spool_max_bytes: positive("spool_max_bytes", raw.spool_max_bytes, DEFAULT_SPOOL_MAX_BYTES)? as u64,
         api_key,
         sink,
         traces_endpoint,

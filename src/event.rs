@@ -2,7 +2,6 @@
 //! shrinking it until it fits the body limit (it lands truncated, never dropped for its size).
 
 use crate::call::{CallContext, Ended};
-use crate::client::EventArgs;
 use crate::config::Config;
 use crate::ids::EventId;
 use crate::json_bound;
@@ -12,6 +11,18 @@ use serde::ser::{SerializeMap, Serializer};
 use serde::Serialize;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
+
+/// A one-shot event (`rd_track_ai` / `rd_track`).
+#[derive(Default, Debug)]
+pub struct EventArgs {
+    pub event_id: Option<String>,
+    pub user_id: Option<String>,
+    pub event: Option<String>,
+    pub timestamp: Option<Timestamp>,
+    pub ai: Option<AiData>,
+    pub properties_json: Option<String>,
+    pub attachments_json: Option<String>,
+}
 
 #[derive(Clone, Debug, Default)]
 pub struct AiData {

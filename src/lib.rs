@@ -33,6 +33,7 @@ mod stats;
 mod text;
 mod time;
 mod transport;
+mod workshop;
 
 pub use ffi::*;
 pub use text::TRUNCATION_MARKER;

@@ -209,7 +209,7 @@ mod tests {
 
     fn ended_call() -> Item {
         let call = crate::call::OpenCall {
-            kind: crate::span::SpanKind::Module,
+            kind: crate::call::SpanKind::Module,
             sends_event: true,
             nested: false,
             name: "m".into(),
@@ -224,7 +224,7 @@ mod tests {
             rollup: Default::default(),
             held_bytes: 0,
         };
-        let result = crate::client::CallResult::default();
+        let result = crate::call::CallResult::default();
         Item::Call(Box::new(Ended { call, result, end_nanos: 2, event: true, span: true }))
     }
 

@@ -1,21 +1,11 @@
 //! Spans and their OTLP/HTTP JSON encoding (`ExportTraceServiceRequest`), with the attributes
 //! Raindrop needs to keep a span and link it to its event (raindrop-wire.md §3).
 
-use crate::call::{CallContext, Ended};
+use crate::call::{CallContext, Ended, SpanKind};
 use crate::config::Config;
 use crate::ids::EventId;
 use crate::text::{self, Text};
 use serde_json::{json, Map, Value};
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum SpanKind {
-    /// A DSPy-style module call (the top-level wrapped call is a workflow, nested ones are tasks).
-    Module,
-    /// A language-model call.
-    Lm,
-    /// A tool call.
-    Tool,
-}
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum AttrValue {

@@ -35,7 +35,6 @@ use std::path::{Path, PathBuf};
 #[cfg(not(unix))]
 use windows_stub::{FileExt, LOCK_EX, LOCK_NB, LOCK_UN};
 
-pub(crate) const DEFAULT_BUDGET: u64 = 256 << 20;
 const MAGIC: &[u8; 4] = b"RDSP";
 const HEADER: usize = 20;
 const KIND_BATCH: u8 = 1;
@@ -552,6 +551,7 @@ impl Drop for Spool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::DEFAULT_SPOOL_MAX_BYTES;
 
     fn dir(name: &str) -> PathBuf {
         let dir =
@@ -604,7 +604,7 @@ mod tests {
     #[test]
     fn replays_what_a_dropped_client_left_in_order_with_the_same_bytes() {
         let dir = dir("replay");
-        let (mut spool, recovered) = Spool::open(&dir, DEFAULT_BUDGET).unwrap();
+        let (mut spool, recovered) = Spool::open(&dir, DEFAULT_SPOOL_MAX_BYTES).unwrap();
         assert_eq!(recovered, Recovered::default());
         spool.append(Route::Events, b"[{\"event_id\":\"a\"}]", 1).unwrap();
         spool.append(Route::Traces, b"{\"resourceSpans\":[]}", 3).unwrap();
@@ -612,7 +612,7 @@ mod tests {
         // The first one was delivered; the process goes away with two left.
         spool.ack_head();
         drop(spool);
-        let (mut again, recovered) = Spool::open(&dir, DEFAULT_BUDGET).unwrap();
+        let (mut again, recovered) = Spool::open(&dir, DEFAULT_SPOOL_MAX_BYTES).unwrap();
         assert_eq!(recovered, Recovered { batches: 2, items: 5, damaged: 0 });
         assert_eq!(
             drain(&mut again),
@@ -620,7 +620,7 @@ mod tests {
         );
         assert!(segments(&dir).is_empty(), "segments are deleted once everything in them was acknowledged");
         drop(again);
-        let (again, recovered) = Spool::open(&dir, DEFAULT_BUDGET).unwrap();
+        let (again, recovered) = Spool::open(&dir, DEFAULT_SPOOL_MAX_BYTES).unwrap();
         assert!(again.is_empty() && recovered.batches == 0, "nothing is replayed twice");
         let _ = std::fs::remove_dir_all(&dir);
     }
@@ -628,13 +628,13 @@ mod tests {
     #[test]
     fn a_live_clients_segments_are_not_claimed() {
         let dir = dir("shared");
-        let (mut first, _) = Spool::open(&dir, DEFAULT_BUDGET).unwrap();
+        let (mut first, _) = Spool::open(&dir, DEFAULT_SPOOL_MAX_BYTES).unwrap();
         first.append(Route::Events, b"[1]", 1).unwrap();
-        let (second, recovered) = Spool::open(&dir, DEFAULT_BUDGET).unwrap();
+        let (second, recovered) = Spool::open(&dir, DEFAULT_SPOOL_MAX_BYTES).unwrap();
         assert!(second.is_empty() && recovered.batches == 0, "the first client still holds its segment");
         drop(second);
         drop(first); // now an orphan
-        let (mut third, recovered) = Spool::open(&dir, DEFAULT_BUDGET).unwrap();
+        let (mut third, recovered) = Spool::open(&dir, DEFAULT_SPOOL_MAX_BYTES).unwrap();
         assert_eq!(recovered.batches, 1);
         assert_eq!(drain(&mut third), vec![(Route::Events, b"[1]".to_vec(), true)]);
         let _ = std::fs::remove_dir_all(&dir);
@@ -665,14 +665,14 @@ mod tests {
     #[test]
     fn acknowledged_batches_stay_acknowledged_across_a_restart() {
         let dir = dir("acks");
-        let (mut spool, _) = Spool::open(&dir, DEFAULT_BUDGET).unwrap();
+        let (mut spool, _) = Spool::open(&dir, DEFAULT_SPOOL_MAX_BYTES).unwrap();
         for i in 0..5u8 {
             spool.append(Route::Events, &[i], 1).unwrap();
         }
         spool.ack_head();
         spool.ack_head();
         drop(spool);
-        let (mut again, _) = Spool::open(&dir, DEFAULT_BUDGET).unwrap();
+        let (mut again, _) = Spool::open(&dir, DEFAULT_SPOOL_MAX_BYTES).unwrap();
         let left: Vec<Vec<u8>> = drain(&mut again).into_iter().map(|(_, b, _)| b).collect();
         assert_eq!(left, vec![vec![2], vec![3], vec![4]]);
         let _ = std::fs::remove_dir_all(&dir);
@@ -682,7 +682,7 @@ mod tests {
     fn an_unusable_directory_is_an_error_not_a_panic() {
         let file = std::env::temp_dir().join(format!("rd-spool-file-{}", std::process::id()));
         std::fs::write(&file, b"not a directory").unwrap();
-        assert!(Spool::open(&file.join("spool"), DEFAULT_BUDGET).is_err(), "a path under a regular file");
+        assert!(Spool::open(&file.join("spool"), DEFAULT_SPOOL_MAX_BYTES).is_err(), "a path under a regular file");
         let _ = std::fs::remove_file(&file);
     }
 
@@ -694,7 +694,7 @@ mod tests {
         let bodies: Vec<Vec<u8>> = (0..12u8)
             .map(|i| format!("[{{\"event_id\":\"e{i}\",\"pad\":\"{}\"}}]", "p".repeat(i as usize * 7)).into_bytes())
             .collect();
-        let (mut spool, _) = Spool::open(&dir, DEFAULT_BUDGET).unwrap();
+        let (mut spool, _) = Spool::open(&dir, DEFAULT_SPOOL_MAX_BYTES).unwrap();
         for body in &bodies {
             spool.append(Route::Events, body, 1).unwrap();
         }
@@ -754,7 +754,7 @@ mod tests {
                 }
             }
             std::fs::write(&path, &bytes).unwrap();
-            let (mut spool, recovered) = Spool::open(&dir, DEFAULT_BUDGET).unwrap();
+            let (mut spool, recovered) = Spool::open(&dir, DEFAULT_SPOOL_MAX_BYTES).unwrap();
             let got: Vec<Vec<u8>> = drain(&mut spool).into_iter().map(|(_, b, _)| b).collect();
             let intact: Vec<Vec<u8>> =
                 bodies.iter().zip(&touched).filter(|(_, t)| !**t).map(|(b, _)| b.clone()).collect();

@@ -6,9 +6,9 @@ use super::{
 };
 use crate::args;
 use crate::call::CallContext;
-use crate::client::CallResult;
+use crate::call::CallResult;
+use crate::call::SpanKind;
 use crate::error::Error;
-use crate::span::SpanKind;
 use std::ffi::c_char;
 
 /// Per-call options for a top-level `rd_wrap_begin`. Every string is optional (NULL = the

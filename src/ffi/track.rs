@@ -5,9 +5,10 @@ use super::{
     rd_client, rd_error, rd_result, required_struct, short, timestamp_argument, write_event_id,
 };
 use crate::args;
-use crate::client::{Client, EventArgs};
+use crate::client::Client;
 use crate::error::Error;
 use crate::event::AiData;
+use crate::event::EventArgs;
 use crate::identify::Identify;
 use crate::signal::{parse_sentiment, Signal, SignalType};
 use crate::time::Timestamp;
