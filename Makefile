@@ -113,5 +113,5 @@ dist:
 
 # Every consumer built from dist/ alone, cargo off PATH: C natively, under qemu-aarch64 and wine,
 # the conformance driver under wine, C++ (CMake, pkg-config), Python wheels, Go (and windows/amd64).
-test-dist: dist
+test-dist: dist sink
 	bash tests/dist/run.sh

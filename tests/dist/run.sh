@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # make test-dist: every consumer built from what `make dist` put in dist/ alone: the archives are
-# unpacked into a temporary folder, target/ is never read, and cargo is removed from PATH (except
-# for the one step that checks that the sdist builds from source). Consumers talk to a loopback
-# HTTP sink (tests/dist/sink.py); programs under qemu-aarch64 and wine reach it too.
+# unpacked into a temporary folder, the consumers never read target/ (only the test sink runs from
+# there), and cargo is removed from PATH (except for the one step that checks that the sdist
+# builds from source). Consumers talk to the project's one loopback test sink
+# (target/release/examples/sink, built by make sink; tests/README.md); programs under qemu-aarch64
+# and wine reach it too.
 #
 #   C quick start: x86_64 (shared via pkg-config + rpath, static), aarch64 under qemu-user
 #     (shared, static), windows x86_64 under wine (DLL + import library, static)
@@ -108,7 +110,7 @@ echo "$DLL_DEPS" | has -Ei 'libgcc|winpthread|libstdc' && fail "raindrop_dspy.dl
 ok "layout of the three archives; version $VERSION in .pc, CMake and header; SONAME; DLL deps"
 
 step "loopback sink"
-python3 "$ROOT/tests/dist/sink.py" "$WORK/port" "$WORK/sink.jsonl" &
+"$ROOT/target/release/examples/sink" --port-file "$WORK/port" --dump "$WORK/sink.jsonl" &
 SINK_PID=$!
 for _ in $(seq 100); do [ -f "$WORK/port" ] && break; sleep 0.1; done
 [ -f "$WORK/port" ] || fail "the sink did not start"
@@ -118,11 +120,11 @@ echo "sink at $URL"
 sent() {
     local what="$1" before after
     shift
-    before="$(grep -c '"route": "events/track"' "$WORK/sink.jsonl" 2>/dev/null || true)"
+    before="$(grep -c '"route":"events/track"' "$WORK/sink.jsonl" 2>/dev/null || true)"
     local rc=0
     "$@" >"$WORK/out.txt" 2>&1 || rc=$?
     [ "$rc" = 0 ] || { cat "$WORK/out.txt"; fail "$what exited with $rc"; }
-    after="$(grep -c '"route": "events/track"' "$WORK/sink.jsonl" 2>/dev/null || true)"
+    after="$(grep -c '"route":"events/track"' "$WORK/sink.jsonl" 2>/dev/null || true)"
     # the C quick start prints rd_version()
     if has '^raindrop-dspy ' "$WORK/out.txt"; then
         tr -d '\r' <"$WORK/out.txt" | has -x "raindrop-dspy $VERSION" || { cat "$WORK/out.txt"; fail "$what: rd_version() is not $VERSION"; }
