@@ -13,9 +13,9 @@ import logging
 from contextvars import ContextVar
 from typing import Any, Dict, Optional, Tuple
 
-logger = logging.getLogger("raindrop_dspy")
+from ._bindings import RD_TOKENS_UNKNOWN as UNKNOWN  # a token count not known (from the header)
 
-UNKNOWN = -1  # token count not known (RD_TOKENS_UNKNOWN)
+logger = logging.getLogger("raindrop_dspy")
 
 _encode = json.JSONEncoder(default=str, ensure_ascii=False).encode
 _encode_str = json.encoder.encode_basestring  # type: ignore[attr-defined]
