@@ -5,10 +5,12 @@ import (
 	"context"
 	"encoding/json"
 	"math"
+	"math/rand"
 	"runtime"
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 )
 
 type inner struct {
@@ -146,5 +148,49 @@ func TestWrapCapsAHugeInputBeforeEncoding(t *testing.T) {
 	in := str(path(evs[0], "ai_data", "input"))
 	if len([]rune(in)) > 2000 || !strings.HasPrefix(in, `{"question":"xxx`) || !strings.HasSuffix(in, "[truncated by raindrop]") {
 		t.Errorf("input: %d chars, %q...%q", len(in), in[:min(len(in), 20)], in[max(0, len(in)-30):])
+	}
+}
+
+// TestStrMatchesEncodingJSON: the string encoder (runs found by
+// internal/jsonscan, escapes written here) against encoding/json without HTML
+// escaping, for every byte value and for random texts mixing plain runs,
+// escapes, multi-byte and invalid UTF-8; and the characters it charges to the
+// budget are those of its output.
+func TestStrMatchesEncodingJSON(t *testing.T) {
+	check := func(s string) {
+		t.Helper()
+		var buf bytes.Buffer
+		enc := json.NewEncoder(&buf)
+		enc.SetEscapeHTML(false)
+		if err := enc.Encode(s); err != nil {
+			t.Fatal(err)
+		}
+		want := bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
+		const budget = 1 << 30
+		e := jsonWriter{left: budget}
+		e.str(s)
+		if !bytes.Equal(e.buf, want) {
+			t.Fatalf("%q:\n got %s\nwant %s", s, e.buf, want)
+		}
+		if used := budget - e.left; used != utf8.RuneCount(want) {
+			t.Fatalf("%q: charged %d characters for %d", s, used, utf8.RuneCount(want))
+		}
+	}
+	for c := 0; c < 256; c++ {
+		for _, pre := range []string{"", "x", strings.Repeat("y", 40)} {
+			check(pre + string([]byte{byte(c)}) + "z")
+			check(pre + string([]byte{byte(c)}))
+		}
+	}
+	pieces := []string{"a", `"`, `\`, "\n", "\t", "\b", "\f", "\r", "\x01", "\x1f", "\x7f", "é", "😀",
+		"\u2028", "\u2029", "\u2027", "\xff", "\xe2\x80", "\xed\xa0\x80", "<&>", strings.Repeat("b", 17),
+		strings.Repeat("c", 33)}
+	r := rand.New(rand.NewSource(9))
+	for k := 0; k < 20000; k++ {
+		var sb strings.Builder
+		for n := r.Intn(12); n > 0; n-- {
+			sb.WriteString(pieces[r.Intn(len(pieces))])
+		}
+		check(sb.String())
 	}
 }

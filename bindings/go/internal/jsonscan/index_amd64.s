@@ -1,0 +1,128 @@
+//go:build !purego
+
+#include "textflag.h"
+
+// func index(s string) int
+//
+// A byte is fine when, as a signed byte, it is greater than 0x1f (0x20..0x7f:
+// control characters and non-ASCII bytes are not) and it is neither '"' nor
+// '\\'. Two 16-byte blocks per step while 32 bytes are left, then one, then
+// the rest.
+TEXT ·index(SB), NOSPLIT, $0-24
+	MOVQ s_base+0(FP), SI
+	MOVQ s_len+8(FP), BX
+	XORQ AX, AX
+	MOVQ $0x2222222222222222, DX
+	MOVQ DX, X1
+	PUNPCKLQDQ X1, X1
+	MOVQ $0x5c5c5c5c5c5c5c5c, DX
+	MOVQ DX, X2
+	PUNPCKLQDQ X2, X2
+	MOVQ $0x1f1f1f1f1f1f1f1f, DX
+	MOVQ DX, X3
+	PUNPCKLQDQ X3, X3
+
+loop32:
+	LEAQ 32(AX), CX
+	CMPQ CX, BX
+	JA   one16
+	MOVOU (SI)(AX*1), X0
+	MOVOU 16(SI)(AX*1), X6
+	// first block: X4 = fine bytes
+	MOVO    X0, X4
+	PCMPEQB X1, X4
+	MOVO    X0, X5
+	PCMPEQB X2, X5
+	POR     X5, X4
+	PCMPGTB X3, X0
+	PANDN   X0, X4
+	// second block: X7 = fine bytes
+	MOVO    X6, X7
+	PCMPEQB X1, X7
+	MOVO    X6, X5
+	PCMPEQB X2, X5
+	POR     X5, X7
+	PCMPGTB X3, X6
+	PANDN   X6, X7
+	MOVO    X4, X5
+	PAND    X7, X5
+	PMOVMSKB X5, DX
+	CMPL DX, $0xffff
+	JNE  found32
+	MOVQ CX, AX
+	JMP  loop32
+
+found32:
+	PMOVMSKB X4, DX
+	CMPL DX, $0xffff
+	JNE  found
+	ADDQ $16, AX
+	PMOVMSKB X7, DX
+	JMP  found
+
+one16:
+	LEAQ 16(AX), CX
+	CMPQ CX, BX
+	JA   tail
+	MOVOU (SI)(AX*1), X0
+	MOVO    X0, X4
+	PCMPEQB X1, X4
+	MOVO    X0, X5
+	PCMPEQB X2, X5
+	POR     X5, X4
+	PCMPGTB X3, X0
+	PANDN   X0, X4
+	PMOVMSKB X4, DX
+	CMPL DX, $0xffff
+	JNE  found
+	MOVQ CX, AX
+
+tail:
+	// Fewer than 16 bytes left. With 16 or more in all, test the last 16
+	// (the ones before AX are fine, so the first special one found is the
+	// first from AX); else one byte at a time.
+	CMPQ AX, BX
+	JEQ  done
+	CMPQ BX, $16
+	JB   bytes
+	MOVQ BX, AX
+	SUBQ $16, AX
+	MOVOU (SI)(AX*1), X0
+	MOVO    X0, X4
+	PCMPEQB X1, X4
+	MOVO    X0, X5
+	PCMPEQB X2, X5
+	POR     X5, X4
+	PCMPGTB X3, X0
+	PANDN   X0, X4
+	PMOVMSKB X4, DX
+	CMPL DX, $0xffff
+	JNE  found
+	MOVQ BX, AX
+	JMP  done
+
+bytes:
+	MOVBLZX (SI)(AX*1), DX
+	CMPB DX, $0x20
+	JB   done
+	CMPB DX, $0x80
+	JAE  done
+	CMPB DX, $0x22
+	JEQ  done
+	CMPB DX, $0x5c
+	JEQ  done
+	INCQ AX
+	CMPQ AX, BX
+	JB   bytes
+
+done:
+	MOVQ AX, ret+16(FP)
+	RET
+
+found:
+	// DX: one bit per fine byte; the first clear bit is the first special byte.
+	NOTL DX
+	BSFL DX, DX
+	ADDQ DX, AX
+	MOVQ AX, ret+16(FP)
+	RET
