@@ -23,7 +23,12 @@ _encode_str = json.encoder.encode_basestring  # type: ignore[attr-defined]
 
 def enc(s: Optional[str]) -> Optional[bytes]:
     """UTF-8 bytes for the core (lone surrogates pass through; the core replaces them)."""
-    return None if s is None else s.encode("utf-8", "surrogatepass")
+    if s is None:
+        return None
+    try:
+        return s.encode()  # cheaper than naming the error handler
+    except UnicodeEncodeError:
+        return s.encode("utf-8", "surrogatepass")
 
 
 _bytes_cache: Dict[str, bytes] = {}

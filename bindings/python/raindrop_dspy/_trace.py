@@ -31,8 +31,11 @@ import time
 import types
 from typing import Any, Callable, Dict, Optional, Tuple
 
-from . import _client, _ffi
+from . import _ffi
 from ._capture import ACTIVE, Frame
+from ._client import BYTES_OFF as _OFF
+from ._client import FRESH as _FRESH
+from ._client import new_record as _new_record
 from ._client import pack_end, pack_end_output, pack_record, thread_buffers
 from ._extract import (
     UNKNOWN,
@@ -45,6 +48,7 @@ from ._extract import (
     messages_json,
     output_text,
     to_json,
+    usage_numbers,
 )
 
 logger = logging.getLogger("raindrop_dspy")
@@ -218,18 +222,29 @@ def record_lm(frame: Frame, lm: Any, entry: Any, t0: int, t1: int, result: Any, 
         if not hid:
             return
         frame.lm_seen = True
-        tracing = nc.tracing
         inp = out = None
         pb = None
         if type(entry) is dict:
-            model, pt, ct, fr = lm_entry(entry)
+            u = entry.get("usage")
+            resp = entry.get("response")
+            # The common entry (lm_entry's first cases): a usage dict with int counts, a string
+            # finish reason on the response (lm15), a string model.
+            fr = getattr(resp, "finish_reason", None)
+            model = entry.get("model")
+            if type(u) is dict and type(fr) is str and type(model) is str and model:
+                pt = u.get("prompt_tokens")
+                ct = u.get("completion_tokens")
+                if type(pt) is not int or type(ct) is not int:
+                    pt, ct = usage_numbers(u)
+            else:
+                model, pt, ct, fr = lm_entry(entry)
         else:
             # No history entry (disable_history, or an LM overriding update_history).
             m = getattr(lm, "model", None)
             model = None if m is None else str(m)
             pt = ct = UNKNOWN
             fr = None
-        if tracing:
+        if nc.tracing:
             # What only the span shows; a failure here loses the span's text, not the usage.
             try:
                 if type(entry) is dict:
@@ -237,8 +252,9 @@ def record_lm(frame: Frame, lm: Any, entry: Any, t0: int, t1: int, result: Any, 
                     prompt = entry.get("prompt")
                     completion = entry.get("outputs")
                     rm = entry.get("response_model")
-                    rm = None if rm is None else str(rm)
-                    cache_hit = entry.get("usage") == {} and entry.get("response") is not None
+                    if rm is not None and type(rm) is not str:
+                        rm = str(rm)
+                    cache_hit = u == {} and resp is not None
                 else:
                     kw = kwargs or {}
                     msgs = kw.get("messages")
@@ -251,26 +267,47 @@ def record_lm(frame: Frame, lm: Any, entry: Any, t0: int, t1: int, result: Any, 
                 else:
                     inp = None if prompt is None else (prompt if type(prompt) is str else to_json(prompt))
                 if exc is None:
-                    out = completion_text(completion)
+                    if type(completion) is list and completion and type(completion[0]) is str:
+                        out = completion[0]
+                    else:
+                        out = completion_text(completion)
                 pb = _lm_properties(model, rm, cache_hit)
             except Exception:
                 logger.debug("raindrop_dspy: LM span text failed", exc_info=True)
                 inp = out = pb = None
         mb = None if model is None else cached_bytes(model)
         name = mb or type(lm).__name__.encode()
-        inb = None if inp is None else inp.encode("utf-8", "surrogatepass")
-        ob = None if out is None else out.encode("utf-8", "surrogatepass")
+        inb = ob = None
+        if inp is not None:
+            try:
+                inb = inp.encode()
+            except UnicodeEncodeError:  # lone surrogates: the core replaces them
+                inb = inp.encode("utf-8", "surrogatepass")
+        if out is not None:
+            try:
+                ob = out.encode()
+            except UnicodeEncodeError:
+                ob = out.encode("utf-8", "surrogatepass")
         fb = None if fr is None else cached_bytes(fr)
         if exc is None:
             et = em = None
         else:
             et, em = error_fields(exc)
-        try:
-            tb = _client._tls.b
-        except AttributeError:
+        if _FRESH:
+            a = _new_record(
+                hid, frame.handle, _KIND_LM, id(name) + _OFF, len(name),
+                0 if inb is None else id(inb) + _OFF, 0 if inb is None else len(inb), t0, t1,
+                0 if ob is None else id(ob) + _OFF, 0 if ob is None else len(ob),
+                0 if mb is None else id(mb) + _OFF, 0 if mb is None else len(mb), pt, ct,
+                0 if fb is None else id(fb) + _OFF, 0 if fb is None else len(fb),
+                0 if et is None else id(et) + _OFF, 0 if et is None else len(et),
+                0 if em is None else id(em) + _OFF, 0 if em is None else len(em),
+                0 if pb is None else id(pb) + _OFF, 0 if pb is None else len(pb))
+            rc = nc.lib.hot_span_record_packed(id(a) + _OFF, None)
+        else:
             tb = thread_buffers()
-        pack_record(tb, hid, frame.handle, _KIND_LM, name, inb, t0, t1, ob, mb, pt, ct, fb, et, em, pb)
-        rc = nc.lib.hot_span_record_packed(tb.rec_addr, None)
+            pack_record(tb, hid, frame.handle, _KIND_LM, name, inb, t0, t1, ob, mb, pt, ct, fb, et, em, pb)
+            rc = nc.lib.hot_span_record_packed(tb.rec_addr, None)
         if rc != _RD_OK:
             _report(nc, rc, "rd_span_record (lm)")
     except Exception:

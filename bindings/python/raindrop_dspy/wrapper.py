@@ -39,7 +39,10 @@ from typing import (
 
 from . import _client, _ffi, _trace
 from ._capture import ACTIVE, Frame, install_hooks
+from ._client import BYTES_OFF as _OFF
+from ._client import FRESH as _FRESH
 from ._client import NativeClient, call_out, pack_begin, pack_end, pack_end_output
+from ._client import new_end_output as _new_end_output
 from ._client import thread_buffers as _tls_buffers
 from ._extract import cached_bytes, error_fields, fallback_model, fallback_usage, input_text, output_text
 
@@ -61,6 +64,9 @@ _UNKNOWN = _ffi.RD_TOKENS_UNKNOWN
 _name_cache: Dict[type, bytes] = {}
 _NO_TOKEN: Any = None
 _new_frame = object.__new__
+_active_get = ACTIVE.get
+_active_set = ACTIVE.set
+_reset = ACTIVE.reset
 CallContext = Tuple[Optional[bytes], Optional[bytes]]  # encoded user and convo ids of context()
 
 
@@ -81,16 +87,12 @@ class CallFrame(Frame):
         reason of the LM calls under the call were reported as LM spans: the core rolls them up."""
         token = self._token
         if token is not None:
-            ACTIVE.reset(token)
+            _reset(token)
         try:
             nc = self.client
             hid = nc.hid
             if not hid:
                 return  # shut down (or forked) since the call began
-            try:
-                tb = _client._tls.b
-            except AttributeError:
-                tb = _tls_buffers()
             if self.lm_seen:
                 mb = None  # the core takes the LM calls' model
                 parent = self.parent
@@ -100,21 +102,42 @@ class CallFrame(Frame):
                 model = fallback_model(self.module, self.kwargs)
                 mb = None if model is None else cached_bytes(model)
             if exc is None:
-                text = output_text(result)
-                ob = None if text is None else text.encode("utf-8", "surrogatepass")
-                pt, ct = (_UNKNOWN, _UNKNOWN) if self.lm_seen else fallback_usage(result)
-                if pt < 0 and ct < 0:
-                    # The common case: output and model only; the rest of tb.eo never changes.
-                    pack_end_output(tb, hid, self.handle, ob, mb)
-                    args = tb.eo_addr
+                # The common result: a Prediction with one field (output_text's first case).
+                store = getattr(result, "_store", None)
+                if type(store) is dict and len(store) == 1:
+                    (text,) = store.values()
+                    if type(text) is not str and text is not None:
+                        text = str(text)
                 else:
-                    pack_end(tb, hid, self.handle, ob, mb, pt, ct, None, None)
-                    args = tb.ef_addr
+                    text = output_text(result)
+                if text is None:
+                    ob = None
+                else:
+                    try:
+                        ob = text.encode()
+                    except UnicodeEncodeError:  # lone surrogates: the core replaces them
+                        ob = text.encode("utf-8", "surrogatepass")
+                pt, ct = (_UNKNOWN, _UNKNOWN) if self.lm_seen else fallback_usage(result)
+                if pt < 0 and ct < 0 and _FRESH:
+                    # The common case: output and model only (every other field zero).
+                    a = _new_end_output(hid, self.handle, 0 if ob is None else id(ob) + _OFF,
+                                        0 if ob is None else len(ob), 0 if mb is None else id(mb) + _OFF,
+                                        0 if mb is None else len(mb), _UNKNOWN, _UNKNOWN)
+                    rc = nc.lib.hot_wrap_end_packed(id(a) + _OFF, None)
+                else:
+                    tb = _tls_buffers()
+                    if pt < 0 and ct < 0:
+                        pack_end_output(tb, hid, self.handle, ob, mb)
+                        args = tb.eo_addr
+                    else:
+                        pack_end(tb, hid, self.handle, ob, mb, pt, ct, None, None)
+                        args = tb.ef_addr
+                    rc = nc.lib.hot_wrap_end_packed(args, None)
             else:
                 et, em = error_fields(exc)
+                tb = _tls_buffers()
                 pack_end(tb, hid, self.handle, None, mb, _UNKNOWN, _UNKNOWN, et, em)
-                args = tb.ef_addr
-            rc = nc.lib.hot_wrap_end_packed(args, None)
+                rc = nc.lib.hot_wrap_end_packed(tb.ef_addr, None)
             if rc != _RD_OK:
                 nc.report(rc, "rd_wrap_end")
         except Exception:
@@ -413,14 +436,26 @@ class RaindropDSPy:
                 if nc.current() is None:
                     return None
                 hid = nc.hid
-            parent = ACTIVE.get()
+            parent = _active_get()
             parent_id = parent.handle if parent is not None and parent.client is nc else 0
             cls = type(module)
             name = _name_cache.get(cls)
             if name is None:
                 name = _name_cache[cls] = cls.__name__.encode()
-            text = input_text(args, kwargs)
-            inp = None if text is None else text.encode("utf-8", "surrogatepass")
+            # The common input: one string keyword argument (input_text's first case).
+            if not args and len(kwargs) == 1:
+                (text,) = kwargs.values()
+                if type(text) is not str:
+                    text = input_text(args, kwargs)
+            else:
+                text = input_text(args, kwargs)
+            if text is None:
+                inp = None
+            else:
+                try:
+                    inp = text.encode()
+                except UnicodeEncodeError:  # lone surrogates: the core replaces them
+                    inp = text.encode("utf-8", "surrogatepass")
             opts = None  # an rd_call_options, alive until the calls below return
             if not parent_id:
                 ctx = self._call_context.get()
@@ -452,7 +487,7 @@ class RaindropDSPy:
             frame.lm_seen = False
             frame.module = module
             frame.kwargs = kwargs
-            frame._token = ACTIVE.set(frame)
+            frame._token = _active_set(frame)
             return frame
         except Exception:
             logger.debug("raindrop_dspy: rd_wrap_begin failed", exc_info=True)

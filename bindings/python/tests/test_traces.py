@@ -379,6 +379,7 @@ def test_hook_failure_never_reaches_user_code(rd, sink, get_events, monkeypatch)
 
     monkeypatch.setattr(_trace, "input_text", broken)
     monkeypatch.setattr(_trace, "completion_text", broken)
+    monkeypatch.setattr(_trace, "_lm_properties", broken)  # the common completion skips completion_text
     out = rd.wrap(dspy.ChainOfThought("question -> answer"))(question="still works")
     assert out.answer == "echo: still works"
     spans = collect(rd, sink)
