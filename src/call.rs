@@ -4,7 +4,7 @@
 use crate::error::{Error, ErrorKind};
 use crate::ids::EventId;
 use crate::registry::Registry;
-use crate::text::Text;
+use crate::text::RawText;
 use crate::time::Timestamp;
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
@@ -23,7 +23,7 @@ pub enum SpanKind {
 /// How a call ended (every field optional).
 #[derive(Default, Debug)]
 pub struct CallResult {
-    pub output: Option<Text>,
+    pub output: Option<RawText>,
     pub model: Option<String>,
     pub prompt_tokens: Option<i64>,
     pub completion_tokens: Option<i64>,
@@ -83,7 +83,7 @@ pub struct OpenCall {
     /// Nested under another call (a task rather than a workflow, for module spans).
     pub nested: bool,
     pub name: String,
-    pub input: Option<Text>,
+    pub input: Option<RawText>,
     pub start_nanos: u64,
     pub trace_id: [u8; 16],
     pub span_id: [u8; 8],
@@ -135,10 +135,11 @@ impl Ended {
     /// Rough size for the queue's byte bound: what the event and the span would each hold.
     pub fn approx_bytes(&self) -> usize {
         let len = |t: Option<&str>| t.map_or(0, str::len);
+        let raw = |t: &Option<RawText>| t.as_ref().map_or(0, RawText::len);
         let r = &self.result;
         let texts = self.call.name.len()
-            + len(self.call.input.as_deref())
-            + len(r.output.as_deref())
+            + raw(&self.call.input)
+            + raw(&r.output)
             + len(r.error_message.as_deref())
             + len(r.properties_json.as_deref());
         let event =
@@ -172,7 +173,7 @@ pub struct Begin<'a> {
     pub kind: SpanKind,
     pub sends_event_if_top_level: bool,
     pub name: String,
-    pub input: Option<Text>,
+    pub input: Option<RawText>,
     /// Top-level calls only: nested ones share their top-level call's.
     pub event_id: Option<&'a str>,
     pub context: Option<CallContext>,
@@ -243,7 +244,7 @@ impl Calls {
         };
         let held_bytes = std::mem::size_of::<OpenCall>()
             + begin.name.len()
-            + begin.input.as_deref().map_or(0, str::len)
+            + begin.input.as_ref().map_or(0, RawText::len)
             + if nested { 0 } else { event_id.len() + context.as_deref().map_or(0, context_bytes) };
         Ok(OpenCall {
             kind: begin.kind,

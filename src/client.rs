@@ -13,7 +13,7 @@ use crate::queue::{Ack, Item, Queue};
 use crate::sender::Sender;
 use crate::signal::Signal;
 use crate::stats::{Snapshot, Stats};
-use crate::text::Text;
+use crate::text::RawText;
 use crate::time::Timestamp;
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -111,7 +111,7 @@ impl Client {
         &self,
         parent: u64,
         module: String,
-        input: Option<Text>,
+        input: Option<RawText>,
         event_id: Option<&str>,
         context: Option<CallContext>,
     ) -> Result<(u64, EventId), Error> {
@@ -131,7 +131,7 @@ impl Client {
         parent: u64,
         kind: SpanKind,
         name: String,
-        input: Option<Text>,
+        input: Option<RawText>,
     ) -> Result<(u64, EventId), Error> {
         self.begin(Begin { parent, kind, sends_event_if_top_level: false, name, input, event_id: None, context: None })
     }
@@ -151,7 +151,7 @@ impl Client {
         parent: u64,
         kind: SpanKind,
         name: String,
-        input: Option<Text>,
+        input: Option<RawText>,
         start_nanos: u64,
         end_nanos: u64,
         result: CallResult,

@@ -5,7 +5,7 @@ use crate::call::{CallContext, Ended};
 use crate::config::Config;
 use crate::ids::EventId;
 use crate::json_bound;
-use crate::text::{self, Text};
+use crate::text::{self, RawText, Text};
 use crate::time::Timestamp;
 use serde::ser::{SerializeMap, Serializer};
 use serde::Serialize;
@@ -19,9 +19,19 @@ pub struct EventArgs {
     pub user_id: Option<String>,
     pub event: Option<String>,
     pub timestamp: Option<Timestamp>,
-    pub ai: Option<AiData>,
+    pub ai: Option<AiArgs>,
     pub properties_json: Option<String>,
     pub attachments_json: Option<String>,
+}
+
+/// The AI fields of a one-shot event as the hot path copies them (texts not yet checked as
+/// UTF-8: the sender repairs them when it builds the event's `AiData`).
+#[derive(Clone, Debug, Default)]
+pub struct AiArgs {
+    pub model: Option<String>,
+    pub input: Option<RawText>,
+    pub output: Option<RawText>,
+    pub convo_id: Option<String>,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -62,13 +72,12 @@ impl Tracked {
     /// Rough size for the queue's byte bound.
     pub fn approx_bytes(&self) -> usize {
         let len = |t: Option<&str>| t.map_or(0, str::len);
+        let raw = |t: &Option<RawText>| t.as_ref().map_or(0, RawText::len);
         let a = &self.args;
-        let ai = a.ai.as_ref().map_or(0, |ai| {
-            len(ai.model.as_deref())
-                + len(ai.input.as_deref())
-                + len(ai.output.as_deref())
-                + len(ai.convo_id.as_deref())
-        });
+        let ai = a
+            .ai
+            .as_ref()
+            .map_or(0, |ai| len(ai.model.as_deref()) + raw(&ai.input) + raw(&ai.output) + len(ai.convo_id.as_deref()));
         256 + self.event_id.len()
             + len(a.user_id.as_deref())
             + len(a.event.as_deref())
@@ -103,10 +112,10 @@ impl Event {
         let prompt_tokens = result.prompt_tokens.or(rollup.prompt_tokens.total());
         let completion_tokens = result.completion_tokens.or(rollup.completion_tokens.total());
         let finish_reason = result.finish_reason.or_else(|| rollup.finish_reason.clone());
-        let mut output = result.output;
+        let mut output = result.output.map(RawText::into_text);
         let failed = result.error_type.is_some() || result.error_message.is_some();
         // An errored call with no input still lands: its error is its content (contract §5).
-        if failed && call.input.as_deref().is_none_or(str::is_empty) && output.as_deref().is_none_or(str::is_empty) {
+        if failed && call.input.as_ref().is_none_or(RawText::is_empty) && output.as_deref().is_none_or(str::is_empty) {
             let kind = result.error_type.as_deref().unwrap_or("Error");
             output = Some(format!("{kind}: {}", result.error_message.as_deref().unwrap_or("")).into());
         }
@@ -124,7 +133,7 @@ impl Event {
             user_id,
             event,
             timestamp: result.timestamp.unwrap_or(Timestamp::UnixNanos(call.start_nanos)),
-            ai: Some(AiData { model, input: call.input, output, convo_id }),
+            ai: Some(AiData { model, input: call.input.map(RawText::into_text), output, convo_id }),
             properties_json: result.properties_json,
             builtins: Builtins {
                 prompt_tokens,
@@ -147,9 +156,11 @@ impl Event {
             user_id: args.user_id.or_else(|| config.user_id.clone()).unwrap_or_else(|| "unknown".into()),
             event: args.event.unwrap_or_else(|| config.event_name.clone()),
             timestamp,
-            ai: args.ai.map(|mut ai| {
-                ai.convo_id = ai.convo_id.or_else(|| config.convo_id.clone());
-                ai
+            ai: args.ai.map(|ai| AiData {
+                model: ai.model,
+                input: ai.input.map(RawText::into_text),
+                output: ai.output.map(RawText::into_text),
+                convo_id: ai.convo_id.or_else(|| config.convo_id.clone()),
             }),
             properties_json: args.properties_json,
             builtins: Builtins::default(),

@@ -9,7 +9,7 @@
 //! one the official SDKs load).
 
 use crate::queue::Item;
-use crate::text::Text;
+use crate::text::RawText;
 use once_cell::race::OnceBox;
 use regex::Regex;
 use std::borrow::Cow;
@@ -183,9 +183,13 @@ fn redact_private_keys(text: &str) -> Cow<'_, str> {
 /// message; signal comment and `after`. A placeholder can be longer than what it replaced, so
 /// each changed text is capped again at `max_chars`.
 pub(crate) fn item(mut item: Item, max_chars: usize) -> Item {
-    let text = |field: &mut Option<Text>| {
-        if let Some(Cow::Owned(redacted)) = field.as_deref().map(redact) {
-            *field = Some(Text::from(crate::text::cap(&redacted, max_chars)));
+    let text = |field: &mut Option<RawText>| {
+        let redacted = field.as_ref().and_then(|raw| match redact(&raw.to_str()) {
+            Cow::Owned(redacted) => Some(RawText::from(&*crate::text::cap(&redacted, max_chars))),
+            Cow::Borrowed(_) => None,
+        });
+        if redacted.is_some() {
+            *field = redacted;
         }
     };
     let string = |field: &mut Option<String>| {

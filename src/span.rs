@@ -123,8 +123,8 @@ impl Span {
                     .clone()
                     .or_else(|| from_call(|c| &c.event_name))
                     .unwrap_or_else(|| config.event_name.clone()),
-                input: call.input.clone(),
-                output: result.output.clone(),
+                input: call.input.as_ref().map(|t| Text::from(t.to_str())),
+                output: result.output.as_ref().map(|t| Text::from(t.to_str())),
                 model: result.model.clone().or_else(|| call.rollup.model.clone()),
                 prompt_tokens: result.prompt_tokens,
                 completion_tokens: result.completion_tokens,

@@ -2,11 +2,57 @@
 
 use std::borrow::Cow;
 
-/// A text field as the hot path copies it: exactly its bytes, no header, so a text of up to
-/// 1,024 bytes is one small-object allocation (mimalloc's fast path; an `Arc<str>` of the same
-/// text is 16 bytes longer and took its generic path, ~200 instructions more). The sender thread
-/// copies it again where a call's event and span both need it.
+/// A text field as the sender builds events and spans from it: valid UTF-8.
 pub type Text = Box<str>;
+
+/// A text field as the hot path copies it: the caller's bytes, capped, and checked as UTF-8 only
+/// on the sender thread (contract §2: the hot path copies, the sender serialises). Exactly its
+/// bytes, no header, so a text of up to 1,024 bytes is one small-object allocation (mimalloc's
+/// fast path; an `Arc<str>` of the same text is 16 bytes longer and took its generic path, ~200
+/// instructions more).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RawText(Box<[u8]>);
+
+impl RawText {
+    /// `bytes` capped at `max_chars` characters: the text `repair_capped` gives, once repaired.
+    /// Repairing never makes more characters than there are bytes, so bytes that fit the cap
+    /// are copied as they are, unread (the sender repairs them); only a longer text is scanned
+    /// here, to find where to cut it.
+    pub fn capped(bytes: &[u8], max_chars: usize) -> RawText {
+        if bytes.len() <= max_chars {
+            return RawText(bytes.into());
+        }
+        RawText(repair_capped(bytes, max_chars).into_owned().into_bytes().into_boxed_slice())
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Empty once repaired too (every byte becomes at least one character).
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The text, invalid UTF-8 repaired (U+FFFD); borrowed when valid.
+    pub fn to_str(&self) -> Cow<'_, str> {
+        String::from_utf8_lossy(&self.0)
+    }
+
+    /// The text, invalid UTF-8 repaired (U+FFFD); valid text keeps its allocation.
+    pub fn into_text(self) -> Text {
+        match String::from_utf8(self.0.into_vec()) {
+            Ok(text) => text.into_boxed_str(),
+            Err(e) => String::from_utf8_lossy(e.as_bytes()).into(),
+        }
+    }
+}
+
+impl From<&str> for RawText {
+    fn from(text: &str) -> Self {
+        RawText(text.as_bytes().into())
+    }
+}
 
 pub const TRUNCATION_MARKER: &str = "...[truncated by raindrop]";
 const MARKER_CHARS: usize = 26;
@@ -271,6 +317,22 @@ mod tests {
         }
         assert_eq!(repair_capped(&bytes, limit), expected);
         assert_eq!(expected.chars().count(), limit);
+    }
+
+    #[test]
+    fn raw_text_repaired_on_the_sender_equals_repair_capped() {
+        let pieces: [&[u8]; 6] = [b"a", "\u{e9}".as_bytes(), "\u{1f600}".as_bytes(), b"\xff", b"\xf0\x9f", b"\x80"];
+        let mut bytes = Vec::new();
+        for i in 0..200 {
+            bytes.extend_from_slice(pieces[(i * 7 + i / 3) % 6]);
+            for limit in [1, 26, 27, 40, 100, 1000] {
+                let raw = RawText::capped(&bytes, limit);
+                let expected = repair_capped(&bytes, limit);
+                assert_eq!(raw.to_str(), expected, "{bytes:?} limit {limit}");
+                assert_eq!(raw.is_empty(), expected.is_empty());
+                assert_eq!(&*raw.into_text(), &*expected);
+            }
+        }
     }
 
     #[test]

@@ -84,7 +84,7 @@ use crate::client::Client;
 use crate::error::{Error, ErrorKind};
 use crate::json_bound;
 use crate::process::CLIENTS;
-use crate::text::{self, Text};
+use crate::text::{self, RawText};
 use crate::time::Timestamp;
 use std::borrow::Cow;
 use std::cell::RefCell;
@@ -188,9 +188,10 @@ fn capped(arg: Arg<'_>, max_chars: usize) -> Option<String> {
     optional(arg, max_chars).map(Cow::into_owned)
 }
 
-/// Like `capped`, as shared text (an event and its span keep one copy).
-fn capped_text(arg: Arg<'_>, max_chars: usize) -> Option<Text> {
-    optional(arg, max_chars).map(|t| Text::from(t.as_ref()))
+/// Like `capped`, for the long texts (inputs, outputs): copied as given when the cap cannot
+/// cut them, and checked as UTF-8 on the sender thread (`RawText`).
+fn capped_text(arg: Arg<'_>, max_chars: usize) -> Option<RawText> {
+    arg.bytes().map(|bytes| RawText::capped(bytes, max_chars))
 }
 
 /// An optional JSON argument: refused above RD_MAX_JSON_BYTES before a byte of it is read.

@@ -7,10 +7,11 @@ use super::{
 use crate::args;
 use crate::client::Client;
 use crate::error::Error;
-use crate::event::AiData;
+use crate::event::AiArgs;
 use crate::event::EventArgs;
 use crate::identify::Identify;
 use crate::signal::{parse_sentiment, Signal, SignalType};
+use crate::text::RawText;
 use crate::time::Timestamp;
 use std::ffi::c_char;
 
@@ -128,8 +129,8 @@ unsafe fn event_args(client: &Client, event: &rd_event, with_ai: bool) -> Result
         event: name,
         timestamp: timestamp_argument(arg!(event.timestamp, event.timestamp_len), "event.timestamp")?,
         ai: with_ai
-            .then(|| -> Result<AiData, Error> {
-                Ok(AiData {
+            .then(|| -> Result<AiArgs, Error> {
+                Ok(AiArgs {
                     model: args::label("event.model", short(arg!(event.model, event.model_len)).as_deref())?,
                     input: capped_text(arg!(event.input, event.input_len), max_chars),
                     output: capped_text(arg!(event.output, event.output_len), max_chars),
@@ -172,7 +173,7 @@ unsafe fn track_common(
         let args = unsafe { event_args(&client, event, with_ai) }?;
         if with_ai
             && args.ai.as_ref().is_some_and(|ai| {
-                ai.input.as_deref().is_none_or(str::is_empty) && ai.output.as_deref().is_none_or(str::is_empty)
+                ai.input.as_ref().is_none_or(RawText::is_empty) && ai.output.as_ref().is_none_or(RawText::is_empty)
             })
         {
             return Err(Error::invalid("event", "an AI event needs an input or an output"));
