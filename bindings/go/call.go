@@ -1,44 +1,113 @@
 package raindrop
 
 /*
+#include <stdlib.h>
 #include <string.h>
 #include "raindrop_dspy.h"
 
-// rd_go_begin fills an rd_call_options on the C stack (every string optional)
-// and begins a wrapped call; a nested call passes no options.
-static rd_result rd_go_begin(rd_client c, rd_call parent, const char *name, size_t name_len,
+// The helpers below take every string as an argument and hand everything back
+// in their result, by value: Go passes them no pointer to its own memory. (A
+// Go variable whose address goes to C is moved to the heap: the call handle,
+// the rd_error and the event id buffer were one allocation each per call; a Go
+// struct holding Go pointers would need each one pinned, which costs more
+// than the rest of the call.)
+
+// rd_go_ret: a result code, and on failure the error message, malloc'd (the
+// Go side frees it); NULL when the core gave none.
+typedef struct {
+	rd_result rc;
+	char *err;
+} rd_go_ret;
+
+// rd_go_begun: rd_go_ret and the handle of the call or span begun.
+typedef struct {
+	rd_result rc;
+	char *err;
+	rd_call h;
+} rd_go_begun;
+
+// rd_go_begun_top: rd_go_begun and the top-level call's event id, NUL-terminated.
+typedef struct {
+	rd_result rc;
+	char *err;
+	rd_call h;
+	char id[RD_EVENT_ID_BUF_LEN];
+} rd_go_begun_top;
+
+static char *rd_go_err_message(rd_result rc, const rd_error *e) {
+	return rc != RD_OK && e->code != RD_OK ? strdup(e->message) : NULL;
+}
+
+// rd_go_begin_top begins a top-level wrapped call with its options (every
+// string optional); the core writes the call's event id when want_id is set.
+static rd_go_begun_top rd_go_begin_top(rd_client c, const char *name, size_t name_len,
 		const char *input, size_t input_len, const char *event_id, size_t event_id_len,
 		const char *user_id, size_t user_id_len, const char *convo_id, size_t convo_id_len,
-		const char *event_name, size_t event_name_len, rd_call *call_out,
-		char *event_id_out, size_t event_id_out_len, rd_error *err_out) {
+		const char *event_name, size_t event_name_len, int want_id) {
+	rd_go_begun_top r;
 	rd_call_options o;
+	rd_call none;
+	rd_error e;
 	memset(&o, 0, sizeof o);
+	none.id = 0;
+	e.code = RD_OK;
+	r.h.id = 0;
+	r.id[0] = 0;
 	o.event_id = event_id; o.event_id_len = event_id_len;
 	o.user_id = user_id; o.user_id_len = user_id_len;
 	o.convo_id = convo_id; o.convo_id_len = convo_id_len;
 	o.event_name = event_name; o.event_name_len = event_name_len;
-	return rd_wrap_begin(c, parent, name, name_len, input, input_len, parent.id ? NULL : &o,
-		call_out, event_id_out, event_id_out_len, err_out);
+	r.rc = rd_wrap_begin(c, none, name, name_len, input, input_len, &o, &r.h,
+		want_id ? r.id : NULL, want_id ? sizeof r.id : 0, &e);
+	r.err = rd_go_err_message(r.rc, &e);
+	return r;
+}
+
+// rd_go_begin_nested begins a wrapped call nested under parent (it has its
+// top-level call's event id and options).
+static rd_go_begun rd_go_begin_nested(rd_client c, rd_call parent, const char *name, size_t name_len,
+		const char *input, size_t input_len) {
+	rd_go_begun r;
+	rd_error e;
+	e.code = RD_OK;
+	r.h.id = 0;
+	r.rc = rd_wrap_begin(c, parent, name, name_len, input, input_len, NULL, &r.h, NULL, 0, &e);
+	r.err = rd_go_err_message(r.rc, &e);
+	return r;
+}
+
+// rd_go_span_begin is rd_span_begin.
+static rd_go_begun rd_go_span_begin(rd_client c, rd_call parent, int32_t kind, const char *name, size_t name_len,
+		const char *input, size_t input_len) {
+	rd_go_begun r;
+	rd_error e;
+	e.code = RD_OK;
+	r.h.id = 0;
+	r.rc = rd_span_begin(c, parent, kind, name, name_len, input, input_len, &r.h, &e);
+	r.err = rd_go_err_message(r.rc, &e);
+	return r;
 }
 
 // rd_go_record_lm records an LM span that begins and ends at t, with its usage
 // (what Report gives).
-static rd_result rd_go_record_lm(rd_client c, rd_call parent, const char *name, size_t name_len, uint64_t t,
+static rd_go_ret rd_go_record_lm(rd_client c, rd_call parent, const char *name, size_t name_len, uint64_t t,
 		const char *model, size_t model_len, int64_t prompt_tokens, int64_t completion_tokens,
-		const char *finish_reason, size_t finish_reason_len, rd_error *err_out) {
+		const char *finish_reason, size_t finish_reason_len) {
 	rd_call_result r;
+	rd_error e;
+	rd_go_ret ret;
 	memset(&r, 0, sizeof r);
+	e.code = RD_OK;
 	r.model = model; r.model_len = model_len;
 	r.prompt_tokens = prompt_tokens; r.completion_tokens = completion_tokens;
 	r.finish_reason = finish_reason; r.finish_reason_len = finish_reason_len;
-	return rd_span_record(c, parent, RD_SPAN_LM, name, name_len, NULL, 0, t, t, &r, err_out);
+	ret.rc = rd_span_record(c, parent, RD_SPAN_LM, name, name_len, NULL, 0, t, t, &r, &e);
+	ret.err = rd_go_err_message(ret.rc, &e);
+	return ret;
 }
 
 // rd_go_end fills an rd_call_result on the C stack and ends the call or span.
-// The strings come as separate arguments because a Go struct holding Go
-// pointers cannot be handed to C without pinning each one (which costs more
-// than the rest of the call).
-static rd_result rd_go_end(rd_client c, rd_call h, int span,
+static rd_go_ret rd_go_end(rd_client c, rd_call h, int span,
 		const char *output, size_t output_len, const char *model, size_t model_len,
 		int64_t prompt_tokens, int64_t completion_tokens,
 		const char *finish_reason, size_t finish_reason_len,
@@ -47,9 +116,12 @@ static rd_result rd_go_end(rd_client c, rd_call h, int span,
 		const char *properties_json, size_t properties_json_len,
 		const char *user_id, size_t user_id_len, const char *convo_id, size_t convo_id_len,
 		const char *event_name, size_t event_name_len,
-		const char *attachments_json, size_t attachments_json_len, rd_error *err_out) {
+		const char *attachments_json, size_t attachments_json_len) {
 	rd_call_result r;
+	rd_error e;
+	rd_go_ret ret;
 	memset(&r, 0, sizeof r);
+	e.code = RD_OK;
 	r.output = output; r.output_len = output_len;
 	r.model = model; r.model_len = model_len;
 	r.prompt_tokens = prompt_tokens; r.completion_tokens = completion_tokens;
@@ -61,7 +133,9 @@ static rd_result rd_go_end(rd_client c, rd_call h, int span,
 	r.convo_id = convo_id; r.convo_id_len = convo_id_len;
 	r.event_name = event_name; r.event_name_len = event_name_len;
 	r.attachments_json = attachments_json; r.attachments_json_len = attachments_json_len;
-	return span ? rd_span_end(c, h, &r, err_out) : rd_wrap_end(c, h, &r, err_out);
+	ret.rc = span ? rd_span_end(c, h, &r, &e) : rd_wrap_end(c, h, &r, &e);
+	ret.err = rd_go_err_message(ret.rc, &e);
+	return ret;
 }
 */
 import "C"
@@ -70,6 +144,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"log/slog"
 	"reflect"
 	"runtime"
@@ -108,8 +183,13 @@ func cTokens(n int64) C.int64_t {
 	return C.int64_t(n)
 }
 
-// node is one open wrapped call or span, carried in a context.Context.
+// node is one open wrapped call or span. It is also the context.Context that
+// carries it (the one the wrapped module or the span's code receives): the
+// context it began with, plus itself as the value of nodeKey, in one
+// allocation (context.WithValue would be a second one).
 type node struct {
+	context.Context // the context the call or span began with
+
 	c       *Client
 	h       C.rd_call
 	eventID string // the top-level call's event id
@@ -127,6 +207,25 @@ type node struct {
 
 	panicModule string // innermost wrapped module whose panic came up through this call
 	panicValue  any
+
+	span Span // a span's *Span (part of the node: no allocation of its own)
+}
+
+// Value is the value of key in the call's context: the node itself for
+// nodeKey, else the value in the context the call began with.
+func (n *node) Value(key any) any {
+	if _, ok := key.(nodeKey); ok {
+		return n
+	}
+	return n.Context.Value(key)
+}
+
+// String names the context as context.WithValue's String does.
+func (n *node) String() string {
+	if s, ok := n.Context.(fmt.Stringer); ok {
+		return s.String() + ".WithValue(raindrop call)"
+	}
+	return "context.WithValue(raindrop call)"
 }
 
 // setPanic records that the panic v came up from the wrapped module named
@@ -169,10 +268,6 @@ func samePanic(a, b any) (same bool) {
 }
 
 type nodeKey struct{}
-
-func withNode(ctx context.Context, n *node) context.Context {
-	return context.WithValue(ctx, nodeKey{}, n)
-}
 
 func nodeFrom(ctx context.Context) *node {
 	if ctx == nil {
@@ -253,13 +348,12 @@ func (n *node) report(u Usage) {
 	np, nn := strArg(name)
 	mp, mn := optArg(u.Model)
 	fp, fn := optArg(u.FinishReason)
-	var e C.rd_error
-	rc := C.rd_go_record_lm(n.c.h, n.h, np, nn, now, mp, mn, cTokens(u.PromptTokens), cTokens(u.CompletionTokens),
-		fp, fn, &e)
-	runtime.KeepAlive(n)
-	runtime.KeepAlive(u)
+	ret := C.rd_go_record_lm(n.c.h, n.h, np, nn, now, mp, mn, cTokens(u.PromptTokens), cTokens(u.CompletionTokens),
+		fp, fn)
 	runtime.KeepAlive(name)
-	if err := errFrom("rd_span_record", rc, &e); err != nil && Code(rc) != CodeQueueFull {
+	runtime.KeepAlive(u.Model)
+	runtime.KeepAlive(u.FinishReason)
+	if err := cErr("rd_span_record", ret.rc, ret.err); err != nil && Code(ret.rc) != CodeQueueFull {
 		n.c.warnRefused(err)
 		return
 	}
@@ -299,51 +393,87 @@ func (n *node) withReported(u Usage) Usage {
 type callResult struct {
 	output, errType, errMsg string
 	props                   map[string]any
-	usage                   *Usage // this call's or span's own; nil: none
+	usage                   Usage // this call's or span's own, when hasUsage
+	hasUsage                bool
+}
+
+// cErr converts a helper's result code and error message (malloc'd by the
+// helper, freed here) into a Go error.
+func cErr(op string, rc C.rd_result, msg *C.char) error {
+	text := ""
+	if msg != nil {
+		text = C.GoString(msg)
+		C.free(unsafe.Pointer(msg))
+	}
+	if rc == C.RD_OK {
+		return nil
+	}
+	return newError(op, Code(rc), text)
 }
 
 // beginCall starts a wrapped call (rd_wrap_begin), nested under parent when
-// parent is not nil. A top-level call's options (user, convo, event name) go to
-// the core at begin, so every span under the call carries them too.
-func (c *Client) beginCall(parent *node, name, input, eventID string, opts *CallOptions) (*node, error) {
-	var ph C.rd_call
-	if parent != nil {
-		ph = parent.h
-	}
-	var h C.rd_call
-	var e C.rd_error
+// parent is not nil, and returns its node (ctx plus the call). A top-level
+// call's options (user, convo, event name) go to the core at begin, so every
+// span under the call carries them too.
+func (c *Client) beginCall(ctx context.Context, parent *node, name, input, eventID string, opts *CallOptions) (*node, error) {
 	np, nn := strArg(name)
 	ip, in := optArg(input)
+	if parent != nil { // a nested call has its top-level call's event id and options
+		r := C.rd_go_begin_nested(c.h, parent.h, np, nn, ip, in)
+		runtime.KeepAlive(name)
+		runtime.KeepAlive(input)
+		if err := cErr("rd_wrap_begin", r.rc, r.err); err != nil {
+			return nil, err
+		}
+		return &node{Context: ctx, c: c, h: r.h, eventID: parent.eventID, parent: parent, kind: KindModule}, nil
+	}
 	idP, idN := optArg(eventID)
 	var userP, convoP, evP *C.char
 	var userN, convoN, evN C.size_t
-	if opts != nil && parent == nil { // per-call options belong to the top-level call
+	if opts != nil { // per-call options belong to the top-level call
 		userP, userN = optArg(opts.UserID)
 		convoP, convoN = optArg(opts.ConvoID)
 		evP, evN = optArg(opts.EventName)
 	}
-	if parent != nil { // a nested call has its top-level call's event id and options
-		rc := C.rd_go_begin(c.h, ph, np, nn, ip, in, nil, 0, nil, 0, nil, 0, nil, 0, &h, nil, 0, &e)
-		runtime.KeepAlive(c)
-		runtime.KeepAlive(name)
-		runtime.KeepAlive(input)
-		if err := errFrom("rd_wrap_begin", rc, &e); err != nil {
-			return nil, err
-		}
-		return &node{c: c, h: h, eventID: parent.eventID, parent: parent, kind: KindModule}, nil
+	// A given event id is used as given or refused (never changed): only a
+	// generated one needs reading back.
+	wantID := C.int(0)
+	if eventID == "" {
+		wantID = 1
 	}
-	var idBuf [eventIDBufLen]byte
-	rc := C.rd_go_begin(c.h, ph, np, nn, ip, in, idP, idN, userP, userN, convoP, convoN, evP, evN, &h,
-		(*C.char)(unsafe.Pointer(&idBuf[0])), C.size_t(len(idBuf)), &e)
-	runtime.KeepAlive(c)
+	r := C.rd_go_begin_top(c.h, np, nn, ip, in, idP, idN, userP, userN, convoP, convoN, evP, evN, wantID)
 	runtime.KeepAlive(name)
 	runtime.KeepAlive(input)
 	runtime.KeepAlive(eventID)
 	runtime.KeepAlive(opts)
-	if err := errFrom("rd_wrap_begin", rc, &e); err != nil {
+	if err := cErr("rd_wrap_begin", r.rc, r.err); err != nil {
 		return nil, err
 	}
-	return &node{c: c, h: h, eventID: goStringN(idBuf[:]), parent: parent, kind: KindModule}, nil
+	if eventID == "" {
+		eventID = goStringN(unsafe.Slice((*byte)(unsafe.Pointer(&r.id[0])), len(r.id)))
+	}
+	return &node{Context: ctx, c: c, h: r.h, eventID: eventID, kind: KindModule}, nil
+}
+
+// beginSpan opens a span (rd_span_begin) under parent, or a standalone one
+// when parent is nil, and returns its node (ctx plus the span).
+func (c *Client) beginSpan(ctx context.Context, parent *node, kind SpanKind, name, input string) (*node, error) {
+	var ph C.rd_call
+	eventID := ""
+	if parent != nil {
+		ph, eventID = parent.h, parent.eventID
+	}
+	np, nn := strArg(name)
+	ip, il := optArg(input)
+	r := C.rd_go_span_begin(c.h, ph, C.int32_t(kind), np, nn, ip, il)
+	runtime.KeepAlive(name)
+	runtime.KeepAlive(input)
+	if err := cErr("rd_span_begin", r.rc, r.err); err != nil {
+		return nil, err
+	}
+	n := &node{Context: ctx, c: c, h: r.h, eventID: eventID, parent: parent, kind: kind, isSpan: true}
+	n.span.n = n
+	return n, nil
 }
 
 // end finishes the call or span once and hands the result to the core, which
@@ -353,8 +483,8 @@ func (n *node) end(r callResult, opts *CallOptions) error {
 		return nil
 	}
 	u := noUsage
-	if r.usage != nil {
-		u = *r.usage
+	if r.hasUsage {
+		u = r.usage
 	}
 	props := r.props
 	var user, convo, eventName, atts string
@@ -391,16 +521,18 @@ func (n *node) end(r callResult, opts *CallOptions) error {
 	convoP, convoN := optArg(convo)
 	evP, evN := optArg(eventName)
 	attP, attN := optArg(atts)
-	var e C.rd_error
-	rc := C.rd_go_end(n.c.h, n.h, span, outP, outN, modelP, modelN, pt, ct, frP, frN, etP, etN, emP, emN,
-		pjP, pjN, userP, userN, convoP, convoN, evP, evN, attP, attN, &e)
-	runtime.KeepAlive(r)
-	runtime.KeepAlive(u)
+	ret := C.rd_go_end(n.c.h, n.h, span, outP, outN, modelP, modelN, pt, ct, frP, frN, etP, etN, emP, emN,
+		pjP, pjN, userP, userN, convoP, convoN, evP, evN, attP, attN)
+	runtime.KeepAlive(r.output)
+	runtime.KeepAlive(r.errType)
+	runtime.KeepAlive(r.errMsg)
+	runtime.KeepAlive(u.Model)
+	runtime.KeepAlive(u.FinishReason)
 	runtime.KeepAlive(pj)
 	runtime.KeepAlive(opts)
 	runtime.KeepAlive(atts)
-	runtime.KeepAlive(n)
-	err := errFrom(op, rc, &e)
+	rc := ret.rc
+	err := cErr(op, rc, ret.err)
 	switch {
 	case err == nil:
 	case Code(rc) == CodeQueueFull:

@@ -106,7 +106,7 @@ func (w *wrappedModule) Process(ctx context.Context, inputs map[string]any) (map
 		opts, eventID = callOptionsFrom(ctx)
 	}
 	in := w.c.textJSON(inputs)
-	n, err := w.c.beginCall(parent, w.name, in.text, eventID, opts)
+	n, err := w.c.beginCall(ctx, parent, w.name, in.text, eventID, opts)
 	in.release()
 	if err != nil {
 		w.c.warnRefused(err)
@@ -118,7 +118,7 @@ func (w *wrappedModule) Process(ctx context.Context, inputs map[string]any) (map
 			w.recordPanic(n, opts, recover())
 		}
 	}()
-	out, err := w.m.Process(withNode(ctx, n), inputs)
+	out, err := w.m.Process(n, inputs) // n: ctx carrying the call
 	ended = true
 
 	r := callResult{}

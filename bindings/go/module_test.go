@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 func echoModule() Module {
@@ -561,5 +562,93 @@ func TestEverySpanCarriesTheCallsUserAndConvo(t *testing.T) {
 		if c := attr(s, "traceloop.association.properties.convo_id"); c != "c-call" {
 			t.Errorf("span %v: convo %q, want the call's c-call", s["name"], c)
 		}
+	}
+}
+
+// TestWrappedModuleContext: the context a wrapped module (and a span's code)
+// receives is the caller's with the call added (the call's node is that
+// context): values, deadline, cancellation and contexts derived inside behave
+// as with context.WithValue, and a given event id is the call's.
+func TestWrappedModuleContext(t *testing.T) {
+	capt := newCapture(t)
+	cl := newTestClient(t, capt)
+	type key struct{}
+	deadline := time.Now().Add(time.Hour)
+	parent, cancel := context.WithDeadline(context.WithValue(context.Background(), key{}, "v"), deadline)
+	defer cancel()
+	id := NewEventID()
+	parent = WithCallOptions(parent, CallOptions{EventID: id})
+	ran := false
+	m := cl.Wrap("m", ModuleFunc(func(ctx context.Context, in map[string]any) (map[string]any, error) {
+		ran = true
+		if ctx.Value(key{}) != "v" {
+			t.Error("the caller's context value is lost inside the call")
+		}
+		if d, ok := ctx.Deadline(); !ok || !d.Equal(deadline) {
+			t.Errorf("deadline inside the call: %v %v", d, ok)
+		}
+		if EventID(ctx) != id {
+			t.Errorf("EventID(ctx) = %q, want the given %q", EventID(ctx), id)
+		}
+		sctx, span := StartSpan(ctx, KindTool, "tool", nil)
+		if sctx.Value(key{}) != "v" || EventID(sctx) != id || span.EventID() != id {
+			t.Error("the span's context lost the caller's value or the event id")
+		}
+		if s := fmt.Sprint(sctx); !strings.Contains(s, "WithValue(raindrop call)") {
+			t.Errorf("fmt of the context: %q", s)
+		}
+		child, stop := context.WithCancel(sctx)
+		defer stop()
+		cancel() // cancels child at once: context found the cancelCtx through the call's contexts
+		select {
+		case <-child.Done():
+		default:
+			t.Error("cancelling the caller's context did not cancel a context derived inside the call")
+		}
+		if !errors.Is(ctx.Err(), context.Canceled) || !errors.Is(sctx.Err(), context.Canceled) {
+			t.Errorf("Err inside the call: %v, %v", ctx.Err(), sctx.Err())
+		}
+		span.End(SpanResult{})
+		return map[string]any{"a": 1}, nil
+	}))
+	if _, err := m.Process(parent, map[string]any{"q": 1}); err != nil || !ran {
+		t.Fatal(err, ran)
+	}
+	flush(t, cl)
+	if evs := capt.events(t); len(evs) != 1 || str(evs[0]["event_id"]) != id {
+		t.Errorf("want one event with id %s, got %v", id, evs)
+	}
+}
+
+// TestRefusedCallLogsTheCoresMessage: a call the core refuses runs
+// unrecorded, and the warning carries the core's own message (handed back by
+// the begin helper in its result).
+func TestRefusedCallLogsTheCoresMessage(t *testing.T) {
+	capt := newCapture(t)
+	var buf strings.Builder
+	var mu sync.Mutex
+	logger := log.New(writerFunc(func(p []byte) (int, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		return buf.Write(p)
+	}), "", 0)
+	cl := newTestClient(t, capt, func(c *Config) { c.Logger = logger })
+	ran := false
+	m := cl.Wrap("m", ModuleFunc(func(ctx context.Context, in map[string]any) (map[string]any, error) {
+		ran = true
+		if EventID(ctx) != "" {
+			t.Error("a refused call has no event id")
+		}
+		return nil, nil
+	}))
+	ctx := WithCallOptions(context.Background(), CallOptions{EventID: strings.Repeat("x", 300)})
+	if _, err := m.Process(ctx, nil); err != nil || !ran {
+		t.Fatal(err, ran)
+	}
+	mu.Lock()
+	got := buf.String()
+	mu.Unlock()
+	if !strings.Contains(got, "rd_wrap_begin: ") || !strings.Contains(got, "event_id") {
+		t.Errorf("warning without the core's message: %q", got)
 	}
 }

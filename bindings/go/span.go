@@ -8,7 +8,6 @@ import "C"
 import (
 	"context"
 	"fmt"
-	"runtime"
 )
 
 // SpanKind is the kind of a span inside a wrapped call.
@@ -68,26 +67,14 @@ func (c *Client) StartSpan(ctx context.Context, kind SpanKind, name string, inpu
 }
 
 func (c *Client) startSpan(ctx context.Context, parent *node, kind SpanKind, name string, input any) (context.Context, *Span) {
-	var ph C.rd_call
-	eventID := ""
-	if parent != nil {
-		ph, eventID = parent.h, parent.eventID
-	}
 	in := c.textJSON(input)
-	var h C.rd_call
-	var e C.rd_error
-	np, nn := strArg(name)
-	ip, il := optArg(in.text)
-	rc := C.rd_span_begin(c.h, ph, C.int32_t(kind), np, nn, ip, il, &h, &e)
-	runtime.KeepAlive(c)
-	runtime.KeepAlive(name)
+	n, err := c.beginSpan(ctx, parent, kind, name, in.text)
 	in.release()
-	if err := errFrom("rd_span_begin", rc, &e); err != nil {
+	if err != nil {
 		c.warnRefused(err)
 		return ctx, nil
 	}
-	n := &node{c: c, h: h, eventID: eventID, parent: parent, kind: kind, isSpan: true}
-	return withNode(ctx, n), &Span{n: n}
+	return n, &n.span
 }
 
 // End finishes the span. An LM span's model, tokens and finish reason are
@@ -105,7 +92,7 @@ func (s *Span) End(r SpanResult) {
 		u = s.n.withReported(u)
 		s.n.markLM()
 	}
-	cr := callResult{props: r.Properties, usage: &u}
+	cr := callResult{props: r.Properties, usage: u, hasUsage: true}
 	output := s.n.c.textJSON(r.Output)
 	cr.output = output.text
 	if r.Err != nil {
