@@ -115,7 +115,9 @@ impl OpenCall {
 }
 
 /// A call or span that ended, queued as one item: the sender thread builds its event (a
-/// top-level wrapped call) and its span (when traced) from it, so the caller only moves it.
+/// top-level wrapped call) and its span (when traced) from it. An open call is held in the same
+/// box from its begin on (its result still empty), so ending it fills the box in place and
+/// queues the pointer: no allocation and no copy of the call at the end.
 pub struct Ended {
     pub call: OpenCall,
     pub result: CallResult,
@@ -159,7 +161,7 @@ pub struct LmResult<'a> {
 }
 
 pub struct Calls {
-    table: Mutex<Registry<OpenCall>>,
+    table: Mutex<Registry<Box<Ended>>>,
     /// The sum of `held_bytes` of the open calls; changed only with `table` locked.
     bytes: AtomicUsize,
     max_open: usize,
@@ -185,13 +187,13 @@ impl Calls {
     }
 
     /// Removes the calls begun more than `ttl` before `now`; returns how many.
-    fn remove_expired(&self, table: &mut Registry<OpenCall>, now: u64) -> usize {
+    fn remove_expired(&self, table: &mut Registry<Box<Ended>>, now: u64) -> usize {
         let ttl_nanos = self.ttl.as_nanos() as u64;
         let mut freed = 0;
-        let removed = table.remove_where(|call| {
-            let expired = now.saturating_sub(call.start_nanos) > ttl_nanos;
+        let removed = table.remove_where(|open| {
+            let expired = now.saturating_sub(open.call.start_nanos) > ttl_nanos;
             if expired {
-                freed += call.held_bytes;
+                freed += open.call.held_bytes;
             }
             expired
         });
@@ -200,7 +202,7 @@ impl Calls {
     }
 
     /// Which bound a new call of `size` bytes would pass, if any.
-    fn over(&self, table: &Registry<OpenCall>, size: usize) -> Option<String> {
+    fn over(&self, table: &Registry<Box<Ended>>, size: usize) -> Option<String> {
         if table.len() >= self.max_open {
             return Some(format!(
                 "{} calls are begun and not ended (max_open_calls); end them or raise the limit",
@@ -219,12 +221,12 @@ impl Calls {
         None
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Registry<OpenCall>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Registry<Box<Ended>>> {
         self.table.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// A new call placed under its parent (sharing its trace and event id), not yet stored.
-    fn place(table: &Registry<OpenCall>, begin: Begin<'_>, start_nanos: u64) -> Result<OpenCall, Error> {
+    fn place(table: &Registry<Box<Ended>>, begin: Begin<'_>, start_nanos: u64) -> Result<OpenCall, Error> {
         let (trace_id, parent_span_id, root, event_id, context, nested) = if begin.parent == 0 {
             let event_id = match begin.event_id {
                 Some(id) => EventId::Given(Arc::from(id)),
@@ -235,7 +237,7 @@ impl Calls {
             // would leave the child's copy initialising forever (tests/fork hung 1 of 200).
             (crate::ids::trace_id(), None, 0, event_id, begin.context.map(Arc::new), false)
         } else {
-            let parent = table.get(begin.parent).ok_or_else(|| Error::handle("parent"))?;
+            let parent = &table.get(begin.parent).ok_or_else(|| Error::handle("parent"))?.call;
             if begin.event_id.is_some() || begin.context.is_some() {
                 return Err(Error::invalid("options", "only a top-level call takes options: nested calls share its"));
             }
@@ -278,17 +280,19 @@ impl Calls {
         }
         self.bytes.fetch_add(call.held_bytes, Relaxed);
         let event_id = call.event_id.clone();
-        Ok((table.insert(call), event_id, expired))
+        let open = Box::new(Ended { call, result: CallResult::default(), end_nanos: 0, event: false, span: false });
+        Ok((table.insert(open), event_id, expired))
     }
 
     /// Closes a call. An LM call's usage, model and finish reason roll up to its top-level call.
-    /// `argument` names the handle in an error ("call" or "span").
-    pub fn end(&self, handle: u64, argument: &str, lm: LmResult<'_>) -> Result<OpenCall, Error> {
+    /// `argument` names the handle in an error ("call" or "span"). Returns the call's box, for
+    /// the caller to fill in its result.
+    pub fn end(&self, handle: u64, argument: &str, lm: LmResult<'_>) -> Result<Box<Ended>, Error> {
         let mut table = self.lock();
-        let call = table.remove(handle).ok_or_else(|| Error::handle(argument))?;
-        self.bytes.fetch_sub(call.held_bytes, Relaxed);
-        Self::roll_up(&mut table, &call, lm);
-        Ok(call)
+        let open = table.remove(handle).ok_or_else(|| Error::handle(argument))?;
+        self.bytes.fetch_sub(open.call.held_bytes, Relaxed);
+        Self::roll_up(&mut table, &open.call, lm);
+        Ok(open)
     }
 
     /// A call that already happened (start given), placed and closed at once: one FFI call for
@@ -300,12 +304,12 @@ impl Calls {
         Ok(call)
     }
 
-    fn roll_up(table: &mut Registry<OpenCall>, call: &OpenCall, lm: LmResult<'_>) {
+    fn roll_up(table: &mut Registry<Box<Ended>>, call: &OpenCall, lm: LmResult<'_>) {
         if call.kind != SpanKind::Lm {
             return;
         }
         if let Some(root) = table.get_mut(call.root) {
-            let rollup = &mut root.rollup;
+            let rollup = &mut root.call.rollup;
             rollup.prompt_tokens = rollup.prompt_tokens.add(lm.prompt_tokens);
             rollup.completion_tokens = rollup.completion_tokens.add(lm.completion_tokens);
             if rollup.model.is_none() {

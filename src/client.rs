@@ -1,7 +1,7 @@
 //! A client: the configuration, the open calls, the queue and the sender thread, and every
 //! operation of the C ABI in safe Rust.
 
-use crate::call::{Begin, CallContext, CallResult, Calls, Ended, LmResult, OpenCall, SpanKind};
+use crate::call::{Begin, CallContext, CallResult, Calls, Ended, LmResult, SpanKind};
 use crate::config::Config;
 use crate::error::{Error, ErrorKind};
 use crate::event::{EventArgs, Tracked};
@@ -140,8 +140,10 @@ impl Client {
     /// when tracing is on (tool spans also when `bypass_otel_for_tools`).
     /// `argument` names the handle in an error ("call" or "span").
     pub fn end(&self, handle: u64, argument: &str, result: CallResult) -> Result<(), Error> {
-        let call = self.calls.end(handle, argument, lm_result(&result))?;
-        self.finish(call, result, crate::time::unix_nanos())
+        let mut ended = self.calls.end(handle, argument, lm_result(&result))?;
+        ended.result = result;
+        ended.end_nanos = crate::time::unix_nanos();
+        self.finish(ended)
     }
 
     /// Records a span that already happened (`rd_span_record`), under `parent` or standalone.
@@ -158,19 +160,21 @@ impl Client {
     ) -> Result<(), Error> {
         let begin = Begin { parent, kind, sends_event_if_top_level: false, name, input, event_id: None, context: None };
         let call = self.calls.record(begin, start_nanos, lm_result(&result))?;
-        self.finish(call, result, end_nanos.max(start_nanos))
+        let end_nanos = end_nanos.max(start_nanos);
+        self.finish(Box::new(Ended { call, result, end_nanos, event: false, span: false }))
     }
 
     /// A call that ended goes to the sender as one item: its event (a top-level wrapped call)
     /// and its span (traced calls; tool spans also with `bypass_otel_for_tools`) are built there.
-    fn finish(&self, call: OpenCall, result: CallResult, end_nanos: u64) -> Result<(), Error> {
+    fn finish(&self, mut ended: Box<Ended>) -> Result<(), Error> {
         let config = &self.shared.config;
-        let span = config.tracing_enabled || (call.kind == SpanKind::Tool && config.bypass_otel_for_tools);
-        let event = call.sends_event;
-        if !(span || event) || self.queue.is_none() {
+        let call = &ended.call;
+        ended.span = config.tracing_enabled || (call.kind == SpanKind::Tool && config.bypass_otel_for_tools);
+        ended.event = call.sends_event;
+        if !(ended.span || ended.event) || self.queue.is_none() {
             return Ok(());
         }
-        self.push(Item::Call(Box::new(Ended { call, result, end_nanos, event, span })))
+        self.push(Item::Call(ended))
     }
 
     /// `rd_track_ai` (ai = Some) and `rd_track` (ai = None). Returns the event id. Only the id
