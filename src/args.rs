@@ -13,10 +13,16 @@ pub(crate) const MAX_NAME_BYTES: usize = 1024;
 /// Finish reasons: cut to this many bytes.
 pub(crate) const MAX_FINISH_REASON_BYTES: usize = 256;
 
+/// Empty or only whitespace. A first byte that is visible ASCII settles it without `trim`
+/// (which walks the characters from both ends).
+fn blank(text: &str) -> bool {
+    !text.as_bytes().first().is_some_and(u8::is_ascii_graphic) && text.trim().is_empty()
+}
+
 /// An identifier is used as given or refused: never cut, never empty, no NUL (C would see a
 /// shorter id than the one sent).
 fn check_id(argument: &str, id: &str, max_bytes: usize) -> Result<(), Error> {
-    if id.trim().is_empty() {
+    if blank(id) {
         return Err(Error::invalid(argument, "must not be empty (pass NULL for the default)"));
     }
     if id.len() > max_bytes {
@@ -53,7 +59,7 @@ pub fn required_id(argument: &str, value: Option<&str>) -> Result<String, Error>
 /// must be NULL, not "").
 fn name(argument: &str, name: Option<&str>, max_bytes: usize, non_empty: bool) -> Result<Option<String>, Error> {
     match name {
-        Some(name) if non_empty && name.trim().is_empty() => {
+        Some(name) if non_empty && blank(name) => {
             Err(Error::invalid(argument, "must not be empty (pass NULL for the default)"))
         }
         Some(name) => Ok(Some(cut(name, max_bytes).to_owned())),
@@ -120,6 +126,8 @@ mod tests {
         assert!(name("event", Some(""), MAX_NAME_BYTES, true).is_err());
         assert_eq!(name("model", Some(""), MAX_NAME_BYTES, false).unwrap().as_deref(), Some(""));
         assert!(required_name("module_name", Some(" ")).is_err());
+        assert!(required_name("module_name", Some("\u{3000}\t")).is_err());
+        assert!(required_name("module_name", Some(" x")).is_ok());
         assert!(required_name("module_name", None).unwrap_err().message.contains("module_name"));
     }
 }

@@ -82,12 +82,26 @@ pub fn is_ascii(bytes: &[u8]) -> bool {
                 return false;
             }
         }
-        bytes[steps * STEP..].is_ascii()
+        is_ascii_words(&bytes[steps * STEP..])
     }
     #[cfg(not(target_arch = "x86_64"))]
     {
         bytes.is_ascii()
     }
+}
+
+/// `is_ascii` 8 bytes per step: names and models are short, and `<[u8]>::is_ascii` checks a
+/// slice of under 16 bytes one byte at a time.
+fn is_ascii_words(bytes: &[u8]) -> bool {
+    let mut words = bytes.chunks_exact(8);
+    let mut high = 0u64;
+    for word in &mut words {
+        high |= u64::from_le_bytes(word.try_into().unwrap_or_default());
+    }
+    for byte in words.remainder() {
+        high |= u64::from(*byte);
+    }
+    high & 0x8080_8080_8080_8080 == 0
 }
 
 /// Bytes from C as text: invalid UTF-8 becomes U+FFFD, never an error. The reference that
@@ -115,7 +129,18 @@ pub fn repair_capped(bytes: &[u8], limit: usize) -> Cow<'_, str> {
 /// The first `chars` characters of `bytes` repaired as text (all of it when shorter), without
 /// a marker: for names and ids, which are then cut in bytes or refused when too long. Reads
 /// only what `repair_capped` reads.
+#[inline]
 pub fn repair_prefix(bytes: &[u8], chars: usize) -> Cow<'_, str> {
+    // Names and models are short and ASCII: nothing to cut or repair.
+    if bytes.len() <= chars && is_ascii_words(bytes) {
+        // SAFETY: ASCII is valid UTF-8.
+        return Cow::Borrowed(unsafe { std::str::from_utf8_unchecked(bytes) });
+    }
+    repair_prefix_slow(bytes, chars)
+}
+
+#[inline(never)]
+fn repair_prefix_slow(bytes: &[u8], chars: usize) -> Cow<'_, str> {
     let head = repaired_head(bytes, chars);
     if head.len() <= chars {
         return head; // no more characters than bytes: nothing to cut, no need to count

@@ -116,6 +116,28 @@ unsafe fn event_args(client: &Client, event: &rd_event, with_ai: bool) -> Result
     if ai_given && !with_ai {
         return Err(Error::invalid("event", "rd_track takes no input, output, model or convo_id: use rd_track_ai"));
     }
+    // The common AI event is an input, an output and a model: with every other field NULL, their
+    // checks (and the plumbing of seven absent values) are skipped.
+    let rare = [
+        event.event_id,
+        event.user_id,
+        event.event,
+        event.timestamp,
+        event.convo_id,
+        event.properties_json,
+        event.attachments_json,
+    ];
+    if with_ai && rare.iter().all(|p| p.is_null()) {
+        return Ok(EventArgs {
+            ai: Some(AiArgs {
+                model: args::label("event.model", short(arg!(event.model, event.model_len)).as_deref())?,
+                input: capped_text(arg!(event.input, event.input_len), max_chars),
+                output: capped_text(arg!(event.output, event.output_len), max_chars),
+                convo_id: None,
+            }),
+            ..EventArgs::default()
+        });
+    }
     let user_id = args::id("event.user_id", short(arg!(event.user_id, event.user_id_len)).as_deref())?;
     let name = args::event_name("event.event", short(arg!(event.event, event.event_len)).as_deref())?;
     if name.is_none() && !with_ai {
