@@ -28,6 +28,9 @@ const defaultMaxTextChars = 1_000_000
 type pooledText struct {
 	text string
 	buf  *[]byte
+	// noUsageKeys: the value was a map whose keys were all seen, none of them
+	// one usageFromOutputs reads (so it need not look them up).
+	noUsageKeys bool
 }
 
 // textBufs recycles encoding buffers: a wrapped call encodes a few KB of
@@ -56,13 +59,18 @@ func (c *Client) textJSON(v any) pooledText {
 		return pooledText{text: capChars(s, c.maxText+1)}
 	}
 	buf := textBufs.Get().(*[]byte)
-	*buf = appendBoundedJSON((*buf)[:0], v, c.maxText)
-	return pooledText{text: unsafe.String(unsafe.SliceData(*buf), len(*buf)), buf: buf}
+	e := jsonWriter{buf: (*buf)[:0]}
+	e.encode(v, c.maxText)
+	*buf = e.buf
+	return pooledText{text: unsafe.String(unsafe.SliceData(*buf), len(*buf)), buf: buf, noUsageKeys: e.noUsageKeys}
 }
 
 func isNil(v any) bool {
 	if v == nil {
 		return true
+	}
+	if m, ok := v.(map[string]any); ok { // the usual inputs and outputs
+		return m == nil
 	}
 	switch r := reflect.ValueOf(v); r.Kind() {
 	case reflect.Map, reflect.Slice, reflect.Pointer, reflect.Interface:
@@ -92,12 +100,18 @@ func boundedJSON(v any, maxChars int) string {
 
 // appendBoundedJSON is boundedJSON appending to dst (a non-string v).
 func appendBoundedJSON(dst []byte, v any, maxChars int) []byte {
-	e := jsonWriter{buf: dst, left: maxChars + 1}
+	e := jsonWriter{buf: dst}
+	e.encode(v, maxChars)
+	return e.buf
+}
+
+// encode is appendBoundedJSON appending to e.buf.
+func (e *jsonWriter) encode(v any, maxChars int) {
+	e.left = maxChars + 1
 	if m, ok := v.(map[string]any); ok && len(m) > smallMap {
 		e.grow(min(sizeHint(m), maxChars)) // one allocation at most for the usual input
 	}
 	e.anyValue(v, 0)
-	return e.buf
 }
 
 // wholeJSON is boundedJSON without a cap: always valid JSON, for the span and
@@ -138,6 +152,9 @@ func capChars(s string, n int) string {
 type jsonWriter struct {
 	buf  []byte
 	left int
+	// noUsageKeys: the top-level value was a small map[string]any none of
+	// whose keys is a usage key (isUsageKey); set as its entries are gathered.
+	noUsageKeys bool
 }
 
 func (e *jsonWriter) grow(n int) {
@@ -335,14 +352,19 @@ func (e *jsonWriter) smallStringMap(m map[string]any, depth int) {
 	var small [smallMap]entry
 	entries := small[:0]
 	size := 2
+	usageKeys := false
 	for k, v := range m {
 		entries = append(entries, entry{k, v})
+		usageKeys = usageKeys || depth == 0 && isUsageKey(k)
 		size += len(k) + 4
 		if s, ok := v.(string); ok {
 			size += len(s) + 2
 		} else {
 			size += 16
 		}
+	}
+	if depth == 0 {
+		e.noUsageKeys = !usageKeys
 	}
 	// insertion sort: a handful of entries
 	for i := 1; i < len(entries); i++ {

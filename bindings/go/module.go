@@ -128,7 +128,7 @@ func (w *wrappedModule) Process(ctx context.Context, inputs map[string]any) (map
 		r.errType = fmt.Sprintf("%T", err)
 		r.errMsg = err.Error()
 	}
-	if !n.lmBelow.Load() {
+	if !n.lmBelow.Load() && !output.noUsageKeys {
 		// usage found in the outputs is one LM call's, recorded as Report does
 		if u := usageFromOutputs(out); u.known() {
 			n.report(u)
@@ -160,9 +160,20 @@ func (w *wrappedModule) recordPanic(n *node, opts *CallOptions, v any) {
 	panic(v)
 }
 
+// isUsageKey reports whether usageFromOutputs reads the top-level output key k
+// (the encoder notes whether a small output map has any: when none, the
+// lookups are skipped).
+func isUsageKey(k string) bool {
+	switch k {
+	case "model", "finish_reason", "prompt_tokens", "input_tokens", "completion_tokens", "output_tokens", "usage":
+		return true
+	}
+	return false
+}
+
 // usageFromOutputs reads well-known output keys: "model", "finish_reason",
 // "prompt_tokens" / "completion_tokens" (also "input_tokens" /
-// "output_tokens"), at the top level or inside a "usage" map.
+// "output_tokens"), at the top level or inside a "usage" map (isUsageKey).
 func usageFromOutputs(out map[string]any) Usage {
 	u := noUsage
 	if out == nil {

@@ -119,6 +119,57 @@ func TestWrapUsageFromOutputKeys(t *testing.T) {
 	}
 }
 
+// TestWrapUsageFromEachOutputKey: each well-known key alone is read, in a
+// small output map (whose keys the encoder checks while gathering them) and in
+// one of more than 8 entries (looked up).
+func TestWrapUsageFromEachOutputKey(t *testing.T) {
+	capt := newCapture(t)
+	cl := newTestClient(t, capt)
+	cases := []struct {
+		key  string
+		val  any
+		prop string
+		want any
+	}{
+		{"model", "m-2", "", "m-2"},
+		{"finish_reason", "length", "dspy.finish_reason", "length"},
+		{"prompt_tokens", 3, "ai.usage.prompt_tokens", 3.0},
+		{"input_tokens", 5, "ai.usage.prompt_tokens", 5.0},
+		{"completion_tokens", 4, "ai.usage.completion_tokens", 4.0},
+		{"output_tokens", 6, "ai.usage.completion_tokens", 6.0},
+		{"usage", map[string]any{"prompt_tokens": 7}, "ai.usage.prompt_tokens", 7.0},
+	}
+	for _, big := range []bool{false, true} {
+		for _, c := range cases {
+			out := map[string]any{"answer": "x", c.key: c.val}
+			for i := 0; big && i < 10; i++ {
+				out[fmt.Sprintf("filler%d", i)] = i
+			}
+			m := cl.Wrap("lm", ModuleFunc(func(ctx context.Context, in map[string]any) (map[string]any, error) {
+				return out, nil
+			}))
+			if _, err := m.Process(context.Background(), map[string]any{"q": "?"}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	flush(t, cl)
+	evs := capt.events(t)
+	if len(evs) != 2*len(cases) {
+		t.Fatalf("want %d events, got %d", 2*len(cases), len(evs))
+	}
+	for i, ev := range evs {
+		c := cases[i%len(cases)]
+		got := path(ev, "properties", c.prop)
+		if c.prop == "" {
+			got = path(ev, "ai_data", "model")
+		}
+		if got != c.want {
+			t.Errorf("event %d (key %q, %d filler keys): got %v, want %v", i, c.key, i/len(cases)*10, got, c.want)
+		}
+	}
+}
+
 type myError struct{ code int }
 
 func (e *myError) Error() string { return fmt.Sprintf("my error %d", e.code) }
