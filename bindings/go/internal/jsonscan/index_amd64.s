@@ -6,8 +6,8 @@
 //
 // A byte is fine when, as a signed byte, it is greater than 0x1f (0x20..0x7f:
 // control characters and non-ASCII bytes are not) and it is neither '"' nor
-// '\\'. Two 16-byte blocks per step while 32 bytes are left, then one, then
-// the rest.
+// '\\'. With AVX2, two 32-byte blocks per step while 64 bytes are left; then
+// two 16-byte blocks per step while 32 bytes are left, then one, then the rest.
 TEXT ·index(SB), NOSPLIT, $0-24
 	MOVQ s_base+0(FP), SI
 	MOVQ s_len+8(FP), BX
@@ -21,6 +21,55 @@ TEXT ·index(SB), NOSPLIT, $0-24
 	MOVQ $0x1f1f1f1f1f1f1f1f, DX
 	MOVQ DX, X3
 	PUNPCKLQDQ X3, X3
+	CMPB ·useAVX2(SB), $0
+	JEQ  loop32
+
+	// AVX2: two 32-byte blocks per step while 64 bytes are left, then the
+	// SSE2 steps below for the rest (VZEROUPPER keeps X1-X3).
+	VPBROADCASTB X1, Y1
+	VPBROADCASTB X2, Y2
+	VPBROADCASTB X3, Y3
+
+loop64:
+	LEAQ 64(AX), CX
+	CMPQ CX, BX
+	JA   end64
+	VMOVDQU (SI)(AX*1), Y0
+	VMOVDQU 32(SI)(AX*1), Y6
+	VPCMPEQB Y1, Y0, Y4
+	VPCMPEQB Y2, Y0, Y5
+	VPOR     Y5, Y4, Y4
+	VPCMPGTB Y3, Y0, Y0
+	VPANDN   Y0, Y4, Y4
+	VPCMPEQB Y1, Y6, Y7
+	VPCMPEQB Y2, Y6, Y5
+	VPOR     Y5, Y7, Y7
+	VPCMPGTB Y3, Y6, Y6
+	VPANDN   Y6, Y7, Y7
+	VPAND    Y7, Y4, Y5
+	VPMOVMSKB Y5, DX
+	CMPL DX, $0xffffffff
+	JNE  found64
+	MOVQ CX, AX
+	JMP  loop64
+
+found64:
+	VPMOVMSKB Y4, DX
+	CMPL DX, $0xffffffff
+	JNE  found64at
+	ADDQ $32, AX
+	VPMOVMSKB Y7, DX
+
+found64at:
+	VZEROUPPER
+	NOTL DX
+	BSFL DX, DX
+	ADDQ DX, AX
+	MOVQ AX, ret+16(FP)
+	RET
+
+end64:
+	VZEROUPPER
 
 loop32:
 	LEAQ 32(AX), CX
@@ -125,4 +174,22 @@ found:
 	BSFL DX, DX
 	ADDQ DX, AX
 	MOVQ AX, ret+16(FP)
+	RET
+
+// func cpuid(eaxArg, ecxArg uint32) (eax, ebx, ecx, edx uint32)
+TEXT ·cpuid(SB), NOSPLIT, $0-24
+	MOVL eaxArg+0(FP), AX
+	MOVL ecxArg+4(FP), CX
+	CPUID
+	MOVL AX, eax+8(FP)
+	MOVL BX, ebx+12(FP)
+	MOVL CX, ecx+16(FP)
+	MOVL DX, edx+20(FP)
+	RET
+
+// func xgetbv() (eax uint32)
+TEXT ·xgetbv(SB), NOSPLIT, $0-4
+	MOVL $0, CX
+	XGETBV
+	MOVL AX, eax+0(FP)
 	RET

@@ -1,0 +1,5 @@
+//go:build !amd64 || purego
+
+package jsonscan
+
+func withEachPath(f func(name string)) { f("go") }
