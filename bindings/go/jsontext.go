@@ -374,12 +374,20 @@ func (e *jsonWriter) smallStringMap(m map[string]any, depth int) {
 	}
 	e.grow(min(size, e.left)) // one allocation at most for the usual input
 	e.raw("{")
-	first := true
-	for _, en := range entries {
+	for i, en := range entries { // as anyMember, a string value without anyValue's type switch
 		if e.full() {
 			break
 		}
-		e.anyMember(&first, en.key, en.val, depth)
+		if i > 0 {
+			e.raw(",")
+		}
+		e.str(en.key)
+		e.raw(":")
+		if s, ok := en.val.(string); !ok {
+			e.anyValue(en.val, depth+1)
+		} else if !e.full() {
+			e.str(s)
+		}
 	}
 	e.raw("}")
 }
