@@ -52,15 +52,40 @@ func (t pooledText) release() {
 // else as JSON, both cut just past the client's text cap. nil (also a nil map,
 // slice or pointer) is "" (absent), never "null".
 func (c *Client) textJSON(v any) pooledText {
+	switch x := v.(type) {
+	case map[string]any:
+		return c.textMap(x, nil)
+	case string:
+		return pooledText{text: capChars(x, c.maxText+1)}
+	}
 	if isNil(v) {
 		return pooledText{}
-	}
-	if s, ok := v.(string); ok {
-		return pooledText{text: capChars(s, c.maxText+1)}
 	}
 	buf := textBufs.Get().(*[]byte)
 	e := jsonWriter{buf: (*buf)[:0]}
 	e.encode(v, c.maxText)
+	*buf = e.buf
+	return pooledText{text: unsafe.String(unsafe.SliceData(*buf), len(*buf)), buf: buf, noUsageKeys: e.noUsageKeys}
+}
+
+// textMap is textJSON for a map[string]any, a wrapped module's inputs and
+// outputs, encoded into buf when it is not nil (a buffer from textBufs whose
+// text the caller no longer needs: a wrapped call reuses its input's buffer for
+// its outputs), else into one from textBufs.
+func (c *Client) textMap(m map[string]any, buf *[]byte) pooledText {
+	if m == nil {
+		return pooledText{buf: buf}
+	}
+	if buf == nil {
+		buf = textBufs.Get().(*[]byte)
+	}
+	e := jsonWriter{buf: (*buf)[:0]}
+	if len(m) <= smallMap { // what encode would do, without its type switches
+		e.left = c.maxText + 1
+		e.smallStringMap(m, 0)
+	} else {
+		e.encode(m, c.maxText)
+	}
 	*buf = e.buf
 	return pooledText{text: unsafe.String(unsafe.SliceData(*buf), len(*buf)), buf: buf, noUsageKeys: e.noUsageKeys}
 }

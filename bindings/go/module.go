@@ -105,13 +105,14 @@ func (w *wrappedModule) Process(ctx context.Context, inputs map[string]any) (map
 	if parent == nil {
 		opts, eventID = callOptionsFrom(ctx)
 	}
-	in := w.c.textJSON(inputs)
+	in := w.c.textMap(inputs, nil)
 	n, err := w.c.beginCall(ctx, parent, w.name, in.text, eventID, opts)
-	in.release()
 	if err != nil {
+		in.release()
 		w.c.warnRefused(err)
 		return w.m.Process(ctx, inputs)
 	}
+	buf := in.buf // the core has copied the text: the outputs reuse its buffer
 	ended := false
 	defer func() {
 		if !ended {
@@ -122,7 +123,7 @@ func (w *wrappedModule) Process(ctx context.Context, inputs map[string]any) (map
 	ended = true
 
 	r := callResult{}
-	output := w.c.textJSON(out)
+	output := w.c.textMap(out, buf)
 	r.output = output.text
 	if err != nil {
 		r.errType = fmt.Sprintf("%T", err)
