@@ -57,12 +57,17 @@ pub fn required_id(argument: &str, value: Option<&str>) -> Result<String, Error>
 /// An optional name (model, event name, error type, finish reason): cut to `max_bytes` on a
 /// character boundary; an empty one is refused when `non_empty` (a name that means "default"
 /// must be NULL, not "").
-fn name(argument: &str, name: Option<&str>, max_bytes: usize, non_empty: bool) -> Result<Option<String>, Error> {
+fn name<'a>(
+    argument: &str,
+    name: Option<&'a str>,
+    max_bytes: usize,
+    non_empty: bool,
+) -> Result<Option<&'a str>, Error> {
     match name {
         Some(name) if non_empty && blank(name) => {
             Err(Error::invalid(argument, "must not be empty (pass NULL for the default)"))
         }
-        Some(name) => Ok(Some(cut(name, max_bytes).to_owned())),
+        Some(name) => Ok(Some(cut(name, max_bytes))),
         None => Ok(None),
     }
 }
@@ -70,23 +75,23 @@ fn name(argument: &str, name: Option<&str>, max_bytes: usize, non_empty: bool) -
 /// An optional event name: cut to MAX_NAME_BYTES; an empty one is refused (NULL means the
 /// client's default).
 pub fn event_name(argument: &str, value: Option<&str>) -> Result<Option<String>, Error> {
-    name(argument, value, MAX_NAME_BYTES, true)
+    Ok(name(argument, value, MAX_NAME_BYTES, true)?.map(str::to_owned))
 }
 
-/// An optional model name or error type: cut to MAX_NAME_BYTES.
-pub fn label(argument: &str, value: Option<&str>) -> Result<Option<String>, Error> {
-    name(argument, value, MAX_NAME_BYTES, false)
+/// An optional model name or error type: cut to MAX_NAME_BYTES. As a `String` or a `Name`.
+pub fn label<T: for<'a> From<&'a str>>(argument: &str, value: Option<&str>) -> Result<Option<T>, Error> {
+    Ok(name(argument, value, MAX_NAME_BYTES, false)?.map(T::from))
 }
 
 /// An optional finish reason: cut to MAX_FINISH_REASON_BYTES.
 pub fn finish_reason(argument: &str, value: Option<&str>) -> Result<Option<String>, Error> {
-    name(argument, value, MAX_FINISH_REASON_BYTES, false)
+    Ok(name(argument, value, MAX_FINISH_REASON_BYTES, false)?.map(str::to_owned))
 }
 
-/// A required, non-empty name (a module or span name).
-pub fn required_name(argument: &str, value: Option<&str>) -> Result<String, Error> {
+/// A required, non-empty name (a module, span or signal name). As a `String` or a `Name`.
+pub fn required_name<T: for<'a> From<&'a str>>(argument: &str, value: Option<&str>) -> Result<T, Error> {
     match name(argument, value, MAX_NAME_BYTES, true)? {
-        Some(name) => Ok(name),
+        Some(name) => Ok(T::from(name)),
         None => Err(Error::null(argument)),
     }
 }
@@ -124,10 +129,10 @@ mod tests {
         let cut = name("model", Some(&long), MAX_NAME_BYTES, false).unwrap().unwrap();
         assert_eq!(cut.len(), 1024);
         assert!(name("event", Some(""), MAX_NAME_BYTES, true).is_err());
-        assert_eq!(name("model", Some(""), MAX_NAME_BYTES, false).unwrap().as_deref(), Some(""));
-        assert!(required_name("module_name", Some(" ")).is_err());
-        assert!(required_name("module_name", Some("\u{3000}\t")).is_err());
-        assert!(required_name("module_name", Some(" x")).is_ok());
-        assert!(required_name("module_name", None).unwrap_err().message.contains("module_name"));
+        assert_eq!(name("model", Some(""), MAX_NAME_BYTES, false).unwrap(), Some(""));
+        assert!(required_name::<String>("module_name", Some(" ")).is_err());
+        assert!(required_name::<String>("module_name", Some("\u{3000}\t")).is_err());
+        assert!(required_name::<String>("module_name", Some(" x")).is_ok());
+        assert!(required_name::<String>("module_name", None).unwrap_err().message.contains("module_name"));
     }
 }

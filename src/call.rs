@@ -4,7 +4,7 @@
 use crate::error::{Error, ErrorKind};
 use crate::ids::EventId;
 use crate::registry::Registry;
-use crate::text::RawText;
+use crate::text::{Name, RawText};
 use crate::time::Timestamp;
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
@@ -20,14 +20,22 @@ pub enum SpanKind {
     Tool,
 }
 
-/// How a call ended (every field optional).
+/// How a call ended (every field optional). What most calls report sits inline; the rest is
+/// boxed apart (`more`), so the common result is small to build, move and drop.
 #[derive(Default, Debug)]
 pub struct CallResult {
     pub output: Option<RawText>,
-    pub model: Option<String>,
+    pub model: Option<Name>,
     pub prompt_tokens: Option<i64>,
     pub completion_tokens: Option<i64>,
     pub finish_reason: Option<String>,
+    /// None when none of its fields was given.
+    pub more: Option<Box<MoreResult>>,
+}
+
+/// The fields of a call's result that calls rarely report.
+#[derive(Default, Debug)]
+pub struct MoreResult {
     pub error_type: Option<String>,
     pub error_message: Option<String>,
     pub properties_json: Option<String>,
@@ -36,6 +44,24 @@ pub struct CallResult {
     pub event_name: Option<String>,
     pub timestamp: Option<Timestamp>,
     pub attachments_json: Option<String>,
+}
+
+static NO_MORE: MoreResult = MoreResult {
+    error_type: None,
+    error_message: None,
+    properties_json: None,
+    user_id: None,
+    convo_id: None,
+    event_name: None,
+    timestamp: None,
+    attachments_json: None,
+};
+
+impl CallResult {
+    /// The rarely reported fields (all None when none was given).
+    pub fn more(&self) -> &MoreResult {
+        self.more.as_deref().unwrap_or(&NO_MORE)
+    }
 }
 
 /// LM results seen under a top-level call, used when the call does not report its own.
@@ -82,7 +108,7 @@ pub struct OpenCall {
     pub sends_event: bool,
     /// Nested under another call (a task rather than a workflow, for module spans).
     pub nested: bool,
-    pub name: String,
+    pub name: Name,
     pub input: Option<RawText>,
     pub start_nanos: u64,
     pub trace_id: [u8; 16],
@@ -138,10 +164,10 @@ impl Ended {
     pub fn approx_bytes(&self) -> usize {
         let len = |t: Option<&str>| t.map_or(0, str::len);
         let raw = |t: &Option<RawText>| t.as_ref().map_or(0, RawText::len);
-        let r = &self.result;
+        let r = self.result.more();
         let texts = self.call.name.len()
             + raw(&self.call.input)
-            + raw(&r.output)
+            + raw(&self.result.output)
             + len(r.error_message.as_deref())
             + len(r.properties_json.as_deref());
         let event =
@@ -153,7 +179,8 @@ impl Ended {
 
 /// What an ending LM call reports, for the roll-up.
 pub struct LmResult<'a> {
-    pub model: Option<&'a str>,
+    /// Read only when an LM call ends (a `Name` is checked as UTF-8 when read).
+    pub model: Option<&'a Name>,
     /// None: unknown.
     pub prompt_tokens: Option<i64>,
     pub completion_tokens: Option<i64>,
@@ -174,7 +201,7 @@ pub struct Begin<'a> {
     pub parent: u64,
     pub kind: SpanKind,
     pub sends_event_if_top_level: bool,
-    pub name: String,
+    pub name: Name,
     pub input: Option<RawText>,
     /// Top-level calls only: nested ones share their top-level call's.
     pub event_id: Option<&'a str>,
@@ -225,8 +252,9 @@ impl Calls {
         self.table.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// A new call placed under its parent (sharing its trace and event id), not yet stored.
-    fn place(table: &Registry<Box<Ended>>, begin: Begin<'_>, start_nanos: u64) -> Result<OpenCall, Error> {
+    /// A new call placed under its parent (sharing its trace and event id), not yet stored: built
+    /// in its box, where it stays until it is queued.
+    fn place(table: &Registry<Box<Ended>>, begin: Begin<'_>, start_nanos: u64) -> Result<Box<Ended>, Error> {
         let (trace_id, parent_span_id, root, event_id, context, nested) = if begin.parent == 0 {
             let event_id = match begin.event_id {
                 Some(id) => EventId::Given(Arc::from(id)),
@@ -248,39 +276,45 @@ impl Calls {
             + begin.name.len()
             + begin.input.as_ref().map_or(0, RawText::len)
             + if nested { 0 } else { event_id.len() + context.as_deref().map_or(0, context_bytes) };
-        Ok(OpenCall {
-            kind: begin.kind,
-            sends_event: begin.parent == 0 && begin.sends_event_if_top_level,
-            nested,
-            name: begin.name,
-            input: begin.input,
-            start_nanos,
-            trace_id,
-            span_id: crate::ids::span_id(),
-            parent_span_id,
-            root,
-            event_id,
-            context,
-            rollup: Rollup::default(),
-            held_bytes,
-        })
+        Ok(Box::new(Ended {
+            call: OpenCall {
+                kind: begin.kind,
+                sends_event: begin.parent == 0 && begin.sends_event_if_top_level,
+                nested,
+                name: begin.name,
+                input: begin.input,
+                start_nanos,
+                trace_id,
+                span_id: crate::ids::span_id(),
+                parent_span_id,
+                root,
+                event_id,
+                context,
+                rollup: Rollup::default(),
+                held_bytes,
+            },
+            result: CallResult::default(),
+            end_nanos: 0,
+            event: false,
+            span: false,
+        }))
     }
 
     /// Opens a call; returns its handle, its event id and how many forgotten calls expired.
     pub fn begin(&self, begin: Begin<'_>) -> Result<(u64, EventId, usize), Error> {
         let start_nanos = crate::time::unix_nanos();
         let mut table = self.lock();
-        let call = Self::place(&table, begin, start_nanos)?;
+        let open = Self::place(&table, begin, start_nanos)?;
+        let held_bytes = open.call.held_bytes;
         let mut expired = 0;
-        if self.over(&table, call.held_bytes).is_some() {
+        if self.over(&table, held_bytes).is_some() {
             expired = self.remove_expired(&mut table, start_nanos);
-            if let Some(why) = self.over(&table, call.held_bytes) {
+            if let Some(why) = self.over(&table, held_bytes) {
                 return Err(Error::new(ErrorKind::TooManyOpenCalls, why));
             }
         }
-        self.bytes.fetch_add(call.held_bytes, Relaxed);
-        let event_id = call.event_id.clone();
-        let open = Box::new(Ended { call, result: CallResult::default(), end_nanos: 0, event: false, span: false });
+        self.bytes.fetch_add(held_bytes, Relaxed);
+        let event_id = open.call.event_id.clone();
         Ok((table.insert(open), event_id, expired))
     }
 
@@ -297,11 +331,11 @@ impl Calls {
 
     /// A call that already happened (start given), placed and closed at once: one FFI call for
     /// an LM or tool span whose times the binding measured itself.
-    pub fn record(&self, begin: Begin<'_>, start_nanos: u64, lm: LmResult<'_>) -> Result<OpenCall, Error> {
+    pub fn record(&self, begin: Begin<'_>, start_nanos: u64, lm: LmResult<'_>) -> Result<Box<Ended>, Error> {
         let mut table = self.lock();
-        let call = Self::place(&table, begin, start_nanos)?;
-        Self::roll_up(&mut table, &call, lm);
-        Ok(call)
+        let open = Self::place(&table, begin, start_nanos)?;
+        Self::roll_up(&mut table, &open.call, lm);
+        Ok(open)
     }
 
     fn roll_up(table: &mut Registry<Box<Ended>>, call: &OpenCall, lm: LmResult<'_>) {
@@ -313,7 +347,7 @@ impl Calls {
             rollup.prompt_tokens = rollup.prompt_tokens.add(lm.prompt_tokens);
             rollup.completion_tokens = rollup.completion_tokens.add(lm.completion_tokens);
             if rollup.model.is_none() {
-                rollup.model = lm.model.map(str::to_owned);
+                rollup.model = lm.model.map(|model| model.to_string());
             }
             if let Some(finish) = lm.finish_reason {
                 rollup.finish_reason = Some(finish.to_owned());

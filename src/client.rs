@@ -13,7 +13,7 @@ use crate::queue::{Ack, Item, Queue};
 use crate::sender::Sender;
 use crate::signal::Signal;
 use crate::stats::{Snapshot, Stats};
-use crate::text::RawText;
+use crate::text::{Name, RawText};
 use crate::time::Timestamp;
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 
 fn lm_result(result: &CallResult) -> LmResult<'_> {
     LmResult {
-        model: result.model.as_deref(),
+        model: result.model.as_ref(),
         prompt_tokens: result.prompt_tokens,
         completion_tokens: result.completion_tokens,
         finish_reason: result.finish_reason.as_deref(),
@@ -110,7 +110,7 @@ impl Client {
     pub fn wrap_begin(
         &self,
         parent: u64,
-        module: String,
+        module: Name,
         input: Option<RawText>,
         event_id: Option<&str>,
         context: Option<CallContext>,
@@ -130,7 +130,7 @@ impl Client {
         &self,
         parent: u64,
         kind: SpanKind,
-        name: String,
+        name: Name,
         input: Option<RawText>,
     ) -> Result<(u64, EventId), Error> {
         self.begin(Begin { parent, kind, sends_event_if_top_level: false, name, input, event_id: None, context: None })
@@ -152,16 +152,17 @@ impl Client {
         &self,
         parent: u64,
         kind: SpanKind,
-        name: String,
+        name: Name,
         input: Option<RawText>,
         start_nanos: u64,
         end_nanos: u64,
         result: CallResult,
     ) -> Result<(), Error> {
         let begin = Begin { parent, kind, sends_event_if_top_level: false, name, input, event_id: None, context: None };
-        let call = self.calls.record(begin, start_nanos, lm_result(&result))?;
-        let end_nanos = end_nanos.max(start_nanos);
-        self.finish(Box::new(Ended { call, result, end_nanos, event: false, span: false }))
+        let mut ended = self.calls.record(begin, start_nanos, lm_result(&result))?;
+        ended.result = result;
+        ended.end_nanos = end_nanos.max(start_nanos);
+        self.finish(ended)
     }
 
     /// A call that ended goes to the sender as one item: its event (a top-level wrapped call)

@@ -5,7 +5,7 @@ use crate::call::{CallContext, Ended};
 use crate::config::Config;
 use crate::ids::EventId;
 use crate::json_bound;
-use crate::text::{self, RawText, Text};
+use crate::text::{self, Name, RawText, Text};
 use crate::time::Timestamp;
 use serde::ser::{SerializeMap, Serializer};
 use serde::Serialize;
@@ -28,7 +28,7 @@ pub struct EventArgs {
 /// UTF-8: the sender repairs them when it builds the event's `AiData`).
 #[derive(Clone, Debug, Default)]
 pub struct AiArgs {
-    pub model: Option<String>,
+    pub model: Option<Name>,
     pub input: Option<RawText>,
     pub output: Option<RawText>,
     pub convo_id: Option<String>,
@@ -74,10 +74,9 @@ impl Tracked {
         let len = |t: Option<&str>| t.map_or(0, str::len);
         let raw = |t: &Option<RawText>| t.as_ref().map_or(0, RawText::len);
         let a = &self.args;
-        let ai = a
-            .ai
-            .as_ref()
-            .map_or(0, |ai| len(ai.model.as_deref()) + raw(&ai.input) + raw(&ai.output) + len(ai.convo_id.as_deref()));
+        let ai = a.ai.as_ref().map_or(0, |ai| {
+            ai.model.as_ref().map_or(0, Name::len) + raw(&ai.input) + raw(&ai.output) + len(ai.convo_id.as_deref())
+        });
         256 + self.event_id.len()
             + len(a.user_id.as_deref())
             + len(a.event.as_deref())
@@ -107,43 +106,44 @@ impl Event {
     /// client's defaults.
     pub fn of_call(ended: Ended, config: &Config) -> Event {
         let Ended { call, result, .. } = ended;
+        let more = result.more.map(|more| *more).unwrap_or_default();
         let rollup = &call.rollup;
-        let model = result.model.or_else(|| rollup.model.clone());
+        let model = result.model.map(|model| model.to_string()).or_else(|| rollup.model.clone());
         let prompt_tokens = result.prompt_tokens.or(rollup.prompt_tokens.total());
         let completion_tokens = result.completion_tokens.or(rollup.completion_tokens.total());
         let finish_reason = result.finish_reason.or_else(|| rollup.finish_reason.clone());
         let mut output = result.output.map(RawText::into_text);
-        let failed = result.error_type.is_some() || result.error_message.is_some();
+        let failed = more.error_type.is_some() || more.error_message.is_some();
         // An errored call with no input still lands: its error is its content (contract §5).
         if failed && call.input.as_ref().is_none_or(RawText::is_empty) && output.as_deref().is_none_or(str::is_empty) {
-            let kind = result.error_type.as_deref().unwrap_or("Error");
-            output = Some(format!("{kind}: {}", result.error_message.as_deref().unwrap_or("")).into());
+            let kind = more.error_type.as_deref().unwrap_or("Error");
+            output = Some(format!("{kind}: {}", more.error_message.as_deref().unwrap_or("")).into());
         }
         let from_call = |field: fn(&CallContext) -> &Option<String>| call.context_field(field).map(str::to_owned);
-        let user_id = result
+        let user_id = more
             .user_id
             .or_else(|| from_call(|c| &c.user_id))
             .or_else(|| config.user_id.clone())
             .unwrap_or_else(|| "unknown".into());
         let event =
-            result.event_name.or_else(|| from_call(|c| &c.event_name)).unwrap_or_else(|| config.event_name.clone());
-        let convo_id = result.convo_id.or_else(|| from_call(|c| &c.convo_id)).or_else(|| config.convo_id.clone());
+            more.event_name.or_else(|| from_call(|c| &c.event_name)).unwrap_or_else(|| config.event_name.clone());
+        let convo_id = more.convo_id.or_else(|| from_call(|c| &c.convo_id)).or_else(|| config.convo_id.clone());
         Event {
             event_id: String::from(&*call.event_id),
             user_id,
             event,
-            timestamp: result.timestamp.unwrap_or(Timestamp::UnixNanos(call.start_nanos)),
+            timestamp: more.timestamp.unwrap_or(Timestamp::UnixNanos(call.start_nanos)),
             ai: Some(AiData { model, input: call.input.map(RawText::into_text), output, convo_id }),
-            properties_json: result.properties_json,
+            properties_json: more.properties_json,
             builtins: Builtins {
                 prompt_tokens,
                 completion_tokens,
                 finish_reason,
-                error_type: result.error_type,
-                error_message: result.error_message,
-                module: Some(call.name),
+                error_type: more.error_type,
+                error_message: more.error_message,
+                module: Some(call.name.to_string()),
             },
-            attachments_json: result.attachments_json,
+            attachments_json: more.attachments_json,
         }
     }
 
@@ -157,7 +157,7 @@ impl Event {
             event: args.event.unwrap_or_else(|| config.event_name.clone()),
             timestamp,
             ai: args.ai.map(|ai| AiData {
-                model: ai.model,
+                model: ai.model.map(|model| model.to_string()),
                 input: ai.input.map(RawText::into_text),
                 output: ai.output.map(RawText::into_text),
                 convo_id: ai.convo_id.or_else(|| config.convo_id.clone()),

@@ -208,7 +208,9 @@ pub(crate) fn item(mut item: Item, max_chars: usize) -> Item {
         Item::Call(ended) => {
             text(&mut ended.call.input);
             text(&mut ended.result.output);
-            string(&mut ended.result.error_message);
+            if let Some(more) = &mut ended.result.more {
+                string(&mut more.error_message);
+            }
         }
         Item::Signal(signal) => {
             string(&mut signal.comment);

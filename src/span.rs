@@ -93,6 +93,7 @@ impl Span {
     /// its event, which takes the texts: here they are shared or copied).
     pub fn of_call(ended: &Ended, config: &Config) -> Span {
         let Ended { call, result, end_nanos, .. } = ended;
+        let more = result.more();
         // With tracing off only tool spans go out (bypass_otel_for_tools): their parents are never
         // exported, so they stand alone (no parent), grouped by the call's trace and event id.
         let parent_span_id = if config.tracing_enabled { call.parent_span_id } else { None };
@@ -101,37 +102,33 @@ impl Span {
             trace_id: call.trace_id,
             span_id: call.span_id,
             parent_span_id,
-            name: call.name.clone(),
+            name: call.name.to_string(),
             start_nanos: call.start_nanos,
             end_nanos: *end_nanos,
             detail: SpanDetail {
                 kind: call.kind,
                 nested: call.nested,
                 event_id: call.event_id.clone(),
-                user_id: result
-                    .user_id
-                    .clone()
-                    .or_else(|| from_call(|c| &c.user_id))
-                    .or_else(|| config.user_id.clone()),
-                convo_id: result
+                user_id: more.user_id.clone().or_else(|| from_call(|c| &c.user_id)).or_else(|| config.user_id.clone()),
+                convo_id: more
                     .convo_id
                     .clone()
                     .or_else(|| from_call(|c| &c.convo_id))
                     .or_else(|| config.convo_id.clone()),
-                event_name: result
+                event_name: more
                     .event_name
                     .clone()
                     .or_else(|| from_call(|c| &c.event_name))
                     .unwrap_or_else(|| config.event_name.clone()),
                 input: call.input.as_ref().map(|t| Text::from(t.to_str())),
                 output: result.output.as_ref().map(|t| Text::from(t.to_str())),
-                model: result.model.clone().or_else(|| call.rollup.model.clone()),
+                model: result.model.as_deref().map(str::to_owned).or_else(|| call.rollup.model.clone()),
                 prompt_tokens: result.prompt_tokens,
                 completion_tokens: result.completion_tokens,
                 finish_reason: result.finish_reason.clone(),
-                error_type: result.error_type.clone(),
-                error_message: result.error_message.clone(),
-                properties_json: result.properties_json.clone(),
+                error_type: more.error_type.clone(),
+                error_message: more.error_message.clone(),
+                properties_json: more.properties_json.clone(),
             },
         }
     }

@@ -48,6 +48,52 @@ impl RawText {
     }
 }
 
+/// A name or a model as the hot path keeps it: up to `NAME_INLINE` bytes inline (module and
+/// model names are short: no allocation, ~40 instructions less each), longer ones on the heap.
+/// Already cut by `args`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Name(NameRepr);
+
+/// With its length byte and the enum's tag, as large as a `String`.
+const NAME_INLINE: usize = 22;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum NameRepr {
+    Inline(u8, [u8; NAME_INLINE]),
+    Heap(Box<str>),
+}
+
+impl Name {
+    pub fn len(&self) -> usize {
+        match &self.0 {
+            NameRepr::Inline(len, _) => usize::from(*len),
+            NameRepr::Heap(text) => text.len(),
+        }
+    }
+}
+
+impl From<&str> for Name {
+    fn from(text: &str) -> Self {
+        if text.len() > NAME_INLINE {
+            return Name(NameRepr::Heap(text.into()));
+        }
+        let mut bytes = [0; NAME_INLINE];
+        bytes[..text.len()].copy_from_slice(text.as_bytes());
+        Name(NameRepr::Inline(text.len() as u8, bytes))
+    }
+}
+
+impl std::ops::Deref for Name {
+    type Target = str;
+    fn deref(&self) -> &str {
+        match &self.0 {
+            // Whole `str`s are copied in, so this never fails (checked again, off the hot path).
+            NameRepr::Inline(len, bytes) => std::str::from_utf8(&bytes[..usize::from(*len)]).unwrap_or_default(),
+            NameRepr::Heap(text) => text,
+        }
+    }
+}
+
 impl From<&str> for RawText {
     fn from(text: &str) -> Self {
         RawText(text.as_bytes().into())
@@ -357,6 +403,16 @@ mod tests {
                 assert_eq!(raw.is_empty(), expected.is_empty());
                 assert_eq!(&*raw.into_text(), &*expected);
             }
+        }
+    }
+
+    #[test]
+    fn names_inline_or_on_the_heap() {
+        for text in ["", "m", "qa.ChainOfThought", &"é".repeat(11), &"x".repeat(22), &"x".repeat(23), &"é".repeat(600)]
+        {
+            let name = Name::from(text);
+            assert_eq!(&*name, text);
+            assert_eq!(name.len(), text.len());
         }
     }
 

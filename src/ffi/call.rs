@@ -6,8 +6,8 @@ use super::{
 };
 use crate::args;
 use crate::call::CallContext;
-use crate::call::CallResult;
 use crate::call::SpanKind;
+use crate::call::{CallResult, MoreResult};
 use crate::error::Error;
 use std::ffi::c_char;
 
@@ -216,22 +216,24 @@ unsafe fn call_result(result: *const rd_call_result, max_chars: usize) -> Result
             "result.finish_reason",
             short(arg!(r.finish_reason, r.finish_reason_len)).as_deref(),
         )?,
-        error_type: args::label("result.error_type", short(arg!(r.error_type, r.error_type_len)).as_deref())?,
-        error_message: capped(arg!(r.error_message, r.error_message_len), max_chars),
-        properties_json: object_argument(
-            arg!(r.properties_json, r.properties_json_len),
-            "result.properties_json",
-            max_chars,
-        )?,
-        user_id: args::id("result.user_id", short(arg!(r.user_id, r.user_id_len)).as_deref())?,
-        convo_id: args::id("result.convo_id", short(arg!(r.convo_id, r.convo_id_len)).as_deref())?,
-        event_name: args::event_name("result.event_name", short(arg!(r.event_name, r.event_name_len)).as_deref())?,
-        timestamp: timestamp_argument(arg!(r.timestamp, r.timestamp_len), "result.timestamp")?,
-        attachments_json: attachments_argument(
-            arg!(r.attachments_json, r.attachments_json_len),
-            "result.attachments_json",
-            max_chars,
-        )?,
+        more: Some(Box::new(MoreResult {
+            error_type: args::label("result.error_type", short(arg!(r.error_type, r.error_type_len)).as_deref())?,
+            error_message: capped(arg!(r.error_message, r.error_message_len), max_chars),
+            properties_json: object_argument(
+                arg!(r.properties_json, r.properties_json_len),
+                "result.properties_json",
+                max_chars,
+            )?,
+            user_id: args::id("result.user_id", short(arg!(r.user_id, r.user_id_len)).as_deref())?,
+            convo_id: args::id("result.convo_id", short(arg!(r.convo_id, r.convo_id_len)).as_deref())?,
+            event_name: args::event_name("result.event_name", short(arg!(r.event_name, r.event_name_len)).as_deref())?,
+            timestamp: timestamp_argument(arg!(r.timestamp, r.timestamp_len), "result.timestamp")?,
+            attachments_json: attachments_argument(
+                arg!(r.attachments_json, r.attachments_json_len),
+                "result.attachments_json",
+                max_chars,
+            )?,
+        })),
     })
 }
 
