@@ -129,11 +129,11 @@ one16:
 tail:
 	// Fewer than 16 bytes left. With 16 or more in all, test the last 16
 	// (the ones before AX are fine, so the first special one found is the
-	// first from AX); else one byte at a time.
+	// first from AX); else short.
 	CMPQ AX, BX
 	JEQ  done
 	CMPQ BX, $16
-	JB   bytes
+	JB   short
 	MOVQ BX, AX
 	SUBQ $16, AX
 	MOVOU (SI)(AX*1), X0
@@ -147,6 +147,65 @@ tail:
 	PMOVMSKB X4, DX
 	CMPL DX, $0xffff
 	JNE  found
+	MOVQ BX, AX
+	JMP  done
+
+short:
+	// A text of fewer than 16 bytes (AX is 0), such as a map key: from 8
+	// bytes, its first 8 and its last 8 (overlapping) in one register; from
+	// 4, its first 4 and last 4; else one byte at a time. A special byte
+	// found in the second part, and not in the first, is past the overlap:
+	// at BX - 16 + its bit (8 + 8) or BX - 8 + its bit (4 + 4).
+	CMPQ BX, $8
+	JB   short4
+	MOVQ (SI), X0
+	MOVQ -8(SI)(BX*1), X6
+	PUNPCKLQDQ X6, X0
+	MOVO    X0, X4
+	PCMPEQB X1, X4
+	MOVO    X0, X5
+	PCMPEQB X2, X5
+	POR     X5, X4
+	PCMPGTB X3, X0
+	PANDN   X0, X4
+	PMOVMSKB X4, DX
+	NOTL DX
+	ANDL $0xffff, DX
+	JEQ  all
+	TESTL $0xff, DX
+	JNE  shortfound
+	LEAQ -16(BX), AX
+	JMP  shortfound
+
+short4:
+	CMPQ BX, $4
+	JB   bytes
+	MOVL (SI), X0
+	MOVL -4(SI)(BX*1), X6
+	PUNPCKLLQ X6, X0
+	MOVO    X0, X4
+	PCMPEQB X1, X4
+	MOVO    X0, X5
+	PCMPEQB X2, X5
+	POR     X5, X4
+	PCMPGTB X3, X0
+	PANDN   X0, X4
+	PMOVMSKB X4, DX
+	NOTL DX
+	ANDL $0xff, DX
+	JEQ  all
+	TESTL $0xf, DX
+	JNE  shortfound
+	LEAQ -8(BX), AX
+
+shortfound:
+	// DX: one bit per special byte.
+	BSFL DX, DX
+	ADDQ DX, AX
+	MOVQ AX, ret+16(FP)
+	RET
+
+all:
 	MOVQ BX, AX
 	JMP  done
 
