@@ -141,6 +141,7 @@ static rd_go_ret rd_go_end(rd_client c, rd_call h, int span,
 import "C"
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -192,7 +193,8 @@ type node struct {
 
 	c       *Client
 	h       C.rd_call
-	eventID string // the top-level call's event id
+	eventID string // the top-level call's event id (a generated one is in idBuf)
+	idBuf   [36]byte
 	parent  *node
 	kind    SpanKind
 	isSpan  bool
@@ -449,10 +451,17 @@ func (c *Client) beginCall(ctx context.Context, parent *node, name, input, event
 	if err := cErr("rd_wrap_begin", r.rc, r.err); err != nil {
 		return nil, err
 	}
+	n := &node{Context: ctx, c: c, h: r.h, eventID: eventID, kind: KindModule}
 	if eventID == "" {
-		eventID = goStringN(unsafe.Slice((*byte)(unsafe.Pointer(&r.id[0])), len(r.id)))
+		id := unsafe.Slice((*byte)(unsafe.Pointer(&r.id[0])), len(r.id))
+		if k := bytes.IndexByte(id, 0); k >= 0 && k <= len(n.idBuf) { // a generated UUID: kept in the node
+			copy(n.idBuf[:], id[:k])
+			n.eventID = unsafe.String(&n.idBuf[0], k)
+		} else {
+			n.eventID = goStringN(id)
+		}
 	}
-	return &node{Context: ctx, c: c, h: r.h, eventID: eventID, kind: KindModule}, nil
+	return n, nil
 }
 
 // beginSpan opens a span (rd_span_begin) under parent, or a standalone one
