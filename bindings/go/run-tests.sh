@@ -34,6 +34,11 @@ echo "== go test ./..."
 go test -count=1 ./...
 echo "== go test -race ./..."
 go test -race -count=1 ./...
+# internal/jsonscan has amd64 assembly; its portable version (other architectures, or -tags
+# purego) is tested here too, and vetted for arm64, a shipped target.
+echo "== internal/jsonscan: portable version (-tags purego), vet for arm64"
+go test -count=1 -tags purego ./internal/jsonscan/
+GOARCH=arm64 go vet ./internal/jsonscan/
 echo "== go test -tags raindrop_shared (shared library, rpath)"
 go test -count=1 -tags raindrop_shared -run 'TestWrapEventShape|TestVersion' .
 echo "== example: examples/quickstart"
