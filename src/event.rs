@@ -129,7 +129,7 @@ impl Event {
             more.event_name.or_else(|| from_call(|c| &c.event_name)).unwrap_or_else(|| config.event_name.clone());
         let convo_id = more.convo_id.or_else(|| from_call(|c| &c.convo_id)).or_else(|| config.convo_id.clone());
         Event {
-            event_id: String::from(&*call.event_id),
+            event_id: String::from(&*call.event_id.text()),
             user_id,
             event,
             timestamp: more.timestamp.unwrap_or(Timestamp::UnixNanos(call.start_nanos)),
@@ -152,7 +152,7 @@ impl Event {
     pub fn of_track(tracked: Tracked, config: &Config) -> Event {
         let Tracked { event_id, timestamp, args } = tracked;
         Event {
-            event_id: String::from(&*event_id),
+            event_id: String::from(&*event_id.text()),
             user_id: args.user_id.or_else(|| config.user_id.clone()).unwrap_or_else(|| "unknown".into()),
             event: args.event.unwrap_or_else(|| config.event_name.clone()),
             timestamp,

@@ -52,9 +52,17 @@ fn random_bytes<const N: usize>() -> [u8; N] {
     bytes
 }
 
-/// A random UUID v4 as its 36 ASCII characters, formatted on the stack (a byte-to-two-digits
-/// table, no per-character pushes): the hot path copies it once, into the event's shared id.
-pub fn uuid_v4_ascii() -> [u8; 36] {
+/// A random UUID v4 as its 16 bytes (version and variant bits set).
+fn uuid_v4() -> [u8; 16] {
+    let mut bytes: [u8; 16] = random_bytes();
+    bytes[6] = (bytes[6] & 0x0f) | 0x40;
+    bytes[8] = (bytes[8] & 0x3f) | 0x80;
+    bytes
+}
+
+/// A UUID's 36 ASCII characters, formatted on the stack (a byte-to-two-digits table, no
+/// per-character pushes).
+fn uuid_ascii(bytes: &[u8; 16]) -> [u8; 36] {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     const PAIRS: [[u8; 2]; 256] = {
         let mut pairs = [[0u8; 2]; 256];
@@ -67,9 +75,6 @@ pub fn uuid_v4_ascii() -> [u8; 36] {
     };
     // Where each of the 16 bytes' two digits go in 8-4-4-4-12.
     const AT: [usize; 16] = [0, 2, 4, 6, 9, 11, 14, 16, 19, 21, 24, 26, 28, 30, 32, 34];
-    let mut bytes: [u8; 16] = random_bytes();
-    bytes[6] = (bytes[6] & 0x0f) | 0x40;
-    bytes[8] = (bytes[8] & 0x3f) | 0x80;
     let mut text = [b'-'; 36];
     for (byte, at) in bytes.iter().zip(AT) {
         let pair = PAIRS[usize::from(*byte)];
@@ -79,30 +84,57 @@ pub fn uuid_v4_ascii() -> [u8; 36] {
     text
 }
 
-/// A call's event id, shared by every span under it: a new UUID is held inline (no allocation,
-/// copied into each nested call), one given by the caller is shared text. Reads as a `str`
-/// ("" for a span with no event).
+/// A call's event id, shared by every span under it: a new UUID is held inline as its 16 bytes
+/// (no allocation, copied into each nested call) and formatted only when read (`text`: on the
+/// sender thread, or when the caller asks for the id); one given by the caller is shared text.
 #[derive(Clone, Debug)]
 pub enum EventId {
     None,
-    Uuid([u8; 36]),
+    Uuid([u8; 16]),
     Given(std::sync::Arc<str>),
 }
 
 impl EventId {
     pub fn new_uuid() -> Self {
-        EventId::Uuid(uuid_v4_ascii())
+        EventId::Uuid(uuid_v4())
+    }
+
+    /// The length of its text ("" for a span with no event).
+    pub fn len(&self) -> usize {
+        match self {
+            EventId::None => 0,
+            EventId::Uuid(_) => 36,
+            EventId::Given(text) => text.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The id as text.
+    pub fn text(&self) -> IdText<'_> {
+        match self {
+            EventId::None => IdText::Borrowed(""),
+            EventId::Uuid(bytes) => IdText::Uuid(uuid_ascii(bytes)),
+            EventId::Given(text) => IdText::Borrowed(text),
+        }
     }
 }
 
-impl std::ops::Deref for EventId {
+/// An event id's text (reads as a `str`).
+pub enum IdText<'a> {
+    Borrowed(&'a str),
+    Uuid([u8; 36]),
+}
+
+impl std::ops::Deref for IdText<'_> {
     type Target = str;
     fn deref(&self) -> &str {
         match self {
-            EventId::None => "",
-            // SAFETY: uuid_v4_ascii writes only ASCII hex digits and dashes.
-            EventId::Uuid(text) => unsafe { std::str::from_utf8_unchecked(text) },
-            EventId::Given(text) => text,
+            IdText::Borrowed(text) => text,
+            // SAFETY: uuid_ascii writes only ASCII hex digits and dashes.
+            IdText::Uuid(text) => unsafe { std::str::from_utf8_unchecked(text) },
         }
     }
 }
@@ -132,12 +164,15 @@ mod tests {
 
     #[test]
     fn uuid_is_version_4() {
-        let id = EventId::new_uuid();
+        let uuid = EventId::new_uuid();
+        let id = uuid.text();
         assert_eq!(id.len(), 36);
         assert_eq!(&id[14..15], "4");
         assert!(matches!(&id[19..20], "8" | "9" | "a" | "b"));
-        assert_ne!(&*EventId::new_uuid(), &*EventId::new_uuid());
-        let shared = EventId::new_uuid();
+        assert_ne!(&*EventId::new_uuid().text(), &*EventId::new_uuid().text());
+        assert_eq!(EventId::new_uuid().len(), 36);
+        let shared_id = EventId::new_uuid();
+        let shared = shared_id.text();
         assert_eq!(shared.len(), 36);
         assert!(shared.bytes().enumerate().all(|(i, b)| if matches!(i, 8 | 13 | 18 | 23) {
             b == b'-'

@@ -153,8 +153,8 @@ impl Span {
             put("traceloop.workflow.name", text(&self.name));
         }
         if !d.event_id.is_empty() {
-            put("traceloop.association.properties.event_id", text(&d.event_id));
-            put("ai.telemetry.metadata.raindrop.eventId", text(&d.event_id));
+            put("traceloop.association.properties.event_id", text(&d.event_id.text()));
+            put("ai.telemetry.metadata.raindrop.eventId", text(&d.event_id.text()));
         }
         if let Some(user) = &d.user_id {
             put("traceloop.association.properties.user_id", text(user));

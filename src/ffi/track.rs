@@ -201,9 +201,12 @@ unsafe fn track_common(
             return Err(Error::invalid("event", "an AI event needs an input or an output"));
         }
         let id = client.track(args)?;
-        // SAFETY: `event_id_out` is NULL or valid for `event_id_out_len` bytes (the contract),
-        // at least RD_EVENT_ID_BUF_LEN (check_event_id_buffer above).
-        unsafe { write_event_id(event_id_out, &id) };
+        // A new UUID is formatted only when the caller asks for it.
+        if !event_id_out.is_null() {
+            // SAFETY: `event_id_out` is valid for `event_id_out_len` bytes (the contract), at
+            // least RD_EVENT_ID_BUF_LEN (check_event_id_buffer above).
+            unsafe { write_event_id(event_id_out, &id.text()) };
+        }
         Ok(())
     })
 }
