@@ -343,6 +343,78 @@ rd_call call;
 rd_call_result result;
 } rd_wrap_end_args;
 
+// What an LM span shares with the other calls of its model: the span name (required) and, as
+// in `rd_call_result`, the model, finish reason and properties (optional, NULL = absent).
+typedef struct rd_lm_info {
+  // The span name (as `rd_span_record`'s `name`).
+  const char *name;
+  // Length of `name` in bytes.
+  size_t name_len;
+  // As `rd_call_result.model`.
+  const char *model;
+  // Length of `model` in bytes.
+  size_t model_len;
+  // As `rd_call_result.finish_reason`.
+  const char *finish_reason;
+  // Length of `finish_reason` in bytes.
+  size_t finish_reason_len;
+  // As `rd_call_result.properties_json`.
+  const char *properties_json;
+  // Length of `properties_json` in bytes.
+  size_t properties_json_len;
+} rd_lm_info;
+
+// One chat message: its role and content, UTF-8 (invalid bytes become U+FFFD), borrowed for
+// the duration of the call.
+typedef struct rd_message {
+  // The role (`system`, `user`, `assistant`...).
+  const char *role;
+  // Length of `role` in bytes.
+  size_t role_len;
+  // The content.
+  const char *content;
+  // Length of `content` in bytes.
+  size_t content_len;
+} rd_message;
+
+// The arguments of `rd_lm_span_record`.
+typedef struct rd_lm_span_args {
+  // As `rd_span_record`'s `client`.
+  rd_client client;
+// As `parent`.
+rd_call parent;
+// Name, model, finish reason and properties (required).
+const rd_lm_info *info;
+// As `start_unix_nanos`.
+uint64_t start_unix_nanos;
+// As `end_unix_nanos`.
+uint64_t end_unix_nanos;
+// As `rd_call_result.prompt_tokens` (negative: unknown).
+int64_t prompt_tokens;
+// As `rd_call_result.completion_tokens` (negative: unknown).
+int64_t completion_tokens;
+// As `rd_call_result.output`.
+const char *output;
+// Length of `output` in bytes.
+size_t output_len;
+// `messages_len` chat messages, the span's input (NULL when `messages_len` is 0).
+const rd_message *messages;
+// Number of messages; 0: the input is `input`.
+size_t messages_len;
+// As `rd_span_record`'s `input`, when there are no messages.
+const char *input;
+// Length of `input` in bytes.
+size_t input_len;
+// As `rd_call_result.error_type`.
+const char *error_type;
+// Length of `error_type` in bytes.
+size_t error_type_len;
+// As `rd_call_result.error_message`.
+const char *error_message;
+// Length of `error_message` in bytes.
+size_t error_message_len;
+} rd_lm_span_args;
+
 // A one-shot event for `rd_track_ai` / `rd_track`. Every string is optional (NULL = absent).
 typedef struct rd_event {
   // Event id (an id of at most RD_MAX_EVENT_ID_BYTES); default: a new UUID v4.
@@ -595,6 +667,14 @@ rd_result rd_span_record_packed(const rd_span_record_args *args,
 // `rd_wrap_end` (or `rd_span_end`) with its arguments in `*args`, borrowed for the duration of
 // the call. Same errors as `rd_wrap_end`, and RD_ERR_NULL_ARGUMENT (args).
 rd_result rd_wrap_end_packed(const rd_wrap_end_args *args, rd_error *err_out);
+
+// `rd_span_record` of an LM span (`RD_SPAN_LM`) with its arguments in `*args`: name, model,
+// finish reason and properties from `*args->info`; the input is the JSON array of `messages`
+// (each `{"role":…,"content":…}`, strings escaped as JSON, capped like any input at
+// `max_text_field_chars` characters) when `messages_len` > 0, else `input`. `args` and
+// everything it points to are borrowed for the duration of the call. Same errors as
+// `rd_span_record`, and RD_ERR_NULL_ARGUMENT (args, info, messages).
+rd_result rd_lm_span_record(const rd_lm_span_args *args, rd_error *err_out);
 
 // Enqueues one complete AI event (`ai_data` with input, output, model, convo_id; at least one
 // of input / output). `event` and its strings are borrowed for the duration of the call. On

@@ -153,3 +153,107 @@ fn packed_calls_refuse_null_args_and_bad_arguments_as_the_originals() {
     let e = check(unsafe { rd_span_record_packed(&rec, &mut err) }, &err).unwrap_err();
     assert!(e.message.contains("kind"), "{}", e.message);
 }
+
+/// Every span in every accepted traces request.
+fn all_spans(sink: &Sink) -> Vec<serde_json::Value> {
+    let mut out = Vec::new();
+    for a in sink.attempts_on(TRACES).iter().filter(|a| a.succeeded()) {
+        let v = a.json();
+        for rs in v["resourceSpans"].as_array().expect("resourceSpans array") {
+            for ss in rs["scopeSpans"].as_array().expect("scopeSpans array") {
+                out.extend(ss["spans"].as_array().expect("spans array").iter().cloned());
+            }
+        }
+    }
+    out
+}
+
+fn attr<'a>(span: &'a serde_json::Value, key: &str) -> Option<&'a serde_json::Value> {
+    let a = span["attributes"].as_array()?.iter().find(|a| a["key"] == key)?;
+    a["value"].get("stringValue").or_else(|| a["value"].get("intValue"))
+}
+
+#[test]
+fn lm_span_record_writes_the_messages_json_and_rolls_up() {
+    let sink = Sink::start();
+    let c = client(&sink, json!({"tracing_enabled": true}));
+    let (top, _) = c.wrap_begin(0, Some("Predict"), Some(b"q"), None).unwrap();
+    let msgs = [("system", "Answer \"briefly\".\n"), ("user", "caf\u{e9}\tq\u{1}")];
+    let c_msgs: Vec<rd_message> = msgs
+        .iter()
+        .map(|(r, t)| rd_message {
+            role: r.as_ptr().cast(),
+            role_len: r.len(),
+            content: t.as_ptr().cast(),
+            content_len: t.len(),
+        })
+        .collect();
+    let (lm, lm_len) = s("openai/gpt-4o-mini");
+    let (model, model_len) = s("gpt-4o-mini");
+    let (finish, finish_len) = s("length");
+    let (props, props_len) = s(r#"{"gen_ai.system":"openai"}"#);
+    let info = rd_lm_info {
+        name: lm,
+        name_len: lm_len,
+        model,
+        model_len,
+        finish_reason: finish,
+        finish_reason_len: finish_len,
+        properties_json: props,
+        properties_json_len: props_len,
+    };
+    let (out, out_len) = s("done");
+    let (input, input_len) = s("this input is ignored");
+    let args = rd_lm_span_args {
+        client: c.handle(),
+        parent: rd_call { id: top },
+        info: &info,
+        start_unix_nanos: 1,
+        end_unix_nanos: 2,
+        prompt_tokens: 9,
+        completion_tokens: 4,
+        output: out,
+        output_len: out_len,
+        messages: c_msgs.as_ptr(),
+        messages_len: c_msgs.len(),
+        input,
+        input_len,
+        error_type: ptr::null(),
+        error_type_len: 0,
+        error_message: ptr::null(),
+        error_message_len: 0,
+    };
+    let mut err = new_err();
+    check(unsafe { rd_lm_span_record(&args, &mut err) }, &err).unwrap();
+    // No messages: the input is `input`, as rd_span_record's.
+    let plain = rd_lm_span_args { messages: ptr::null(), messages_len: 0, ..args };
+    check(unsafe { rd_lm_span_record(&plain, &mut err) }, &err).unwrap();
+    // Messages announced but NULL, no info, NULL args: refused.
+    let bad = rd_lm_span_args { messages: ptr::null(), messages_len: 1, ..plain };
+    assert_eq!(unsafe { rd_lm_span_record(&bad, &mut err) }, rd_result::RD_ERR_NULL_ARGUMENT);
+    let no_info = rd_lm_span_args { info: ptr::null(), ..plain };
+    let e = check(unsafe { rd_lm_span_record(&no_info, &mut err) }, &err).unwrap_err();
+    assert!(e.message.contains("info"), "{}", e.message);
+    assert_eq!(unsafe { rd_lm_span_record(ptr::null(), &mut err) }, rd_result::RD_ERR_NULL_ARGUMENT);
+    c.wrap_end(top, Some(&CallRes::new().output("a"))).unwrap();
+    c.flush(5000).unwrap();
+
+    let evs = sink.events();
+    assert_eq!(evs.len(), 1, "{evs:?}");
+    assert_eq!(prop(&evs[0], "ai.usage.prompt_tokens").and_then(as_i64), Some(18), "both LM spans roll up");
+    assert_eq!(evs[0]["ai_data"]["model"], "gpt-4o-mini");
+    assert_eq!(prop(&evs[0], "dspy.finish_reason"), Some(&json!("length")));
+    let lms: Vec<_> =
+        all_spans(&sink).into_iter().filter(|s| attr(s, "traceloop.span.kind") == Some(&json!("llm"))).collect();
+    assert_eq!(lms.len(), 2, "{lms:?}");
+    let with_messages = lms.iter().find(|s| attr(s, "gen_ai.prompt.0.role") == Some(&json!("system"))).unwrap();
+    let expected = json!([{"role": "system", "content": "Answer \"briefly\".\n"}, {"role": "user", "content": "caf\u{e9}\tq\u{1}"}]);
+    let messages: serde_json::Value =
+        serde_json::from_str(attr(with_messages, "ai.prompt.messages").and_then(|v| v.as_str()).unwrap()).unwrap();
+    assert_eq!(messages, expected);
+    assert_eq!(attr(with_messages, "gen_ai.prompt.1.content"), Some(&json!("caf\u{e9}\tq\u{1}")));
+    assert_eq!(attr(with_messages, "gen_ai.system"), Some(&json!("openai")));
+    assert_eq!(attr(with_messages, "gen_ai.response.model"), Some(&json!("gpt-4o-mini")));
+    let other = lms.iter().find(|s| attr(s, "gen_ai.prompt.0.role") != Some(&json!("system"))).unwrap();
+    assert_eq!(attr(other, "gen_ai.prompt.0.content"), Some(&json!("this input is ignored")));
+}

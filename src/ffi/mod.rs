@@ -68,11 +68,14 @@ mod call;
 
 mod packed;
 
+mod messages;
+
 mod track;
 
 pub use call::*;
 pub use client::*;
 pub use error::*;
+pub use messages::*;
 pub use packed::*;
 pub use track::*;
 pub use types::*;

@@ -202,6 +202,50 @@ class rd_wrap_end_args(Structure):
     ]
 
 
+class rd_lm_info(Structure):
+    _fields_ = [
+        ("name", c_char_p),
+        ("name_len", c_size_t),
+        ("model", c_char_p),
+        ("model_len", c_size_t),
+        ("finish_reason", c_char_p),
+        ("finish_reason_len", c_size_t),
+        ("properties_json", c_char_p),
+        ("properties_json_len", c_size_t),
+    ]
+
+
+class rd_message(Structure):
+    _fields_ = [
+        ("role", c_char_p),
+        ("role_len", c_size_t),
+        ("content", c_char_p),
+        ("content_len", c_size_t),
+    ]
+
+
+class rd_lm_span_args(Structure):
+    _fields_ = [
+        ("client", rd_client),
+        ("parent", rd_call),
+        ("info", POINTER(rd_lm_info)),
+        ("start_unix_nanos", c_uint64),
+        ("end_unix_nanos", c_uint64),
+        ("prompt_tokens", c_int64),
+        ("completion_tokens", c_int64),
+        ("output", c_char_p),
+        ("output_len", c_size_t),
+        ("messages", POINTER(rd_message)),
+        ("messages_len", c_size_t),
+        ("input", c_char_p),
+        ("input_len", c_size_t),
+        ("error_type", c_char_p),
+        ("error_type_len", c_size_t),
+        ("error_message", c_char_p),
+        ("error_message_len", c_size_t),
+    ]
+
+
 class rd_event(Structure):
     _fields_ = [
         ("event_id", c_char_p),
@@ -267,6 +311,7 @@ FUNCTIONS = {
     "rd_wrap_begin_packed": (rd_result, [POINTER(rd_wrap_begin_args), POINTER(rd_error)]),
     "rd_span_record_packed": (rd_result, [POINTER(rd_span_record_args), POINTER(rd_error)]),
     "rd_wrap_end_packed": (rd_result, [POINTER(rd_wrap_end_args), POINTER(rd_error)]),
+    "rd_lm_span_record": (rd_result, [POINTER(rd_lm_span_args), POINTER(rd_error)]),
     "rd_track_ai": (rd_result, [rd_client, POINTER(rd_event), POINTER(c_char), c_size_t, POINTER(rd_error)]),
     "rd_track": (rd_result, [rd_client, POINTER(rd_event), POINTER(c_char), c_size_t, POINTER(rd_error)]),
     "rd_identify": (rd_result, [rd_client, c_char_p, c_size_t, c_char_p, c_size_t, POINTER(rd_error)]),

@@ -103,6 +103,31 @@ def _whole(cls: Any, last: str) -> Any:
     return struct.Struct(fmt + "x" * (ctypes.sizeof(cls) - size)).pack
 
 
+def _lm_packers() -> Any:
+    """``Struct.pack`` of an rd_lm_span_args (every field) and of an rd_lm_info."""
+    args, info = _ffi.rd_lm_span_args, _ffi.rd_lm_info
+    out = []
+    for cls, first, last in ((args, "client.id", "error_message_len"), (info, "name", "properties_json_len")):
+        fmt, start = _ffi.pack_format(cls, first, last)
+        if start != 0 or struct.calcsize(fmt) != ctypes.sizeof(cls):
+            raise ValueError("unexpected layout")
+        out.append(struct.Struct(fmt).pack)
+    return out
+
+
+_message_arrays: Dict[int, Any] = {}
+
+
+def message_array(n: int) -> Any:
+    """``Struct.pack`` of ``n`` rd_message (role, role_len, content, content_len each)."""
+    pack = _message_arrays.get(n)
+    if pack is None:
+        if ctypes.sizeof(_ffi.rd_message) != 32:
+            raise ValueError("unexpected layout")
+        pack = _message_arrays[n] = struct.Struct("=" + "QQQQ" * n).pack
+    return pack
+
+
 try:
     # new_end_output(client, call, output, output_len, model, model_len, prompt_tokens, completion_tokens)
     new_end_output = _whole(_ffi.rd_wrap_end_args, "result.completion_tokens") if _PACK is not None else None
@@ -112,6 +137,14 @@ try:
     new_record = _whole(_ffi.rd_span_record_args, "result.properties_json_len") if _PACK is not None else None
 except (AttributeError, ValueError, KeyError):
     new_end_output = new_record = None
+try:
+    # new_lm_span(client, parent, info, t0, t1, prompt_tokens, completion_tokens, output, output_len,
+    #             messages, messages_len, input, input_len, error_type, error_type_len, error_message,
+    #             error_message_len); new_lm_info(name, name_len, model, model_len, finish, finish_len,
+    #             properties, properties_len)
+    new_lm_span, new_lm_info = _lm_packers() if _PACK is not None else (None, None)
+except (AttributeError, ValueError, KeyError):
+    new_lm_span = new_lm_info = None
 # The hot path packs fresh argument bytes (FRESH) when the addresses of bytes' data are known and
 # 8-byte aligned; else it fills the per-thread ctypes structs.
 FRESH = new_end_output is not None and new_record is not None and _BYTES_OFF % 8 == 0

@@ -49,7 +49,7 @@ BLOCKING = frozenset({"rd_new", "rd_flush", "rd_shutdown"})
 # it by reference), so one handle passed for another still raises ``ctypes.ArgumentError``.
 HOT = (
     "rd_wrap_begin", "rd_wrap_end", "rd_span_begin", "rd_span_record",
-    "rd_wrap_begin_packed", "rd_span_record_packed", "rd_wrap_end_packed",
+    "rd_wrap_begin_packed", "rd_span_record_packed", "rd_wrap_end_packed", "rd_lm_span_record",
 )
 HANDLES = (rd_client, rd_call)  # noqa: F405
 
@@ -79,6 +79,9 @@ class Lib:
     hot_wrap_begin_packed: Any = None
     hot_span_record_packed: Any = None
     hot_wrap_end_packed: Any = None
+    # An LM span: constant fields behind a pointer, messages as role/content strings (None: an
+    # older library)
+    hot_lm_span_record: Any = None
 
     def __getattr__(self, name: str) -> Any:  # only reached for absent symbols
         raise AttributeError(

@@ -29,14 +29,15 @@ import json
 import logging
 import time
 import types
-from typing import Any, Callable, Dict, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from . import _ffi
 from ._capture import ACTIVE, Frame
 from ._client import BYTES_OFF as _OFF
 from ._client import FRESH as _FRESH
-from ._client import new_record as _new_record
-from ._client import pack_end, pack_end_output, pack_record, thread_buffers
+from ._client import message_array, pack_end, pack_end_output, pack_record, thread_buffers
+from ._client import new_lm_info as _new_lm_info
+from ._client import new_lm_span as _new_lm_span
 from ._extract import (
     UNKNOWN,
     cached_bytes,
@@ -64,6 +65,11 @@ _WRAPPED_ATTR = "_raindrop_wrapped"
 _HOOK = "__raindrop_dspy_hook__"
 
 _time_ns = time.time_ns
+_LM_SPAN = _FRESH and _new_lm_span is not None and _new_lm_info is not None
+# The usual chat roles, as (address, length) of constant bytes for rd_message (an unknown role:
+# the messages' JSON is written in Python).
+_ROLE_BYTES = tuple(r.encode() for r in ("system", "user", "assistant", "tool", "developer", "function"))
+_ROLE_ARGS = {b.decode(): (id(b) + _OFF, len(b)) for b in _ROLE_BYTES}
 _obj_getattr = object.__getattribute__
 _CoroutineType = types.CoroutineType
 
@@ -212,18 +218,41 @@ def _lm_properties(model: Optional[str], response_model: Optional[str], cache_hi
     return out
 
 
+_lm_infos: Dict[Tuple[Any, ...], Tuple[Any, ...]] = {}
+
+
+def _lm_info(key: Tuple[Any, ...]) -> Tuple[Any, ...]:
+    """The rd_lm_info of an LM span (name, model, finish reason, properties), packed once per
+    combination: (its address, the packed bytes, and every bytes object it points to)."""
+    model, fr, rm, cache_hit, lm_type, props = key
+    mb = None if model is None else cached_bytes(model)
+    name = mb or lm_type.__name__.encode()
+    fb = None if fr is None else cached_bytes(fr)
+    pb = _lm_properties(model, rm, cache_hit) if props else None
+    packed = _new_lm_info(id(name) + _OFF, len(name), 0 if mb is None else id(mb) + _OFF, 0 if mb is None else len(mb),
+                          0 if fb is None else id(fb) + _OFF, 0 if fb is None else len(fb),
+                          0 if pb is None else id(pb) + _OFF, 0 if pb is None else len(pb))
+    info = (id(packed) + _OFF, packed, name, mb, fb, pb)
+    if len(_lm_infos) >= 256:
+        _lm_infos.clear()  # callers hold the tuple they use
+    _lm_infos[key] = info
+    return info
+
+
 def record_lm(frame: Frame, lm: Any, entry: Any, t0: int, t1: int, result: Any, exc: Optional[BaseException],
               args: Tuple[Any, ...] = (), kwargs: Optional[Dict[str, Any]] = None) -> None:
-    """One ``rd_span_record`` (kind LM) under ``frame`` for an LM call that ended: the core
-    rolls its usage up to the top-level event and ships the span when tracing is on."""
+    """One LM span (``rd_lm_span_record``, or ``rd_span_record`` of kind LM) under ``frame`` for an
+    LM call that ended: the core rolls its usage up to the top-level event and ships the span when
+    tracing is on."""
     try:
         nc = frame.client
         hid = nc.hid
         if not hid:
             return
         frame.lm_seen = True
-        inp = out = None
-        pb = None
+        inp = out = marr = None
+        rm = None
+        cache_hit = props = False
         if type(entry) is dict:
             u = entry.get("usage")
             resp = entry.get("response")
@@ -260,10 +289,30 @@ def record_lm(frame: Frame, lm: Any, entry: Any, t0: int, t1: int, result: Any, 
                     msgs = kw.get("messages")
                     prompt = args[0] if args else kw.get("prompt")
                     completion = result
-                    rm = None
-                    cache_hit = False
                 if msgs:
-                    inp = messages_json(msgs)
+                    if _LM_SPAN and type(msgs) is list:
+                        # Plain role/content string pairs go to the core as they are: it writes
+                        # their JSON (Python escapes ~30 instructions a character). Anything else
+                        # (other keys, non-string content, an unusual role, lone surrogates) is
+                        # written here by messages_json.
+                        vals: List[int] = []
+                        keep: List[bytes] = []  # the contents' bytes, alive until the call returned
+                        try:
+                            for m in msgs:
+                                if type(m) is not dict or len(m) != 2:
+                                    raise KeyError
+                                content = m["content"]
+                                if type(content) is not str:
+                                    raise KeyError
+                                cb = content.encode()
+                                keep.append(cb)
+                                vals += _ROLE_ARGS[m["role"]]
+                                vals += (id(cb) + _OFF, len(cb))
+                            marr = message_array(len(msgs))(*vals)
+                        except (KeyError, TypeError, UnicodeEncodeError):
+                            marr = None
+                    if marr is None:
+                        inp = messages_json(msgs)
                 else:
                     inp = None if prompt is None else (prompt if type(prompt) is str else to_json(prompt))
                 if exc is None:
@@ -271,12 +320,11 @@ def record_lm(frame: Frame, lm: Any, entry: Any, t0: int, t1: int, result: Any, 
                         out = completion[0]
                     else:
                         out = completion_text(completion)
-                pb = _lm_properties(model, rm, cache_hit)
+                props = True
             except Exception:
                 logger.debug("raindrop_dspy: LM span text failed", exc_info=True)
-                inp = out = pb = None
-        mb = None if model is None else cached_bytes(model)
-        name = mb or type(lm).__name__.encode()
+                inp = out = marr = None
+                props = False
         inb = ob = None
         if inp is not None:
             try:
@@ -288,23 +336,28 @@ def record_lm(frame: Frame, lm: Any, entry: Any, t0: int, t1: int, result: Any, 
                 ob = out.encode()
             except UnicodeEncodeError:
                 ob = out.encode("utf-8", "surrogatepass")
-        fb = None if fr is None else cached_bytes(fr)
         if exc is None:
             et = em = None
         else:
             et, em = error_fields(exc)
-        if _FRESH:
-            a = _new_record(
-                hid, frame.handle, _KIND_LM, id(name) + _OFF, len(name),
-                0 if inb is None else id(inb) + _OFF, 0 if inb is None else len(inb), t0, t1,
+        if _LM_SPAN and nc.lib.hot_lm_span_record is not None:
+            key = (model, fr, rm, cache_hit, type(lm), props)
+            info = _lm_infos.get(key)  # held in a local: what it points to stays alive
+            if info is None:
+                info = _lm_info(key)
+            a = _new_lm_span(
+                hid, frame.handle, info[0], t0, t1, pt, ct,
                 0 if ob is None else id(ob) + _OFF, 0 if ob is None else len(ob),
-                0 if mb is None else id(mb) + _OFF, 0 if mb is None else len(mb), pt, ct,
-                0 if fb is None else id(fb) + _OFF, 0 if fb is None else len(fb),
+                0 if marr is None else id(marr) + _OFF, 0 if marr is None else len(msgs),
+                0 if inb is None else id(inb) + _OFF, 0 if inb is None else len(inb),
                 0 if et is None else id(et) + _OFF, 0 if et is None else len(et),
-                0 if em is None else id(em) + _OFF, 0 if em is None else len(em),
-                0 if pb is None else id(pb) + _OFF, 0 if pb is None else len(pb))
-            rc = nc.lib.hot_span_record_packed(id(a) + _OFF, None)
+                0 if em is None else id(em) + _OFF, 0 if em is None else len(em))
+            rc = nc.lib.hot_lm_span_record(id(a) + _OFF, None)
         else:
+            mb = None if model is None else cached_bytes(model)
+            name = mb or type(lm).__name__.encode()
+            fb = None if fr is None else cached_bytes(fr)
+            pb = _lm_properties(model, rm, cache_hit) if props else None
             tb = thread_buffers()
             pack_record(tb, hid, frame.handle, _KIND_LM, name, inb, t0, t1, ob, mb, pt, ct, fb, et, em, pb)
             rc = nc.lib.hot_span_record_packed(tb.rec_addr, None)

@@ -379,7 +379,9 @@ def test_hook_failure_never_reaches_user_code(rd, sink, get_events, monkeypatch)
 
     monkeypatch.setattr(_trace, "input_text", broken)
     monkeypatch.setattr(_trace, "completion_text", broken)
-    monkeypatch.setattr(_trace, "_lm_properties", broken)  # the common completion skips completion_text
+    # the common shapes skip completion_text and messages_json: break what they use too
+    monkeypatch.setattr(_trace, "message_array", broken)
+    monkeypatch.setattr(_trace, "messages_json", broken)
     out = rd.wrap(dspy.ChainOfThought("question -> answer"))(question="still works")
     assert out.answer == "echo: still works"
     spans = collect(rd, sink)
@@ -423,17 +425,23 @@ def test_tracing_disabled_creates_no_module_or_lm_spans(make_rd, sink, get_event
     rd = make_rd(tracing_enabled=False)
     lib = rd._native.lib
     calls = []
-    real_begin, real_record = lib.hot_span_begin, lib.hot_span_record_packed
+    real_begin, real_record, real_lm = lib.hot_span_begin, lib.hot_span_record_packed, lib.hot_lm_span_record
 
     def record(args, err):
         rec = _ffi.rd_span_record_args.from_address(args)
         calls.append(("record", rec.kind, rec.input_len, rec.result.output_len))
         return real_record(args, err)
 
+    def lm_span(args, err):
+        rec = _ffi.rd_lm_span_args.from_address(args)
+        calls.append(("lm", rec.messages_len, rec.input_len, rec.output_len))
+        return real_lm(args, err)
+
     monkeypatch.setattr(lib, "hot_span_begin", lambda *a: calls.append(("begin", a[2])) or real_begin(*a))
     monkeypatch.setattr(lib, "hot_span_record_packed", record)
+    monkeypatch.setattr(lib, "hot_lm_span_record", lm_span)
     rd.wrap(dspy.ChainOfThought("question -> answer"))(question="off")
-    assert calls == [("record", 1, 0, 0)]  # one LM call: kind RD_SPAN_LM, no input, no completion
+    assert calls == [("lm", 0, 0, 0)]  # one LM call (an LM span): no messages, no input, no completion
     (ev,) = get_events(rd)
     assert ev["properties"]["ai.usage.prompt_tokens"] == 11
     assert sink.route("traces") == []
