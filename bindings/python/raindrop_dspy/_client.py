@@ -145,6 +145,11 @@ try:
     new_lm_span, new_lm_info = _lm_packers() if _PACK is not None else (None, None)
 except (AttributeError, ValueError, KeyError):
     new_lm_span = new_lm_info = None
+# pack_begin_into(tb.wb, 0, client, parent, name, name_len, input, input_len, options): pack_begin's
+# struct fill, for callers that have the addresses (None: not CPython); CALL_OUT: where the call
+# handle is written.
+pack_begin_into = _PACK["begin"] if _PACK is not None else None
+CALL_OUT = _PACK["call_out"] if _PACK is not None else 0
 # The hot path packs fresh argument bytes (FRESH) when the addresses of bytes' data are known and
 # 8-byte aligned; else it fills the per-thread ctypes structs.
 FRESH = new_end_output is not None and new_record is not None and _BYTES_OFF % 8 == 0

@@ -311,6 +311,42 @@ def fallback_model(module: Any, kwargs: Dict[str, Any]) -> Optional[str]:
         return None
 
 
+def fallback_model_bytes(module: Any, kwargs: Dict[str, Any]) -> Optional[bytes]:
+    """``fallback_model``, encoded (cached): what ``rd_wrap_end`` takes."""
+    try:
+        lm = kwargs.get("lm") if kwargs else None
+        if lm is None:
+            lm = _module_dict(module).get("lm")
+            if lm is None:
+                lm = _read_settings_lm()
+        m = getattr(lm, "model", None)
+        if m is None:
+            return None
+        b = _bytes_cache.get(m) if type(m) is str else None
+        return b if b is not None else cached_bytes(str(m))
+    except Exception:
+        return None
+
+
+def _dict_of(obj: Any) -> Dict[str, Any]:
+    return object.__getattribute__(obj, "__dict__")  # type: ignore[no-any-return]
+
+
+_module_dict = _dict_of  # dspy.Module.__getattribute__ is Python code: bypass it
+
+
+def no_usage(result: Any, store: Any) -> bool:
+    """True when ``fallback_usage(result)`` has nothing to read: a Prediction (``store`` is its
+    ``_store``) without ``_lm_usage`` and without a ``usage`` field."""
+    if type(store) is not dict or "usage" in store:
+        return False
+    cls = type(result)
+    plain = _plain_usage.get(cls)
+    if plain is None:
+        return False
+    return plain and not result.__dict__.get("_lm_usage")
+
+
 _plain_usage: Dict[type, bool] = {}
 
 

@@ -9,12 +9,13 @@ and, when no wrapped call is active, calls the original at once.
   calls ``super().__call__``, so the Predict inside a ChainOfThought or ReAct is seen. A
   wrapped module is skipped: its own wrapper makes its span.
 * ``dspy.clients.base_lm.BaseLM.__call__`` / ``acall``: every LM call is reported with one
-  ``rd_span_record`` (kind LM) under the active call, tracing on or off: the core rolls its
+  LM span (``rd_lm_span_record``) under the active call, tracing on or off: the core rolls its
   tokens, model and finish reason up to the top-level event, and ships the span only when
   tracing is on (so only then are its messages and completion encoded). The data comes from
   the LM history entry, which the hook on ``dspy.clients.base_lm.record_history`` hands to
-  the LM call's own frame (exact under threads and asyncio: DSPy's ``finalize`` runs in the
-  caller's thread or task).
+  the LM call it belongs to: the innermost ``__call__`` its thread is timing, or the
+  ``acall``'s scope in its task (exact under threads and asyncio: DSPy's ``finalize`` runs in
+  the caller's thread or task).
 * ``dspy.adapters.types.tool.Tool.__call__`` / ``acall``: a tool span, recorded after the
   fact (input = JSON of the arguments, output, error).
 
@@ -27,6 +28,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import threading
 import time
 import types
 from typing import Any, Callable, Dict, List, Optional, Tuple
@@ -65,6 +67,9 @@ _WRAPPED_ATTR = "_raindrop_wrapped"
 _HOOK = "__raindrop_dspy_hook__"
 
 _time_ns = time.time_ns
+_get_ident = threading.get_ident
+# Thread id -> [history entry] of the innermost synchronous LM call that thread is timing.
+_waiting: Dict[int, List[Any]] = {}
 _LM_SPAN = _FRESH and _new_lm_span is not None and _new_lm_info is not None
 # The usual chat roles, as (address, length) of constant bytes for rd_message (an unknown role:
 # the messages' JSON is written in Python).
@@ -368,9 +373,10 @@ def record_lm(frame: Frame, lm: Any, entry: Any, t0: int, t1: int, result: Any, 
 
 
 class LmFrame(Frame):
-    """An LM call in progress, the active scope while it runs. Its history entry arrives through
-    the ``record_history`` hook; it adds no native handle of its own (children attach to the
-    call it runs under)."""
+    """An LM ``acall`` in progress, the active scope of its task while it runs (a synchronous
+    ``__call__`` is timed without a scope: see ``_waiting``). Its history entry arrives through the
+    ``record_history`` hook; it adds no native handle of its own (children attach to the call it
+    runs under)."""
 
     __slots__ = ("entry",)
 
@@ -387,8 +393,6 @@ _new = object.__new__
 
 def _make_lm_call(orig: Callable[..., Any]) -> Callable[..., Any]:
     get = ACTIVE.get
-    set_ = ACTIVE.set
-    reset = ACTIVE.reset
 
     @functools.wraps(orig)
     def __call__(self: Any, *args: Any, **kwargs: Any) -> Any:
@@ -396,23 +400,30 @@ def _make_lm_call(orig: Callable[..., Any]) -> Callable[..., Any]:
         # Tracing off: no span to time; the history hook reports the call for the roll-up.
         if frame is None or type(frame) is LmFrame or not frame.client.tracing:
             return orig(self, *args, **kwargs)
-        scope = _new(LmFrame)  # LmFrame(frame) without an __init__ frame
-        scope.handle = frame.handle
-        scope.client = frame.client
-        scope.parent = frame
-        scope.event_id = frame.event_id
-        scope.entry = None
-        token = set_(scope)
+        # A synchronous LM call runs in this thread until it returns, and DSPy's finalize records
+        # its history entry in the caller's thread: the record_history hook hands the entry to
+        # the innermost LM call this thread is timing (no scope of its own, so no context
+        # variable set and reset per LM call).
+        tid = _get_ident()
+        outer = _waiting.get(tid)  # an LM call around this one, in this thread
+        slot = _waiting[tid] = [None]
         t0 = _time_ns()
         try:
             result = orig(self, *args, **kwargs)
         except BaseException as exc:
-            reset(token)
-            record_lm(frame, self, scope.entry, t0, _time_ns(), None, exc, args, kwargs)
+            t1 = _time_ns()
+            if outer is None:
+                _waiting.pop(tid, None)
+            else:
+                _waiting[tid] = outer
+            record_lm(frame, self, slot[0], t0, t1, None, exc, args, kwargs)
             raise
         t1 = _time_ns()
-        reset(token)
-        record_lm(frame, self, scope.entry, t0, t1, result, None, args, kwargs)
+        if outer is None:
+            _waiting.pop(tid, None)
+        else:
+            _waiting[tid] = outer
+        record_lm(frame, self, slot[0], t0, t1, result, None, args, kwargs)
         return result
 
     return __call__
@@ -458,12 +469,16 @@ def _make_record_history(original: Callable[..., Any]) -> Callable[..., Any]:
         frame = get()
         if frame is not None:
             if type(frame) is LmFrame:
-                frame.entry = entry
+                frame.entry = entry  # an LM acall in progress in this task
             else:
-                # Tracing off (no LM frame), or an LM whose __call__ bypasses
-                # BaseLM.__call__: report it now, untimed.
-                now = _time_ns()
-                record_lm(frame, client, entry, now, now, None, None)
+                slot = _waiting.get(_get_ident()) if _waiting else None
+                if slot is not None:
+                    slot[0] = entry  # the LM __call__ this thread is timing
+                else:
+                    # Tracing off (no LM call timed), or an LM whose __call__ bypasses
+                    # BaseLM.__call__: report it now, untimed.
+                    now = _time_ns()
+                    record_lm(frame, client, entry, now, now, None, None)
         return original(client, entry)
 
     return record_history

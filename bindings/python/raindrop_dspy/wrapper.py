@@ -43,8 +43,9 @@ from ._client import BYTES_OFF as _OFF
 from ._client import FRESH as _FRESH
 from ._client import NativeClient, call_out, pack_begin, pack_end, pack_end_output
 from ._client import new_end_output as _new_end_output
+from ._client import pack_begin_into as _pack_begin_into
 from ._client import thread_buffers as _tls_buffers
-from ._extract import cached_bytes, error_fields, fallback_model, fallback_usage, input_text, output_text
+from ._extract import error_fields, fallback_model_bytes, fallback_usage, input_text, no_usage, output_text
 
 logger = logging.getLogger("raindrop_dspy")
 
@@ -64,6 +65,8 @@ _UNKNOWN = _ffi.RD_TOKENS_UNKNOWN
 _name_cache: Dict[type, bytes] = {}
 _NO_TOKEN: Any = None
 _new_frame = object.__new__
+_u64_at = _client._u64_at
+_CALL_OUT = _client.CALL_OUT
 _active_get = ACTIVE.get
 _active_set = ACTIVE.set
 _reset = ACTIVE.reset
@@ -99,8 +102,7 @@ class CallFrame(Frame):
                 if parent is not None and parent.client is nc:
                     parent.lm_seen = True
             else:
-                model = fallback_model(self.module, self.kwargs)
-                mb = None if model is None else cached_bytes(model)
+                mb = fallback_model_bytes(self.module, self.kwargs)
             if exc is None:
                 # The common result: a Prediction with one field (output_text's first case).
                 store = getattr(result, "_store", None)
@@ -117,7 +119,10 @@ class CallFrame(Frame):
                         ob = text.encode()
                     except UnicodeEncodeError:  # lone surrogates: the core replaces them
                         ob = text.encode("utf-8", "surrogatepass")
-                pt, ct = (_UNKNOWN, _UNKNOWN) if self.lm_seen else fallback_usage(result)
+                if self.lm_seen or no_usage(result, store):
+                    pt = ct = _UNKNOWN
+                else:
+                    pt, ct = fallback_usage(result)
                 if pt < 0 and ct < 0 and _FRESH:
                     # The common case: output and model only (every other field zero).
                     a = _new_end_output(hid, self.handle, 0 if ob is None else id(ob) + _OFF,
@@ -465,7 +470,12 @@ class RaindropDSPy:
                 tb = _client._tls.b
             except AttributeError:
                 tb = _tls_buffers()
-            pack_begin(tb, hid, parent_id, name, inp, 0 if opts is None else ctypes.addressof(opts))
+            if _pack_begin_into is not None:
+                _pack_begin_into(tb.wb, 0, hid, parent_id, id(name) + _OFF, len(name),
+                                 0 if inp is None else id(inp) + _OFF, 0 if inp is None else len(inp),
+                                 0 if opts is None else ctypes.addressof(opts))
+            else:
+                pack_begin(tb, hid, parent_id, name, inp, 0 if opts is None else ctypes.addressof(opts))
             lib = nc.lib
             rc = lib.hot_wrap_begin_packed(tb.wb_addr, None)
             if rc != _RD_OK:
@@ -480,7 +490,7 @@ class RaindropDSPy:
             event_id = tb.eid.value  # bytes; decoded only when last_event_id is read
             self._last_event_id.set(event_id)
             frame = _new_frame(CallFrame)  # no __init__ frame: the slots are set here
-            frame.handle = call_out(tb)
+            frame.handle = call_out(tb) if _pack_begin_into is None else _u64_at(tb.wb, _CALL_OUT)[0]
             frame.client = nc
             frame.parent = parent
             frame.event_id = event_id
