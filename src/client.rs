@@ -181,8 +181,12 @@ impl Client {
     /// `rd_track_ai` (ai = Some) and `rd_track` (ai = None). Returns the event id. Only the id
     /// and the timestamp are taken here; the sender builds the event, with the client's defaults.
     pub fn track(&self, mut args: EventArgs) -> Result<EventId, Error> {
-        let event_id = args.event_id.take().map_or_else(EventId::new_uuid, |id| EventId::Given(id.into()));
-        let timestamp = args.timestamp.take().unwrap_or_else(Timestamp::now);
+        let (given_id, given_time) = match &mut args.more {
+            Some(more) => (more.event_id.take(), more.timestamp.take()),
+            None => (None, None),
+        };
+        let event_id = given_id.map_or_else(EventId::new_uuid, |id| EventId::Given(id.into()));
+        let timestamp = given_time.unwrap_or_else(Timestamp::now);
         self.push(Item::Track(Box::new(Tracked { event_id: event_id.clone(), timestamp, args })))?;
         Ok(event_id)
     }

@@ -12,14 +12,23 @@ use serde::Serialize;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
-/// A one-shot event (`rd_track_ai` / `rd_track`).
+/// A one-shot event (`rd_track_ai` / `rd_track`): the AI fields inline, the others (which most
+/// AI events leave to the client's defaults) boxed apart, so the common event is small to build
+/// and move into its queued box.
 #[derive(Default, Debug)]
 pub struct EventArgs {
+    pub ai: Option<AiArgs>,
+    /// None when none of its fields was given.
+    pub more: Option<Box<MoreArgs>>,
+}
+
+/// The fields of a one-shot event besides the AI ones.
+#[derive(Default, Debug)]
+pub struct MoreArgs {
     pub event_id: Option<String>,
     pub user_id: Option<String>,
     pub event: Option<String>,
     pub timestamp: Option<Timestamp>,
-    pub ai: Option<AiArgs>,
     pub properties_json: Option<String>,
     pub attachments_json: Option<String>,
 }
@@ -77,12 +86,13 @@ impl Tracked {
         let ai = a.ai.as_ref().map_or(0, |ai| {
             ai.model.as_ref().map_or(0, Name::len) + raw(&ai.input) + raw(&ai.output) + len(ai.convo_id.as_deref())
         });
-        256 + self.event_id.len()
-            + len(a.user_id.as_deref())
-            + len(a.event.as_deref())
-            + ai
-            + len(a.properties_json.as_deref())
-            + len(a.attachments_json.as_deref())
+        let more = a.more.as_deref().map_or(0, |m| {
+            len(m.user_id.as_deref())
+                + len(m.event.as_deref())
+                + len(m.properties_json.as_deref())
+                + len(m.attachments_json.as_deref())
+        });
+        256 + self.event_id.len() + ai + more
     }
 }
 
@@ -151,10 +161,11 @@ impl Event {
     /// else the client's defaults.
     pub fn of_track(tracked: Tracked, config: &Config) -> Event {
         let Tracked { event_id, timestamp, args } = tracked;
+        let more = args.more.map(|more| *more).unwrap_or_default();
         Event {
             event_id: String::from(&*event_id.text()),
-            user_id: args.user_id.or_else(|| config.user_id.clone()).unwrap_or_else(|| "unknown".into()),
-            event: args.event.unwrap_or_else(|| config.event_name.clone()),
+            user_id: more.user_id.or_else(|| config.user_id.clone()).unwrap_or_else(|| "unknown".into()),
+            event: more.event.unwrap_or_else(|| config.event_name.clone()),
             timestamp,
             ai: args.ai.map(|ai| AiData {
                 model: ai.model.map(|model| model.to_string()),
@@ -162,9 +173,9 @@ impl Event {
                 output: ai.output.map(RawText::into_text),
                 convo_id: ai.convo_id.or_else(|| config.convo_id.clone()),
             }),
-            properties_json: args.properties_json,
+            properties_json: more.properties_json,
             builtins: Builtins::default(),
-            attachments_json: args.attachments_json,
+            attachments_json: more.attachments_json,
         }
     }
 

@@ -8,7 +8,7 @@ use crate::args;
 use crate::client::Client;
 use crate::error::Error;
 use crate::event::AiArgs;
-use crate::event::EventArgs;
+use crate::event::{EventArgs, MoreArgs};
 use crate::identify::Identify;
 use crate::signal::{parse_sentiment, Signal, SignalType};
 use crate::text::RawText;
@@ -135,7 +135,7 @@ unsafe fn event_args(client: &Client, event: &rd_event, with_ai: bool) -> Result
                 output: capped_text(arg!(event.output, event.output_len), max_chars),
                 convo_id: None,
             }),
-            ..EventArgs::default()
+            more: None,
         });
     }
     let user_id = args::id("event.user_id", short(arg!(event.user_id, event.user_id_len)).as_deref())?;
@@ -145,31 +145,36 @@ unsafe fn event_args(client: &Client, event: &rd_event, with_ai: bool) -> Result
         // `ai_generation` event.
         return Err(Error::null("event.event"));
     }
-    Ok(EventArgs {
-        event_id: args::event_id("event.event_id", short(arg!(event.event_id, event.event_id_len)).as_deref())?,
-        user_id,
-        event: name,
-        timestamp: timestamp_argument(arg!(event.timestamp, event.timestamp_len), "event.timestamp")?,
-        ai: with_ai
-            .then(|| -> Result<AiArgs, Error> {
-                Ok(AiArgs {
-                    model: args::label("event.model", short(arg!(event.model, event.model_len)).as_deref())?,
-                    input: capped_text(arg!(event.input, event.input_len), max_chars),
-                    output: capped_text(arg!(event.output, event.output_len), max_chars),
-                    convo_id: args::id("event.convo_id", short(arg!(event.convo_id, event.convo_id_len)).as_deref())?,
-                })
+    let event_id = args::event_id("event.event_id", short(arg!(event.event_id, event.event_id_len)).as_deref())?;
+    let timestamp = timestamp_argument(arg!(event.timestamp, event.timestamp_len), "event.timestamp")?;
+    let ai = with_ai
+        .then(|| -> Result<AiArgs, Error> {
+            Ok(AiArgs {
+                model: args::label("event.model", short(arg!(event.model, event.model_len)).as_deref())?,
+                input: capped_text(arg!(event.input, event.input_len), max_chars),
+                output: capped_text(arg!(event.output, event.output_len), max_chars),
+                convo_id: args::id("event.convo_id", short(arg!(event.convo_id, event.convo_id_len)).as_deref())?,
             })
-            .transpose()?,
-        properties_json: object_argument(
-            arg!(event.properties_json, event.properties_json_len),
-            "event.properties_json",
-            max_chars,
-        )?,
-        attachments_json: attachments_argument(
-            arg!(event.attachments_json, event.attachments_json_len),
-            "event.attachments_json",
-            max_chars,
-        )?,
+        })
+        .transpose()?;
+    Ok(EventArgs {
+        ai,
+        more: Some(Box::new(MoreArgs {
+            event_id,
+            user_id,
+            event: name,
+            timestamp,
+            properties_json: object_argument(
+                arg!(event.properties_json, event.properties_json_len),
+                "event.properties_json",
+                max_chars,
+            )?,
+            attachments_json: attachments_argument(
+                arg!(event.attachments_json, event.attachments_json_len),
+                "event.attachments_json",
+                max_chars,
+            )?,
+        })),
     })
 }
 
