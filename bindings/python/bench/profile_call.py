@@ -51,8 +51,11 @@ def main() -> None:
         return run
 
     lib = rd._native.lib
-    for n in ("hot_wrap_begin_packed", "hot_wrap_end_packed", "hot_span_record_packed"):
-        setattr(lib, n, timed(f"native {n[4:]} (ctypes + core)", getattr(lib, n)))
+    for n in ("hot_wrap_begin_packed", "hot_wrap_end_packed", "hot_span_record_packed", "hot_lm_span_record"):
+        if getattr(lib, n, None) is not None:
+            setattr(lib, n, timed(f"native {n[4:]} (ctypes + core)", getattr(lib, n)))
+    # The helpers below only run off the fast paths (a one-string input, a one-field Prediction,
+    # plain role/content messages, a usual history entry): a Predict call usually shows none.
     rd._begin = timed("begin: whole (incl. native)", rd._begin)
     wrapper.CallFrame.end = timed("end: whole (incl. native)", wrapper.CallFrame.end)
     _trace.record_lm = timed("LM call: whole (incl. native)", _trace.record_lm)

@@ -255,6 +255,7 @@ def record_lm(frame: Frame, lm: Any, entry: Any, t0: int, t1: int, result: Any, 
         if not hid:
             return
         frame.lm_seen = True
+        lm_span = nc.lib.hot_lm_span_record if _LM_SPAN else None
         inp = out = marr = None
         rm = None
         cache_hit = props = False
@@ -283,7 +284,7 @@ def record_lm(frame: Frame, lm: Any, entry: Any, t0: int, t1: int, result: Any, 
             try:
                 if type(entry) is dict:
                     msgs = entry.get("messages")
-                    prompt = entry.get("prompt")
+                    prompt = None if msgs else entry.get("prompt")
                     completion = entry.get("outputs")
                     rm = entry.get("response_model")
                     if rm is not None and type(rm) is not str:
@@ -295,7 +296,7 @@ def record_lm(frame: Frame, lm: Any, entry: Any, t0: int, t1: int, result: Any, 
                     prompt = args[0] if args else kw.get("prompt")
                     completion = result
                 if msgs:
-                    if _LM_SPAN and type(msgs) is list:
+                    if lm_span is not None and type(msgs) is list:
                         # Plain role/content string pairs go to the core as they are: it writes
                         # their JSON (Python escapes ~30 instructions a character). Anything else
                         # (other keys, non-string content, an unusual role, lone surrogates) is
@@ -345,19 +346,30 @@ def record_lm(frame: Frame, lm: Any, entry: Any, t0: int, t1: int, result: Any, 
             et = em = None
         else:
             et, em = error_fields(exc)
-        if _LM_SPAN and nc.lib.hot_lm_span_record is not None:
+        if lm_span is not None:
             key = (model, fr, rm, cache_hit, type(lm), props)
             info = _lm_infos.get(key)  # held in a local: what it points to stays alive
             if info is None:
                 info = _lm_info(key)
-            a = _new_lm_span(
-                hid, frame.handle, info[0], t0, t1, pt, ct,
-                0 if ob is None else id(ob) + _OFF, 0 if ob is None else len(ob),
-                0 if marr is None else id(marr) + _OFF, 0 if marr is None else len(msgs),
-                0 if inb is None else id(inb) + _OFF, 0 if inb is None else len(inb),
-                0 if et is None else id(et) + _OFF, 0 if et is None else len(et),
-                0 if em is None else id(em) + _OFF, 0 if em is None else len(em))
-            rc = nc.lib.hot_lm_span_record(id(a) + _OFF, None)
+            if et is None and inb is None:
+                if marr is not None and ob is not None:  # tracing on, the usual call
+                    a = _new_lm_span(hid, frame.handle, info[0], t0, t1, pt, ct, id(ob) + _OFF, len(ob),
+                                     id(marr) + _OFF, len(msgs), 0, 0, 0, 0, 0, 0)
+                elif marr is None and ob is None:  # tracing off: what the roll-up needs
+                    a = _new_lm_span(hid, frame.handle, info[0], t0, t1, pt, ct, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+                else:
+                    a = None
+            else:
+                a = None
+            if a is None:
+                a = _new_lm_span(
+                    hid, frame.handle, info[0], t0, t1, pt, ct,
+                    0 if ob is None else id(ob) + _OFF, 0 if ob is None else len(ob),
+                    0 if marr is None else id(marr) + _OFF, 0 if marr is None else len(msgs),
+                    0 if inb is None else id(inb) + _OFF, 0 if inb is None else len(inb),
+                    0 if et is None else id(et) + _OFF, 0 if et is None else len(et),
+                    0 if em is None else id(em) + _OFF, 0 if em is None else len(em))
+            rc = lm_span(id(a) + _OFF, None)
         else:
             mb = None if model is None else cached_bytes(model)
             name = mb or type(lm).__name__.encode()
