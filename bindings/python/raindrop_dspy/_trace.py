@@ -28,6 +28,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import os
 import threading
 import time
 import types
@@ -70,6 +71,19 @@ _time_ns = time.time_ns
 _get_ident = threading.get_ident
 # Thread id -> [history entry] of the innermost synchronous LM call that thread is timing.
 _waiting: Dict[int, List[Any]] = {}
+
+
+def _forget_other_threads() -> None:
+    """In a forked child only the forking thread runs on: the slots of the parent's other threads
+    go (a new thread of the child could be given one of their ids)."""
+    me = threading.get_ident()
+    for tid in list(_waiting):
+        if tid != me:
+            _waiting.pop(tid, None)
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_other_threads)
 _LM_SPAN = _FRESH and _new_lm_span is not None and _new_lm_info is not None
 # The usual chat roles, as (address, length) of constant bytes for rd_message (an unknown role:
 # the messages' JSON is written in Python).

@@ -600,3 +600,23 @@ def test_context_applies_to_top_level_calls_only(make_rd, sink, get_events):
     (ev,) = get_events(rd)
     assert ev["user_id"] == "user-123"
     assert {s.attrs["traceloop.association.properties.user_id"] for s in spans} == {"user-123"}
+
+
+def test_forked_child_forgets_other_threads_lm_slots():
+    """After a fork only the forking thread runs on: LM slots of the parent's other threads are
+    dropped, so a new thread of the child given one of their ids cannot hand its entry to them."""
+    import threading
+
+    from raindrop_dspy import _trace
+
+    me = threading.get_ident()
+    saved = dict(_trace._waiting)
+    try:
+        _trace._waiting.clear()
+        _trace._waiting[me] = [None]
+        _trace._waiting[me + 1] = [None]
+        _trace._forget_other_threads()
+        assert list(_trace._waiting) == [me]
+    finally:
+        _trace._waiting.clear()
+        _trace._waiting.update(saved)
