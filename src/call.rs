@@ -205,7 +205,9 @@ pub struct Begin<'a> {
     pub input: Option<RawText>,
     /// Top-level calls only: nested ones share their top-level call's.
     pub event_id: Option<&'a str>,
-    pub context: Option<CallContext>,
+    /// Built by the caller in the `Arc` every span under the call shares: a `Begin` small enough
+    /// to move without `memcpy`.
+    pub context: Option<Arc<CallContext>>,
 }
 
 impl Calls {
@@ -263,7 +265,7 @@ impl Calls {
             };
             // No shared lazily-initialised default either: a fork during its first initialisation
             // would leave the child's copy initialising forever (tests/fork hung 1 of 200).
-            (crate::ids::trace_id(), None, 0, event_id, begin.context.map(Arc::new), false)
+            (crate::ids::trace_id(), None, 0, event_id, begin.context, false)
         } else {
             let parent = &table.get(begin.parent).ok_or_else(|| Error::handle("parent"))?.call;
             if begin.event_id.is_some() || begin.context.is_some() {

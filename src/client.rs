@@ -113,7 +113,7 @@ impl Client {
         module: Name,
         input: Option<RawText>,
         event_id: Option<&str>,
-        context: Option<CallContext>,
+        context: Option<Arc<CallContext>>,
     ) -> Result<(u64, EventId), Error> {
         self.begin(Begin {
             parent,

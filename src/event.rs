@@ -22,10 +22,12 @@ pub struct EventArgs {
     pub more: Option<Box<MoreArgs>>,
 }
 
-/// The fields of a one-shot event besides the AI ones.
+/// The fields of a one-shot event that most events leave to the client's defaults (the
+/// conversation id too: the AI field that is rarely given).
 #[derive(Default, Debug)]
 pub struct MoreArgs {
     pub event_id: Option<String>,
+    pub convo_id: Option<String>,
     pub user_id: Option<String>,
     pub event: Option<String>,
     pub timestamp: Option<Timestamp>,
@@ -34,13 +36,13 @@ pub struct MoreArgs {
 }
 
 /// The AI fields of a one-shot event as the hot path copies them (texts not yet checked as
-/// UTF-8: the sender repairs them when it builds the event's `AiData`).
+/// UTF-8: the sender repairs them when it builds the event's `AiData`), but `convo_id`, in
+/// `MoreArgs`: a `Tracked` small enough to move into its box without `memcpy`.
 #[derive(Clone, Debug, Default)]
 pub struct AiArgs {
     pub model: Option<Name>,
     pub input: Option<RawText>,
     pub output: Option<RawText>,
-    pub convo_id: Option<String>,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -83,11 +85,11 @@ impl Tracked {
         let len = |t: Option<&str>| t.map_or(0, str::len);
         let raw = |t: &Option<RawText>| t.as_ref().map_or(0, RawText::len);
         let a = &self.args;
-        let ai = a.ai.as_ref().map_or(0, |ai| {
-            ai.model.as_ref().map_or(0, Name::len) + raw(&ai.input) + raw(&ai.output) + len(ai.convo_id.as_deref())
-        });
+        let ai =
+            a.ai.as_ref().map_or(0, |ai| ai.model.as_ref().map_or(0, Name::len) + raw(&ai.input) + raw(&ai.output));
         let more = a.more.as_deref().map_or(0, |m| {
-            len(m.user_id.as_deref())
+            len(m.convo_id.as_deref())
+                + len(m.user_id.as_deref())
                 + len(m.event.as_deref())
                 + len(m.properties_json.as_deref())
                 + len(m.attachments_json.as_deref())
@@ -171,7 +173,7 @@ impl Event {
                 model: ai.model.map(|model| model.to_string()),
                 input: ai.input.map(RawText::into_text),
                 output: ai.output.map(RawText::into_text),
-                convo_id: ai.convo_id.or_else(|| config.convo_id.clone()),
+                convo_id: more.convo_id.or_else(|| config.convo_id.clone()),
             }),
             properties_json: more.properties_json,
             builtins: Builtins::default(),

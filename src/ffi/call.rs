@@ -10,6 +10,7 @@ use crate::call::SpanKind;
 use crate::call::{CallResult, MoreResult};
 use crate::error::Error;
 use std::ffi::c_char;
+use std::sync::Arc;
 
 /// Per-call options for a top-level `rd_wrap_begin`. Every string is optional (NULL = the
 /// client's default); zero-initialise the struct. Every span under the call (sub-modules, LM and
@@ -151,14 +152,14 @@ pub unsafe extern "C" fn rd_wrap_begin(
             None => (None, None),
             Some(o) => (
                 args::event_id("options.event_id", short(arg!(o.event_id, o.event_id_len)).as_deref())?,
-                Some(CallContext {
+                Some(Arc::new(CallContext {
                     user_id: args::id("options.user_id", short(arg!(o.user_id, o.user_id_len)).as_deref())?,
                     convo_id: args::id("options.convo_id", short(arg!(o.convo_id, o.convo_id_len)).as_deref())?,
                     event_name: args::event_name(
                         "options.event_name",
                         short(arg!(o.event_name, o.event_name_len)).as_deref(),
                     )?,
-                }),
+                })),
             ),
         };
         let (handle, id) = client.wrap_begin(

@@ -133,7 +133,6 @@ unsafe fn event_args(client: &Client, event: &rd_event, with_ai: bool) -> Result
                 model: args::label("event.model", short(arg!(event.model, event.model_len)).as_deref())?,
                 input: capped_text(arg!(event.input, event.input_len), max_chars),
                 output: capped_text(arg!(event.output, event.output_len), max_chars),
-                convo_id: None,
             }),
             more: None,
         });
@@ -153,14 +152,16 @@ unsafe fn event_args(client: &Client, event: &rd_event, with_ai: bool) -> Result
                 model: args::label("event.model", short(arg!(event.model, event.model_len)).as_deref())?,
                 input: capped_text(arg!(event.input, event.input_len), max_chars),
                 output: capped_text(arg!(event.output, event.output_len), max_chars),
-                convo_id: args::id("event.convo_id", short(arg!(event.convo_id, event.convo_id_len)).as_deref())?,
             })
         })
         .transpose()?;
+    // NULL for `rd_track` (refused above otherwise).
+    let convo_id = args::id("event.convo_id", short(arg!(event.convo_id, event.convo_id_len)).as_deref())?;
     Ok(EventArgs {
         ai,
         more: Some(Box::new(MoreArgs {
             event_id,
+            convo_id,
             user_id,
             event: name,
             timestamp,
