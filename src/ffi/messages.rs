@@ -187,24 +187,12 @@ fn messages_json(messages: &[rd_message], max_chars: usize, out: &mut Vec<u8>) {
             out.push(b',');
         }
         out.extend_from_slice(b"{\"role\":");
-        // SAFETY: each pointer is NULL or valid for its length (the contract).
-        escaped(unsafe { bytes(m.role, m.role_len) }, budget, out);
+        escaped(arg!(m.role, m.role_len).bytes().unwrap_or_default(), budget, out);
         out.extend_from_slice(b",\"content\":");
-        // SAFETY: as above.
-        escaped(unsafe { bytes(m.content, m.content_len) }, budget, out);
+        escaped(arg!(m.content, m.content_len).bytes().unwrap_or_default(), budget, out);
         out.push(b'}');
     }
     out.push(b']');
-}
-
-/// # Safety
-/// `ptr` is NULL or valid for reads of `len` bytes for the duration of the call.
-unsafe fn bytes<'a>(ptr: *const c_char, len: usize) -> &'a [u8] {
-    if ptr.is_null() || len == 0 {
-        return &[];
-    }
-    // SAFETY: not NULL, so valid for `len` bytes (this function's contract).
-    unsafe { std::slice::from_raw_parts(ptr.cast::<u8>(), len) }
 }
 
 /// `text` (at most `budget` bytes of it) as a JSON string: runs of bytes that need no escape are

@@ -127,15 +127,15 @@ unsafe fn event_args(client: &Client, event: &rd_event, with_ai: bool) -> Result
         event.properties_json,
         event.attachments_json,
     ];
+    let ai_args = || -> Result<AiArgs, Error> {
+        Ok(AiArgs {
+            model: args::label("event.model", short(arg!(event.model, event.model_len)).as_deref())?,
+            input: capped_text(arg!(event.input, event.input_len), max_chars),
+            output: capped_text(arg!(event.output, event.output_len), max_chars),
+        })
+    };
     if with_ai && rare.iter().all(|p| p.is_null()) {
-        return Ok(EventArgs {
-            ai: Some(AiArgs {
-                model: args::label("event.model", short(arg!(event.model, event.model_len)).as_deref())?,
-                input: capped_text(arg!(event.input, event.input_len), max_chars),
-                output: capped_text(arg!(event.output, event.output_len), max_chars),
-            }),
-            more: None,
-        });
+        return Ok(EventArgs { ai: Some(ai_args()?), more: None });
     }
     let user_id = args::id("event.user_id", short(arg!(event.user_id, event.user_id_len)).as_deref())?;
     let name = args::event_name("event.event", short(arg!(event.event, event.event_len)).as_deref())?;
@@ -146,15 +146,7 @@ unsafe fn event_args(client: &Client, event: &rd_event, with_ai: bool) -> Result
     }
     let event_id = args::event_id("event.event_id", short(arg!(event.event_id, event.event_id_len)).as_deref())?;
     let timestamp = timestamp_argument(arg!(event.timestamp, event.timestamp_len), "event.timestamp")?;
-    let ai = with_ai
-        .then(|| -> Result<AiArgs, Error> {
-            Ok(AiArgs {
-                model: args::label("event.model", short(arg!(event.model, event.model_len)).as_deref())?,
-                input: capped_text(arg!(event.input, event.input_len), max_chars),
-                output: capped_text(arg!(event.output, event.output_len), max_chars),
-            })
-        })
-        .transpose()?;
+    let ai = with_ai.then(ai_args).transpose()?;
     // NULL for `rd_track` (refused above otherwise).
     let convo_id = args::id("event.convo_id", short(arg!(event.convo_id, event.convo_id_len)).as_deref())?;
     Ok(EventArgs {
