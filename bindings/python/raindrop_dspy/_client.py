@@ -62,6 +62,10 @@ def _blen(value: Optional[bytes]) -> int:
 
 
 _BYTES_OFF = _ffi.bytes_data_offset()
+# A compact ASCII str's characters are its UTF-8: the hot path passes their address instead of
+# encoding a copy when ``sys.getsizeof(s) == ASCII_SIZE + len(s)`` (0: never).
+STR_OFF = _ffi.ascii_str_offset()
+ASCII_SIZE = STR_OFF + 1 if STR_OFF else -1
 
 
 # -- the packed hot path: rd_wrap_begin_packed, rd_span_record_packed, rd_wrap_end_packed ------------
@@ -286,29 +290,29 @@ class ThreadBuffers:
 
     Each is filled and consumed within one synchronous stretch of Python code
     (no ``await`` in between), so sharing it between asyncio tasks of the same
-    thread is safe. Addresses are computed once, so the hot-path prototypes can
-    take plain ``c_void_p`` integers.
+    thread is safe. The ``*_ref`` are ``ctypes.byref`` objects made once: the packed calls (no
+    argtypes) take them as the structs' addresses.
     """
 
-    __slots__ = ("eid", "wb", "wb_addr", "rec", "rec_addr", "eo", "eo_addr", "ef", "ef_addr")
+    __slots__ = ("eid", "wb", "wb_ref", "rec", "rec_ref", "eo", "eo_ref", "ef", "ef_ref")
 
     def __init__(self) -> None:
         self.eid = ctypes.create_string_buffer(_ffi.RD_EVENT_ID_BUF_LEN)
         # rd_wrap_begin_packed: the event id goes to self.eid.
         self.wb = _ffi.rd_wrap_begin_args(event_id_out=ctypes.cast(self.eid, ctypes.POINTER(ctypes.c_char)),
                                           event_id_out_len=_ffi.RD_EVENT_ID_BUF_LEN)
-        self.wb_addr = ctypes.addressof(self.wb)
+        self.wb_ref = ctypes.byref(self.wb)
         # rd_span_record_packed (LM and tool spans): the result's tail (per-call overrides) stays zero.
         self.rec = _ffi.rd_span_record_args()
-        self.rec_addr = ctypes.addressof(self.rec)
+        self.rec_ref = ctypes.byref(self.rec)
         # rd_wrap_end_packed, the usual end of a call or span: an output, maybe a model, tokens unknown
         # (the core rolls them up from the LM spans). Only those are ever written into it.
         self.eo = _ffi.rd_wrap_end_args(result=_ffi.rd_call_result(prompt_tokens=_ffi.RD_TOKENS_UNKNOWN,
                                                                    completion_tokens=_ffi.RD_TOKENS_UNKNOWN))
-        self.eo_addr = ctypes.addressof(self.eo)
+        self.eo_ref = ctypes.byref(self.eo)
         # rd_wrap_end_packed with tokens or an error (pack_end writes every head field).
         self.ef = _ffi.rd_wrap_end_args()
-        self.ef_addr = ctypes.addressof(self.ef)
+        self.ef_ref = ctypes.byref(self.ef)
 
 
 def thread_buffers() -> ThreadBuffers:

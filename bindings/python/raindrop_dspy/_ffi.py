@@ -52,6 +52,13 @@ HOT = (
     "rd_wrap_begin_packed", "rd_span_record_packed", "rd_wrap_end_packed", "rd_lm_span_record",
 )
 HANDLES = (rd_client, rd_call)  # noqa: F405
+# The packed hot-path functions (one argument struct behind a pointer, and an rd_error pointer)
+# get no argtypes at all in their hot view: ctypes then converts each argument in C, without a
+# Python-level ``from_param`` call and the temporary object it makes (~0.4-0.5k instructions per
+# argument): a ``bytes`` object is passed as the address of its data, ``None`` as NULL and a
+# ``ctypes.byref`` object as its address. The caller must pass only those (a Python int would be
+# passed as a C int).
+UNTYPED = frozenset({"rd_wrap_begin_packed", "rd_span_record_packed", "rd_wrap_end_packed", "rd_lm_span_record"})
 
 
 def _as_addresses(argtypes: List[Any]) -> List[Any]:
@@ -170,7 +177,8 @@ def load() -> Lib:
         if name in HOT:
             hot = fast[name]  # item access: a new function object, own argtypes
             hot.restype = restype
-            hot.argtypes = _as_addresses(argtypes)
+            if name not in UNTYPED:
+                hot.argtypes = _as_addresses(argtypes)
             setattr(lib, "hot_" + name[3:], hot)
     required = ("rd_new", "rd_wrap_begin", "rd_wrap_end", "rd_flush", "rd_shutdown", "rd_wrap_begin_packed",
                 "rd_span_record_packed", "rd_wrap_end_packed")
@@ -259,6 +267,25 @@ def bytes_data_offset() -> int:
             return 0
         if ctypes.string_at(id(probe) + off, len(probe)) != probe:
             return 0
+        return off
+    except Exception:
+        return 0
+
+
+def ascii_str_offset() -> int:
+    """Offset of a compact ASCII ``str``'s characters from id(obj) on this interpreter (they are
+    its UTF-8 bytes), or 0 if it cannot be established. Compact ASCII strings are the ones whose
+    ``sys.getsizeof`` is ``ascii_str_offset() + len(s) + 1`` (the binding checks it per string:
+    other layouts are encoded instead)."""
+    try:
+        if sys.implementation.name != "cpython":
+            return 0
+        off = sys.getsizeof("") - 1
+        for probe in ("raindrop-dspy-probe", "".join(["second", "-", "probe"]), str(1234567)):
+            if sys.getsizeof(probe) != off + len(probe) + 1:
+                return 0
+            if ctypes.string_at(id(probe) + off, len(probe)) != probe.encode():
+                return 0
         return off
     except Exception:
         return 0

@@ -36,8 +36,10 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from . import _ffi
 from ._capture import ACTIVE, Frame
+from ._client import ASCII_SIZE as _ASCII_SIZE
 from ._client import BYTES_OFF as _OFF
 from ._client import FRESH as _FRESH
+from ._client import STR_OFF as _STR_OFF
 from ._client import message_array, pack_end, pack_end_output, pack_record, thread_buffers
 from ._client import new_lm_info as _new_lm_info
 from ._client import new_lm_span as _new_lm_span
@@ -126,11 +128,11 @@ class SpanFrame(Frame):
             if exc is None:
                 ob = enc(output_text(self.result))  # alive (a local) until the foreign call returned
                 pack_end_output(tb, hid, self.handle, ob, None)
-                args = tb.eo_addr
+                args = tb.eo_ref
             else:
                 et, em = error_fields(exc)
                 pack_end(tb, hid, self.handle, None, None, UNKNOWN, UNKNOWN, et, em)
-                args = tb.ef_addr
+                args = tb.ef_ref
             rc = nc.lib.hot_wrap_end_packed(args, None)
             if rc != _RD_OK:
                 _report(nc, rc, "rd_span_end")
@@ -260,6 +262,66 @@ def _lm_info(key: Tuple[Any, ...]) -> Tuple[Any, ...]:
 
 def record_lm(frame: Frame, lm: Any, entry: Any, t0: int, t1: int, result: Any, exc: Optional[BaseException],
               args: Tuple[Any, ...] = (), kwargs: Optional[Dict[str, Any]] = None) -> None:
+    """One LM span (see :func:`_record_lm`): the usual LM call, read in one pass; anything else
+    (no history entry, an unusual usage, model or finish reason, a failed call, messages other than
+    role/content strings, non-ASCII texts) goes to :func:`_record_lm`, which writes the same span."""
+    if exc is None and type(entry) is dict and _LM_SPAN:
+        a = None  # the packed rd_lm_span_args
+        try:
+            u = entry.get("usage")
+            model = entry.get("model")
+            fr = getattr(entry.get("response"), "finish_reason", None)
+            if type(u) is dict and type(fr) is str and type(model) is str and model:
+                pt = u.get("prompt_tokens")
+                ct = u.get("completion_tokens")
+                nc = frame.client
+                hid = nc.hid
+                if type(pt) is int and type(ct) is int and hid:
+                    if not nc.tracing:
+                        # What the roll-up needs: tokens, model, finish reason.
+                        key = (model, fr, None, False, type(lm), False)
+                        info = _lm_infos.get(key) or _lm_info(key)  # held: what it points to stays alive
+                        a = _new_lm_span(hid, frame.handle, info[0], t0, t1, pt, ct, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+                    else:
+                        msgs = entry.get("messages")
+                        outs = entry.get("outputs")
+                        rm = entry.get("response_model")
+                        if type(msgs) is list and type(outs) is list and outs and (rm is None or type(rm) is str):
+                            out = outs[0]
+                            # Compact ASCII strings are passed where they are (their characters
+                            # are their UTF-8); the messages list and the entry keep them alive.
+                            if type(out) is str and out.__sizeof__() == _ASCII_SIZE + len(out):
+                                vals: List[int] = []
+                                for m in msgs:
+                                    if type(m) is not dict or len(m) != 2:
+                                        raise KeyError
+                                    c = m["content"]
+                                    if type(c) is not str or c.__sizeof__() != _ASCII_SIZE + len(c):
+                                        raise KeyError
+                                    vals += _ROLE_ARGS[m["role"]]
+                                    vals += (id(c) + _STR_OFF, len(c))
+                                if vals:
+                                    marr = message_array(len(msgs))(*vals)
+                                    key = (model, fr, rm, False, type(lm), True)
+                                    info = _lm_infos.get(key) or _lm_info(key)
+                                    a = _new_lm_span(hid, frame.handle, info[0], t0, t1, pt, ct, id(out) + _STR_OFF,
+                                                     len(out), id(marr) + _OFF, len(msgs), 0, 0, 0, 0, 0, 0)
+        except Exception:  # anything unusual: the general path below
+            a = None
+        if a is not None:
+            try:
+                frame.lm_seen = True
+                rc = nc.lib.hot_lm_span_record(a, None)
+                if rc != _RD_OK:
+                    _report(nc, rc, "rd_lm_span_record")
+            except Exception:
+                logger.debug("raindrop_dspy: LM span failed", exc_info=True)
+            return
+    _record_lm(frame, lm, entry, t0, t1, result, exc, args, kwargs)
+
+
+def _record_lm(frame: Frame, lm: Any, entry: Any, t0: int, t1: int, result: Any, exc: Optional[BaseException],
+               args: Tuple[Any, ...] = (), kwargs: Optional[Dict[str, Any]] = None) -> None:
     """One LM span (``rd_lm_span_record``, or ``rd_span_record`` of kind LM) under ``frame`` for an
     LM call that ended: the core rolls its usage up to the top-level event and ships the span when
     tracing is on."""
@@ -383,7 +445,7 @@ def record_lm(frame: Frame, lm: Any, entry: Any, t0: int, t1: int, result: Any, 
                     0 if inb is None else id(inb) + _OFF, 0 if inb is None else len(inb),
                     0 if et is None else id(et) + _OFF, 0 if et is None else len(et),
                     0 if em is None else id(em) + _OFF, 0 if em is None else len(em))
-            rc = lm_span(id(a) + _OFF, None)
+            rc = lm_span(a, None)
         else:
             mb = None if model is None else cached_bytes(model)
             name = mb or type(lm).__name__.encode()
@@ -391,7 +453,7 @@ def record_lm(frame: Frame, lm: Any, entry: Any, t0: int, t1: int, result: Any, 
             pb = _lm_properties(model, rm, cache_hit) if props else None
             tb = thread_buffers()
             pack_record(tb, hid, frame.handle, _KIND_LM, name, inb, t0, t1, ob, mb, pt, ct, fb, et, em, pb)
-            rc = nc.lib.hot_span_record_packed(tb.rec_addr, None)
+            rc = nc.lib.hot_span_record_packed(tb.rec_ref, None)
         if rc != _RD_OK:
             _report(nc, rc, "rd_span_record (lm)")
     except Exception:
@@ -532,7 +594,7 @@ def _tool_record(frame: Frame, tool: Any, args: Tuple[Any, ...], kwargs: Dict[st
         tb = thread_buffers()
         pack_record(tb, hid, frame.handle, _KIND_TOOL, name, inb, t0, t1, ob, None, UNKNOWN, UNKNOWN, None, et, em,
                     None)
-        rc = nc.lib.hot_span_record_packed(tb.rec_addr, None)
+        rc = nc.lib.hot_span_record_packed(tb.rec_ref, None)
         if rc != _RD_OK:
             _report(nc, rc, "rd_span_record (tool)")
     except Exception:

@@ -128,21 +128,21 @@ class CallFrame(Frame):
                     a = _new_end_output(hid, self.handle, 0 if ob is None else id(ob) + _OFF,
                                         0 if ob is None else len(ob), 0 if mb is None else id(mb) + _OFF,
                                         0 if mb is None else len(mb), _UNKNOWN, _UNKNOWN)
-                    rc = nc.lib.hot_wrap_end_packed(id(a) + _OFF, None)
+                    rc = nc.lib.hot_wrap_end_packed(a, None)
                 else:
                     tb = _tls_buffers()
                     if pt < 0 and ct < 0:
                         pack_end_output(tb, hid, self.handle, ob, mb)
-                        args = tb.eo_addr
+                        args = tb.eo_ref
                     else:
                         pack_end(tb, hid, self.handle, ob, mb, pt, ct, None, None)
-                        args = tb.ef_addr
+                        args = tb.ef_ref
                     rc = nc.lib.hot_wrap_end_packed(args, None)
             else:
                 et, em = error_fields(exc)
                 tb = _tls_buffers()
                 pack_end(tb, hid, self.handle, None, mb, _UNKNOWN, _UNKNOWN, et, em)
-                rc = nc.lib.hot_wrap_end_packed(tb.ef_addr, None)
+                rc = nc.lib.hot_wrap_end_packed(tb.ef_ref, None)
             if rc != _RD_OK:
                 nc.report(rc, "rd_wrap_end")
         except Exception:
@@ -477,13 +477,13 @@ class RaindropDSPy:
             else:
                 pack_begin(tb, hid, parent_id, name, inp, 0 if opts is None else ctypes.addressof(opts))
             lib = nc.lib
-            rc = lib.hot_wrap_begin_packed(tb.wb_addr, None)
+            rc = lib.hot_wrap_begin_packed(tb.wb_ref, None)
             if rc != _RD_OK:
                 if parent_id and rc == _ffi.RD_ERR_INVALID_HANDLE:
                     # The parent already ended (e.g. a straggler thread): go top-level.
                     opts = self._options(self._call_context.get())
                     pack_begin(tb, hid, 0, name, inp, 0 if opts is None else ctypes.addressof(opts))
-                    rc = lib.hot_wrap_begin_packed(tb.wb_addr, None)
+                    rc = lib.hot_wrap_begin_packed(tb.wb_ref, None)
                 if rc != _RD_OK:
                     nc.report(rc, "rd_wrap_begin")
                     return None

@@ -427,13 +427,17 @@ def test_tracing_disabled_creates_no_module_or_lm_spans(make_rd, sink, get_event
     calls = []
     real_begin, real_record, real_lm = lib.hot_span_begin, lib.hot_span_record_packed, lib.hot_lm_span_record
 
+    def packed(cls, args):
+        # The packed calls take fresh argument bytes or a byref of a per-thread struct.
+        return cls.from_buffer_copy(args) if isinstance(args, bytes) else args._obj
+
     def record(args, err):
-        rec = _ffi.rd_span_record_args.from_address(args)
+        rec = packed(_ffi.rd_span_record_args, args)
         calls.append(("record", rec.kind, rec.input_len, rec.result.output_len))
         return real_record(args, err)
 
     def lm_span(args, err):
-        rec = _ffi.rd_lm_span_args.from_address(args)
+        rec = packed(_ffi.rd_lm_span_args, args)
         calls.append(("lm", rec.messages_len, rec.input_len, rec.output_len))
         return real_lm(args, err)
 
