@@ -10,7 +10,11 @@
 //! thread and the sink CPU on this small machine and keeps the healthy sink's queue from filling;
 //! every sample is one call timed with `Instant::now()` (~25 ns of that is the clock).
 //! Environment: BENCH_ONLY=substring runs only the scenarios whose name contains it;
-//! BENCH_NOPACE=1 makes the calls back to back.
+//! BENCH_NOPACE=1 makes the calls back to back, BENCH_PACE_US=N one call every N us instead of
+//! 100; BENCH_EVICT_KB=N writes one byte per cache line of an N KiB buffer before each call
+//! (cold caches on demand: 2048 evicts this CPU's 1 MiB L2); BENCH_TEXT_BYTES=N makes the
+//! input and the output N bytes instead of 1,024; BENCH_MARKS=1 prints the addresses of the
+//! two markers read around each timed call (see MARK_BEGIN).
 
 mod bench_sink;
 
@@ -20,6 +24,11 @@ use std::time::{Duration, Instant};
 
 const PACE_US: u64 = 100;
 const WARMUP: usize = 1_000;
+/// Read (volatile) just before and just after each timed call: in a memory trace
+/// (`valgrind --tool=lackey --trace-mem=yes`) the loads of these two addresses, printed with
+/// BENCH_MARKS=1, bracket exactly what one call touches.
+static mut MARK_BEGIN: u64 = 0;
+static mut MARK_END: u64 = 0;
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Op {
@@ -44,10 +53,15 @@ struct Payload {
 fn payload() -> Payload {
     Payload {
         module: "qa.ChainOfThought".into(),
-        input: text_of(1024, 1),
-        output: text_of(1024, 7),
+        input: text_of(text_bytes(), 1),
+        output: text_of(text_bytes(), 7),
         model: "openai/gpt-4o-mini".into(),
     }
+}
+
+/// Bytes of the input and of the output: 1,024, or BENCH_TEXT_BYTES.
+fn text_bytes() -> usize {
+    std::env::var("BENCH_TEXT_BYTES").ok().and_then(|v| v.parse().ok()).unwrap_or(1024)
 }
 
 /// One call; returns the result code (of rd_wrap_end for Wrap).
@@ -108,19 +122,33 @@ fn run(name: &str, config: &str, threads: usize, samples: usize, op: Op, pace: b
                 for _ in 0..WARMUP {
                     call(client, op, &p);
                 }
+                if std::env::var_os("BENCH_MARKS").is_some() {
+                    eprintln!("marks {:p} {:p}", &raw const MARK_BEGIN, &raw const MARK_END);
+                }
                 let mut times = Vec::with_capacity(samples);
                 let mut codes = [0u64; 3];
                 let mut next = Instant::now();
                 let pace = pace && std::env::var_os("BENCH_NOPACE").is_none();
+                let pace_us: u64 = std::env::var("BENCH_PACE_US").ok().and_then(|v| v.parse().ok()).unwrap_or(PACE_US);
+                let evict_kb: usize = std::env::var("BENCH_EVICT_KB").ok().and_then(|v| v.parse().ok()).unwrap_or(0);
+                let mut evict = vec![0u8; evict_kb * 1024];
                 for _ in 0..samples {
                     if pace {
-                        next += Duration::from_micros(PACE_US);
+                        next += Duration::from_micros(pace_us);
                         while Instant::now() < next {
                             std::hint::spin_loop();
                         }
                     }
+                    // Evicts this CPU's caches by writing one byte per line of a larger buffer.
+                    for line in evict.chunks_mut(64) {
+                        line[0] = line[0].wrapping_add(1);
+                    }
                     let t = Instant::now();
+                    // SAFETY: reads of two statics that nothing writes (markers for a memory trace).
+                    unsafe { std::ptr::read_volatile(&raw const MARK_BEGIN) };
                     let rc = call(client, op, &p);
+                    // SAFETY: as above.
+                    unsafe { std::ptr::read_volatile(&raw const MARK_END) };
                     times.push(t.elapsed().as_nanos() as u64);
                     codes[match rc {
                         rd_result::RD_OK => 0,
