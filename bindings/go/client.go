@@ -205,6 +205,10 @@ type Client struct {
 	finalSet  chan struct{}         // closed once rd_shutdown returned (final is set then)
 
 	lastRefusedLog atomic.Int64 // unix nanos of the last refused-call warning
+
+	keys keyCache // the key sets of the small maps it encoded lately (keycache.go)
+	// the key sets its spans' inputs and outputs had last (keyHint)
+	spanInKeys, spanOutKeys keyHint
 }
 
 // New creates a client. Invalid options give an *Error with

@@ -51,10 +51,10 @@ func (t pooledText) release() {
 // textJSON renders an input or output for the core: a string as is, anything
 // else as JSON, both cut just past the client's text cap. nil (also a nil map,
 // slice or pointer) is "" (absent), never "null".
-func (c *Client) textJSON(v any) pooledText {
+func (c *Client) textJSON(v any, hint *keyHint) pooledText {
 	switch x := v.(type) {
 	case map[string]any:
-		return c.textMap(x, nil)
+		return c.textMap(x, nil, hint)
 	case string:
 		return pooledText{text: capChars(x, c.maxText+1)}
 	}
@@ -62,7 +62,7 @@ func (c *Client) textJSON(v any) pooledText {
 		return pooledText{}
 	}
 	buf := textBufs.Get().(*[]byte)
-	e := jsonWriter{buf: (*buf)[:0]}
+	e := jsonWriter{buf: (*buf)[:0], keys: &c.keys, hint: hint}
 	e.encode(v, c.maxText)
 	*buf = e.buf
 	return pooledText{text: unsafe.String(unsafe.SliceData(*buf), len(*buf)), buf: buf, noUsageKeys: e.noUsageKeys}
@@ -71,15 +71,16 @@ func (c *Client) textJSON(v any) pooledText {
 // textMap is textJSON for a map[string]any, a wrapped module's inputs and
 // outputs, encoded into buf when it is not nil (a buffer from textBufs whose
 // text the caller no longer needs: a wrapped call reuses its input's buffer for
-// its outputs), else into one from textBufs.
-func (c *Client) textMap(m map[string]any, buf *[]byte) pooledText {
+// its outputs), else into one from textBufs. hint (may be nil) is the call
+// site's (keyHint).
+func (c *Client) textMap(m map[string]any, buf *[]byte, hint *keyHint) pooledText {
 	if m == nil {
 		return pooledText{buf: buf}
 	}
 	if buf == nil {
 		buf = textBufs.Get().(*[]byte)
 	}
-	e := jsonWriter{buf: (*buf)[:0]}
+	e := jsonWriter{buf: (*buf)[:0], keys: &c.keys, hint: hint}
 	if len(m) <= smallMap { // what encode would do, without its type switches
 		e.left = c.maxText + 1
 		e.smallStringMap(m, 0)
@@ -180,6 +181,10 @@ type jsonWriter struct {
 	// noUsageKeys: the top-level value was a small map[string]any none of
 	// whose keys is a usage key (isUsageKey); set as its entries are gathered.
 	noUsageKeys bool
+	// keys: the client's key sets of small maps (nil: none, every map is
+	// iterated); hint: the call site's, for the top-level map.
+	keys *keyCache
+	hint *keyHint
 }
 
 func (e *jsonWriter) grow(n int) {
@@ -370,6 +375,17 @@ const smallMap = 8
 // write at least 32 characters, which the budget may lack, and sorting them
 // costs less than a lookup does.
 func (e *jsonWriter) smallStringMap(m map[string]any, depth int) {
+	var hint *keyHint
+	if depth == 0 {
+		hint = e.hint
+	}
+	if e.keys != nil && len(m) > 0 {
+		var vals [smallMap]any
+		if ks := findKeys(e.keys, hint, m, &vals); ks != nil {
+			e.knownStringMap(ks, &vals, depth)
+			return
+		}
+	}
 	type entry struct {
 		key string
 		val any
@@ -397,6 +413,13 @@ func (e *jsonWriter) smallStringMap(m map[string]any, depth int) {
 			entries[j], entries[j-1] = entries[j-1], entries[j]
 		}
 	}
+	if e.keys != nil && len(entries) > 0 {
+		var keys [smallMap]string
+		for i, en := range entries {
+			keys[i] = en.key
+		}
+		e.keys.remember(hint, keys[:len(entries)])
+	}
 	e.grow(min(size, e.left)) // one allocation at most for the usual input
 	e.raw("{")
 	for i, en := range entries { // as anyMember, a string value without anyValue's type switch
@@ -410,6 +433,42 @@ func (e *jsonWriter) smallStringMap(m map[string]any, depth int) {
 		e.raw(":")
 		if s, ok := en.val.(string); !ok {
 			e.anyValue(en.val, depth+1)
+		} else if !e.full() {
+			e.str(s)
+		}
+	}
+	e.raw("}")
+}
+
+// knownStringMap is smallStringMap for a map whose keys are those of ks, its
+// values in vals (findKeys): the same text, without iterating, sorting or
+// escaping the keys.
+func (e *jsonWriter) knownStringMap(ks *keySet, vals *[smallMap]any, depth int) {
+	if depth == 0 {
+		e.noUsageKeys = !ks.usage
+	}
+	n := ks.n
+	size := 2
+	for i := 0; i < n; i++ {
+		size += len(ks.keys[i]) + 4
+		if s, ok := vals[i].(string); ok {
+			size += len(s) + 2
+		} else {
+			size += 16
+		}
+	}
+	e.grow(min(size, e.left)) // one allocation at most for the usual input
+	e.raw("{")
+	for i := 0; i < n; i++ {
+		if e.full() {
+			break
+		}
+		if i > 0 {
+			e.raw(",")
+		}
+		e.key(ks, i)
+		if s, ok := vals[i].(string); !ok {
+			e.anyValue(vals[i], depth+1)
 		} else if !e.full() {
 			e.str(s)
 		}

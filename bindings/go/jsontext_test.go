@@ -194,3 +194,58 @@ func TestStrMatchesEncodingJSON(t *testing.T) {
 		check(sb.String())
 	}
 }
+
+// TestKnownKeysMatchIterating: maps encoded through a key cache (keycache.go:
+// their entries read by lookups once a map with the same keys was seen) give
+// the text a writer without it gives, byte for byte, whatever the budget, and
+// encoding/json's text when nothing is cut; the same for noUsageKeys. The maps
+// share lengths and keys in every way a lookup could be fooled by.
+func TestKnownKeysMatchIterating(t *testing.T) {
+	keys := []string{"question", "answer", "a", "b", `quo"te`, "é", "\u2028", "model", "usage", "", "context", strings.Repeat("k", 70)}
+	vals := []any{"v", `s"x`, 1, 2.5, nil, true, []any{"x"}, map[string]any{"question": "nested", "b": 1}, strings.Repeat("z", 300)}
+	r := rand.New(rand.NewSource(3))
+	var cache keyCache
+	var hints [3]keyHint
+	for k := 0; k < 4000; k++ {
+		m := map[string]any{}
+		for n := 1 + r.Intn(4); len(m) < n; {
+			if r.Intn(8) == 0 && len(m) < 3 { // a few shapes come back often
+				m[keys[len(m)]] = vals[r.Intn(len(vals))]
+				continue
+			}
+			m[keys[r.Intn(len(keys))]] = vals[r.Intn(len(vals))]
+		}
+		budget := 1 << 20
+		if r.Intn(3) == 0 {
+			budget = r.Intn(60)
+		}
+		plain := jsonWriter{left: budget + 1}
+		plain.smallStringMap(m, 0)
+		cached := jsonWriter{left: budget + 1, keys: &cache, hint: &hints[r.Intn(len(hints))]}
+		cached.smallStringMap(m, 0)
+		if !bytes.Equal(cached.buf, plain.buf) || cached.noUsageKeys != plain.noUsageKeys || cached.left != plain.left {
+			t.Fatalf("%#v budget %d:\ncached %s (%v, left %d)\n plain %s (%v, left %d)", m, budget,
+				cached.buf, cached.noUsageKeys, cached.left, plain.buf, plain.noUsageKeys, plain.left)
+		}
+		if budget == 1<<20 {
+			var want bytes.Buffer
+			enc := json.NewEncoder(&want)
+			enc.SetEscapeHTML(false)
+			if err := enc.Encode(m); err != nil {
+				t.Fatal(err)
+			}
+			if got := string(cached.buf) + "\n"; got != want.String() {
+				t.Fatalf("%#v:\n got %s\nwant %s", m, got, want.String())
+			}
+		}
+	}
+	hits := 0
+	for i := range cache.slots {
+		if cache.slots[i].Load() != nil {
+			hits++
+		}
+	}
+	if hits == 0 {
+		t.Fatal("the cache never stored a key set: the test compared nothing")
+	}
+}

@@ -90,6 +90,8 @@ type wrappedModule struct {
 	c    *Client
 	name string
 	m    Module
+	// the key sets its inputs and outputs had last (keyHint)
+	inKeys, outKeys keyHint
 }
 
 func (w *wrappedModule) Process(ctx context.Context, inputs map[string]any) (map[string]any, error) {
@@ -105,7 +107,7 @@ func (w *wrappedModule) Process(ctx context.Context, inputs map[string]any) (map
 	if parent == nil {
 		opts, eventID = callOptionsFrom(ctx)
 	}
-	in := w.c.textMap(inputs, nil)
+	in := w.c.textMap(inputs, nil, &w.inKeys)
 	n, err := w.c.beginCall(ctx, parent, w.name, in.text, eventID, opts)
 	if err != nil {
 		in.release()
@@ -123,7 +125,7 @@ func (w *wrappedModule) Process(ctx context.Context, inputs map[string]any) (map
 	ended = true
 
 	r := callResult{}
-	output := w.c.textMap(out, buf)
+	output := w.c.textMap(out, buf, &w.outKeys)
 	r.output = output.text
 	if err != nil {
 		r.errType = fmt.Sprintf("%T", err)

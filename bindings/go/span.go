@@ -67,7 +67,7 @@ func (c *Client) StartSpan(ctx context.Context, kind SpanKind, name string, inpu
 }
 
 func (c *Client) startSpan(ctx context.Context, parent *node, kind SpanKind, name string, input any) (context.Context, *Span) {
-	in := c.textJSON(input)
+	in := c.textJSON(input, &c.spanInKeys)
 	n, err := c.beginSpan(ctx, parent, kind, name, in.text)
 	in.release()
 	if err != nil {
@@ -93,7 +93,7 @@ func (s *Span) End(r SpanResult) {
 		s.n.markLM()
 	}
 	cr := callResult{props: r.Properties, usage: u, hasUsage: true}
-	output := s.n.c.textJSON(r.Output)
+	output := s.n.c.textJSON(r.Output, &s.n.c.spanOutKeys)
 	cr.output = output.text
 	if r.Err != nil {
 		cr.errType = fmt.Sprintf("%T", r.Err)
