@@ -123,12 +123,13 @@ _message_arrays: Dict[int, Any] = {}
 
 
 def message_array(n: int) -> Any:
-    """``Struct.pack`` of ``n`` rd_message (role, role_len, content, content_len each)."""
+    """``Struct.pack`` of ``n`` rd_message (role, role_len, content, content_len each; native
+    codes, as :func:`_ffi.pack_format`)."""
     pack = _message_arrays.get(n)
     if pack is None:
         if ctypes.sizeof(_ffi.rd_message) != 32:
             raise ValueError("unexpected layout")
-        pack = _message_arrays[n] = struct.Struct("=" + "QQQQ" * n).pack
+        pack = _message_arrays[n] = struct.Struct("@" + "PNPN" * n).pack
     return pack
 
 

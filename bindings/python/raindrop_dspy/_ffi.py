@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+import struct
 import sys
 from ctypes import c_void_p
 from typing import Any, List, Optional
@@ -194,13 +195,19 @@ def load() -> Lib:
     return lib
 
 
-_CODES = {ctypes.c_char_p: "Q", ctypes.c_void_p: "Q", ctypes.c_size_t: "Q", ctypes.c_uint64: "Q",
-          ctypes.c_int64: "q", ctypes.c_int32: "i"}
+# struct codes in native mode ("@"): pointers "P", sizes "N", 64-bit integers "L"/"l" where a C
+# long is 64 bits. Their packers read a multi-digit int with a short loop (PyLong_AsUnsignedLong),
+# where "=Q" goes through the generic _PyLong_AsByteArray (~50 instructions more per address or
+# timestamp, ~20 of them per wrapped call).
+_U64 = "L" if ctypes.sizeof(ctypes.c_ulong) == 8 else "Q"
+_I64 = "l" if ctypes.sizeof(ctypes.c_long) == 8 else "q"
+_CODES = {ctypes.c_char_p: "P", ctypes.c_void_p: "P", ctypes.c_size_t: "N", ctypes.c_uint64: _U64,
+          ctypes.c_int64: _I64, ctypes.c_int32: "i"}
 
 
 def flat_layout(cls: Any, base: int = 0, prefix: str = "") -> List[Any]:
     """(name, offset, struct code) of every scalar in a ctypes Structure, nested structs
-    flattened with dotted names (``result.output``); pointers are "Q". Raises ValueError for a
+    flattened with dotted names (``result.output``); pointers are "P". Raises ValueError for a
     field it cannot describe (then the binding does not pack that struct)."""
     out: List[Any] = []
     for name, typ in cls._fields_:
@@ -209,7 +216,7 @@ def flat_layout(cls: Any, base: int = 0, prefix: str = "") -> List[Any]:
             out += flat_layout(typ, off, prefix + name + ".")
             continue
         if isinstance(typ, type) and issubclass(typ, ctypes._Pointer):
-            code = "Q"
+            code = "P"
         else:
             code = _CODES.get(typ)
         if code is None or ctypes.sizeof(typ) != struct_size(code):
@@ -219,22 +226,25 @@ def flat_layout(cls: Any, base: int = 0, prefix: str = "") -> List[Any]:
 
 
 def struct_size(code: str) -> int:
-    return {"Q": 8, "q": 8, "i": 4}[code]
+    return struct.calcsize("@" + code)
 
 
 def pack_format(cls: Any, first: str, last: str) -> "tuple[str, int]":
-    """``struct`` format (native byte order, explicit padding) of the flattened fields ``first`` ..
-    ``last`` of ``cls``, and the offset of ``first``: fill them with one ``pack_into``."""
+    """``struct`` format (native mode, padding explicit) of the flattened fields ``first`` ..
+    ``last`` of ``cls``, and the offset of ``first``: fill them with one ``pack_into``. Raises
+    ValueError if native alignment would move a field (then the binding does not pack ``cls``)."""
     layout = flat_layout(cls)
     names = [n for n, _, _ in layout]
     i, j = names.index(first), names.index(last)
     start = pos = layout[i][1]
-    fmt = "="  # native byte order, standard sizes, padding explicit
+    fmt = "@"  # native sizes and alignment; the padding is written out, so alignment adds none
     for _, off, code in layout[i:j + 1]:
         if off < pos:
             raise ValueError("overlapping fields")
         fmt += "x" * (off - pos) + code
         pos = off + struct_size(code)
+        if struct.calcsize(fmt) != pos - start:
+            raise ValueError("native alignment moves a field")
     return fmt, start
 
 
