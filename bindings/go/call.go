@@ -203,14 +203,52 @@ type node struct {
 	// it. Only a flag: the core alone adds tokens up.
 	lmBelow atomic.Bool
 
-	mu          sync.Mutex
+	mu   sync.Mutex
+	rare *nodeRare // guarded by mu; allocated by the first Report or panic that needs it
+
+	span Span // a span's *Span (part of the node: no allocation of its own)
+
+	// The long texts without a character to escape among the strings of its
+	// inputs (inClean: set before the node is published) and outputs
+	// (outClean: set before the node is published as its parent's kidOut),
+	// and the child that ended last: the calls, spans and outputs encoded next
+	// skip the scan of those very strings (jsonWriter.known).
+	inClean, outClean cleanSet
+	kidOut            atomic.Pointer[node]
+}
+
+// nodeRare is what few calls need: kept out of node, which every call allocates.
+type nodeRare struct {
 	reported    Usage // Report inside an LM span: that span's usage where End leaves it unknown
 	hasReported bool
 
 	panicModule string // innermost wrapped module whose panic came up through this call
 	panicValue  any
+}
 
-	span Span // a span's *Span (part of the node: no allocation of its own)
+// rareLocked returns n.rare, allocated on first use (n.mu held).
+func (n *node) rareLocked() *nodeRare {
+	if n.rare == nil {
+		n.rare = &nodeRare{}
+	}
+	return n.rare
+}
+
+// cleanKnown reports whether s is one of the strings n's inputs or its last
+// child's outputs held that needed no escaping (cleanSet): what the inputs of
+// a call or span begun under n, and n's own outputs, usually repeat (a
+// pipeline also passes one step's output on to the next).
+func (n *node) cleanKnown(s string) bool {
+	return n != nil && n.cleanKnownHere(s)
+}
+
+func (n *node) cleanKnownHere(s string) bool {
+	return n.inClean.has(s) || n.kidOut.Load().has(s)
+}
+
+// has is cleanSet.has of a node's outClean (false for nil).
+func (n *node) has(s string) bool {
+	return n != nil && n.outClean.has(s)
 }
 
 // Value is the value of key in the call's context: the node itself for
@@ -234,7 +272,8 @@ func (n *node) String() string {
 // module (called by the child, under the child's deferred recover).
 func (n *node) setPanic(module string, v any) {
 	n.mu.Lock()
-	n.panicModule, n.panicValue = module, v
+	r := n.rareLocked()
+	r.panicModule, r.panicValue = module, v
 	n.mu.Unlock()
 }
 
@@ -244,10 +283,10 @@ func (n *node) setPanic(module string, v any) {
 func (n *node) panicFrom(v any) string {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	if n.panicModule == "" || !samePanic(n.panicValue, v) {
+	if n.rare == nil || n.rare.panicModule == "" || !samePanic(n.rare.panicValue, v) {
 		return ""
 	}
-	return n.panicModule
+	return n.rare.panicModule
 }
 
 // samePanic compares two panic values without panicking on uncomparable ones
@@ -338,7 +377,8 @@ func (n *node) report(u Usage) {
 	}
 	if n.isSpan && n.kind == KindLM {
 		n.mu.Lock()
-		n.reported, n.hasReported = u, true
+		r := n.rareLocked()
+		r.reported, r.hasReported = u, true
 		n.mu.Unlock()
 		return
 	}
@@ -371,7 +411,11 @@ func (n *node) markLM() {
 // withReported completes an LM span's usage u with what Report gave it.
 func (n *node) withReported(u Usage) Usage {
 	n.mu.Lock()
-	r, has := n.reported, n.hasReported
+	var r Usage
+	has := false
+	if n.rare != nil {
+		r, has = n.rare.reported, n.rare.hasReported
+	}
 	n.mu.Unlock()
 	if !has {
 		return u
@@ -397,6 +441,7 @@ type callResult struct {
 	props                   map[string]any
 	usage                   Usage // this call's or span's own, when hasUsage
 	hasUsage                bool
+	clean                   cleanSet // the output's long clean strings (node.outClean)
 }
 
 // cErr converts a helper's result code and error message (malloc'd by the
@@ -490,6 +535,12 @@ func (c *Client) beginSpan(ctx context.Context, parent *node, kind SpanKind, nam
 func (n *node) end(r callResult, opts *CallOptions) error {
 	if !n.ended.CompareAndSwap(false, true) {
 		return nil
+	}
+	if r.clean[0] != "" {
+		n.outClean = r.clean
+		if n.parent != nil {
+			n.parent.kidOut.Store(n)
+		}
 	}
 	u := noUsage
 	if r.hasUsage {

@@ -31,7 +31,20 @@ type pooledText struct {
 	// noUsageKeys: the value was a map whose keys were all seen, none of them
 	// one usageFromOutputs reads (so it need not look them up).
 	noUsageKeys bool
+	// clean: long strings of the value found to need no escaping (cleanSet).
+	clean cleanSet
 }
+
+// cleanSet holds up to two strings of at least cleanMin bytes that a writer
+// found to need no escaping (printable ASCII without '"' or '\\'). A Go
+// string's bytes never change, and the set keeps the string alive: a string
+// with the same data pointer and length is the same text, so the writer of a
+// nested call's inputs, a span's, or a call's outputs copies it without
+// scanning it again (the same question and answer pass through every level).
+type cleanSet [2]string
+
+// cleanMin: below this, scanning a string costs about what the check does.
+const cleanMin = 128
 
 // textBufs recycles encoding buffers: a wrapped call encodes a few KB of
 // inputs and outputs, and allocating them anew was a third of the Go binding's
@@ -51,10 +64,10 @@ func (t pooledText) release() {
 // textJSON renders an input or output for the core: a string as is, anything
 // else as JSON, both cut just past the client's text cap. nil (also a nil map,
 // slice or pointer) is "" (absent), never "null".
-func (c *Client) textJSON(v any, hint *keyHint) pooledText {
+func (c *Client) textJSON(v any, hint *keyHint, known *node) pooledText {
 	switch x := v.(type) {
 	case map[string]any:
-		return c.textMap(x, nil, hint)
+		return c.textMap(x, nil, hint, known)
 	case string:
 		return pooledText{text: capChars(x, c.maxText+1)}
 	}
@@ -62,25 +75,27 @@ func (c *Client) textJSON(v any, hint *keyHint) pooledText {
 		return pooledText{}
 	}
 	buf := textBufs.Get().(*[]byte)
-	e := jsonWriter{buf: (*buf)[:0], keys: &c.keys, hint: hint}
+	e := jsonWriter{buf: (*buf)[:0], keys: &c.keys, hint: hint, known: known}
 	e.encode(v, c.maxText)
 	*buf = e.buf
-	return pooledText{text: unsafe.String(unsafe.SliceData(*buf), len(*buf)), buf: buf, noUsageKeys: e.noUsageKeys}
+	return pooledText{text: unsafe.String(unsafe.SliceData(*buf), len(*buf)), buf: buf, noUsageKeys: e.noUsageKeys,
+		clean: e.seen}
 }
 
 // textMap is textJSON for a map[string]any, a wrapped module's inputs and
 // outputs, encoded into buf when it is not nil (a buffer from textBufs whose
 // text the caller no longer needs: a wrapped call reuses its input's buffer for
 // its outputs), else into one from textBufs. hint (may be nil) is the call
-// site's (keyHint).
-func (c *Client) textMap(m map[string]any, buf *[]byte, hint *keyHint) pooledText {
+// site's (keyHint); known, the node whose clean strings it may repeat
+// (jsonWriter.known).
+func (c *Client) textMap(m map[string]any, buf *[]byte, hint *keyHint, known *node) pooledText {
 	if m == nil {
 		return pooledText{buf: buf}
 	}
 	if buf == nil {
 		buf = textBufs.Get().(*[]byte)
 	}
-	e := jsonWriter{buf: (*buf)[:0], keys: &c.keys, hint: hint}
+	e := jsonWriter{buf: (*buf)[:0], keys: &c.keys, hint: hint, known: known}
 	if len(m) <= smallMap { // what encode would do, without its type switches
 		e.left = c.maxText + 1
 		e.smallStringMap(m, 0)
@@ -88,7 +103,8 @@ func (c *Client) textMap(m map[string]any, buf *[]byte, hint *keyHint) pooledTex
 		e.encode(m, c.maxText)
 	}
 	*buf = e.buf
-	return pooledText{text: unsafe.String(unsafe.SliceData(*buf), len(*buf)), buf: buf, noUsageKeys: e.noUsageKeys}
+	return pooledText{text: unsafe.String(unsafe.SliceData(*buf), len(*buf)), buf: buf, noUsageKeys: e.noUsageKeys,
+		clean: e.seen}
 }
 
 func isNil(v any) bool {
@@ -185,6 +201,31 @@ type jsonWriter struct {
 	// iterated); hint: the call site's, for the top-level map.
 	keys *keyCache
 	hint *keyHint
+	// known: the node whose clean strings (node.cleanKnown) this text may
+	// repeat (nil: none); seen: those found (or known) clean here, whole, for
+	// the caller to pass on (cleanSet).
+	known *node
+	seen  cleanSet
+	nseen int
+}
+
+// has reports whether s is one of c's strings (the same bytes: see cleanSet).
+func (c *cleanSet) has(s string) bool {
+	for _, k := range c {
+		if len(k) == len(s) && unsafe.StringData(k) == unsafe.StringData(s) {
+			return true
+		}
+	}
+	return false
+}
+
+// noteClean records s, a whole string of at least cleanMin bytes that needs
+// no escaping, in e.seen (the first two).
+func (e *jsonWriter) noteClean(s string) {
+	if e.nseen < len(e.seen) {
+		e.seen[e.nseen] = s
+		e.nseen++
+	}
 }
 
 func (e *jsonWriter) grow(n int) {
@@ -212,7 +253,10 @@ func (e *jsonWriter) rawBytes(b []byte) {
 // characters, U+2028 and U+2029, and each byte of invalid UTF-8 as \ufffd.
 // The runs between such bytes (all of a usual text) are found by
 // jsonscan.Index (16 or 32 bytes per step on amd64) and copied whole.
-func (e *jsonWriter) str(s string) {
+//
+// It reports whether s was copied whole as it is (nothing escaped nor cut).
+func (e *jsonWriter) str(s string) bool {
+	whole := len(s)
 	s = capChars(s, e.left)
 	i := jsonscan.Index(s)
 	e.grow(len(s) + 2)
@@ -221,7 +265,7 @@ func (e *jsonWriter) str(s string) {
 	if i == len(s) { // the common case: copied as is
 		e.buf = append(e.buf, '"')
 		e.left -= len(s) + 2
-		return
+		return len(s) == whole
 	}
 	chars := i + 2 // what left counts: the characters written (quotes included)
 	for i < len(s) {
@@ -254,6 +298,34 @@ func (e *jsonWriter) str(s string) {
 	}
 	e.buf = append(e.buf, '"')
 	e.left -= chars
+	return false
+}
+
+// strValue is str for a string value: one of at least cleanMin bytes that the
+// node e.known found clean is copied without a scan (printable ASCII: its
+// characters are its bytes), and one found clean is noted (cleanSet).
+//
+// Called as `if len(s) < cleanMin { e.str(s) } else { e.strValue(s) }`: the
+// short ones, most keys and values, go straight to str.
+func (e *jsonWriter) strValue(s string) {
+	if !e.known.cleanKnown(s) {
+		if e.str(s) {
+			e.noteClean(s)
+		}
+		return
+	}
+	whole := s
+	if len(s) > e.left && e.left >= 0 { // as capChars cuts it
+		s = s[:e.left]
+	}
+	e.grow(len(s) + 2)
+	e.buf = append(e.buf, '"')
+	e.buf = append(e.buf, s...)
+	e.buf = append(e.buf, '"')
+	e.left -= len(s) + 2
+	if len(s) == len(whole) {
+		e.noteClean(s)
+	}
 }
 
 const hexDigits = "0123456789abcdef"
@@ -294,7 +366,11 @@ func (e *jsonWriter) anyValue(v any, depth int) {
 	case nil:
 		e.raw("null")
 	case string:
-		e.str(x)
+		if len(x) < cleanMin {
+			e.str(x)
+		} else {
+			e.strValue(x)
+		}
 	case bool:
 		e.raw(strconv.FormatBool(x))
 	case int:
@@ -431,10 +507,14 @@ func (e *jsonWriter) smallStringMap(m map[string]any, depth int) {
 		}
 		e.str(en.key)
 		e.raw(":")
-		if s, ok := en.val.(string); !ok {
+		switch s, ok := en.val.(string); {
+		case !ok:
 			e.anyValue(en.val, depth+1)
-		} else if !e.full() {
+		case e.full(): // the key took the rest of the budget
+		case len(s) < cleanMin:
 			e.str(s)
+		default:
+			e.strValue(s)
 		}
 	}
 	e.raw("}")
@@ -467,10 +547,14 @@ func (e *jsonWriter) knownStringMap(ks *keySet, vals *[smallMap]any, depth int) 
 			e.raw(",")
 		}
 		e.key(ks, i)
-		if s, ok := vals[i].(string); !ok {
+		switch s, ok := vals[i].(string); {
+		case !ok:
 			e.anyValue(vals[i], depth+1)
-		} else if !e.full() {
+		case e.full(): // the key took the rest of the budget
+		case len(s) < cleanMin:
 			e.str(s)
+		default:
+			e.strValue(s)
 		}
 	}
 	e.raw("}")

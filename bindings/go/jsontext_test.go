@@ -249,3 +249,123 @@ func TestKnownKeysMatchIterating(t *testing.T) {
 		t.Fatal("the cache never stored a key set: the test compared nothing")
 	}
 }
+
+// TestKnownCleanStringsMatchScanning: a string a node found clean (cleanSet)
+// is copied without a scan when a later text holds that very string; the text
+// is the same as a writer without the memo writes, at every budget, and only
+// that string (same data and length) is taken as known.
+func TestKnownCleanStringsMatchScanning(t *testing.T) {
+	clean := strings.Repeat("q", 300)
+	dirty := strings.Repeat("d", 200) + `"` + strings.Repeat("d", 100)
+	uni := strings.Repeat("é", 150)
+	copyOf := string([]byte(clean)) // the same text at another address: scanned
+	var parent node
+	first := jsonWriter{left: 1 << 20}
+	first.smallStringMap(map[string]any{"a": clean, "b": dirty, "c": uni, "d": clean[:200]}, 0)
+	parent.inClean = first.seen
+	if !parent.inClean.has(clean) || parent.inClean.has(dirty) || parent.inClean.has(uni) || parent.inClean.has(copyOf) {
+		t.Fatalf("seen: %q", parent.inClean)
+	}
+	var kid node
+	kid.outClean = cleanSet{strings.Repeat("o", 500)}
+	parent.kidOut.Store(&kid)
+	values := []map[string]any{
+		{"question": clean}, {"x": copyOf, "y": clean}, {"q": clean[:250]}, {"q": clean[1:]},
+		{"a": dirty, "b": clean}, {"o": kid.outClean[0]}, {"n": map[string]any{"deep": clean}},
+	}
+	for _, m := range values {
+		for _, budget := range []int{1 << 20, 0, 1, 5, 12, 150, 299, 300, 301, 302, 303, 320} {
+			plain := jsonWriter{left: budget + 1}
+			plain.smallStringMap(m, 0)
+			memo := jsonWriter{left: budget + 1, known: &parent}
+			memo.smallStringMap(m, 0)
+			if !bytes.Equal(memo.buf, plain.buf) || memo.left != plain.left {
+				t.Fatalf("%v budget %d:\n memo %s (left %d)\nplain %s (left %d)", m, budget, memo.buf, memo.left, plain.buf, plain.left)
+			}
+			if budget == 1<<20 && memo.seen != plain.seen {
+				t.Fatalf("%v: seen %q, want %q", m, memo.seen, plain.seen)
+			}
+		}
+	}
+	if !parent.cleanKnown(clean) || !parent.cleanKnown(kid.outClean[0]) || parent.cleanKnown(copyOf) ||
+		!parent.cleanKnown(clean[:200]) || parent.cleanKnown(clean[:250]) || (*node)(nil).cleanKnown(clean) {
+		t.Fatal("cleanKnown")
+	}
+}
+
+// TestNestedLongTextsAsEncodingJSON: the inputs and outputs of nested calls and
+// spans that pass the same long strings on (the case the clean memo serves)
+// reach the collector as encoding/json writes them.
+func TestNestedLongTextsAsEncodingJSON(t *testing.T) {
+	capt := newCapture(t)
+	cl := newTestClient(t, capt, func(c *Config) { c.TracingEnabled = Bool(true) })
+	q := strings.Repeat("why ", 100)
+	a := strings.Repeat("because ", 50) + `"quoted"` + strings.Repeat(" so", 60)
+	plainOut := map[string]any{"answer": strings.Repeat("b", 400), "note": a}
+	lm := cl.Wrap("inner", ModuleFunc(func(ctx context.Context, in map[string]any) (map[string]any, error) {
+		_, span := StartSpan(ctx, KindLM, "lm", in)
+		span.End(SpanResult{Output: plainOut, Model: "m"})
+		return plainOut, nil
+	}))
+	top := cl.Wrap("top", ModuleFunc(func(ctx context.Context, in map[string]any) (map[string]any, error) {
+		out, err := lm.Process(ctx, in)
+		if err != nil {
+			return nil, err
+		}
+		return map[string]any{"final": out["answer"], "q": in["question"]}, nil
+	}))
+	in := map[string]any{"question": q}
+	for i := 0; i < 3; i++ {
+		if _, err := top.Process(context.Background(), in); err != nil {
+			t.Fatal(err)
+		}
+	}
+	flush(t, cl)
+	enc := func(v any) string {
+		var b bytes.Buffer
+		e := json.NewEncoder(&b)
+		e.SetEscapeHTML(false)
+		if err := e.Encode(v); err != nil {
+			t.Fatal(err)
+		}
+		return strings.TrimSuffix(b.String(), "\n")
+	}
+	evs := capt.events(t)
+	if len(evs) != 3 {
+		t.Fatalf("%d events", len(evs))
+	}
+	wantOut := enc(map[string]any{"final": plainOut["answer"], "q": q})
+	for _, ev := range evs {
+		if got := str(path(ev, "ai_data", "input")); got != enc(in) {
+			t.Errorf("input %q", got)
+		}
+		if got := str(path(ev, "ai_data", "output")); got != wantOut {
+			t.Errorf("output %q, want %q", got, wantOut)
+		}
+	}
+	spans := capt.spans(t)
+	if len(spans) != 9 {
+		t.Fatalf("%d spans", len(spans))
+	}
+	for _, s := range spans {
+		in, out := spanText(s, "input"), spanText(s, "output")
+		switch str(s["name"]) {
+		case "inner", "lm":
+			if in != enc(map[string]any{"question": q}) || out != enc(plainOut) {
+				t.Errorf("%s: %q -> %q", s["name"], in, out)
+			}
+		}
+	}
+}
+
+// spanText is a span's input or output text: a module span's entity
+// attribute, an LM span's prompt or response.
+func spanText(s map[string]any, which string) string {
+	if v := attr(s, "traceloop.entity."+which); v != "" {
+		return v
+	}
+	if which == "input" {
+		return attr(s, "ai.prompt")
+	}
+	return attr(s, "ai.response.text")
+}

@@ -107,13 +107,14 @@ func (w *wrappedModule) Process(ctx context.Context, inputs map[string]any) (map
 	if parent == nil {
 		opts, eventID = callOptionsFrom(ctx)
 	}
-	in := w.c.textMap(inputs, nil, &w.inKeys)
+	in := w.c.textMap(inputs, nil, &w.inKeys, parent)
 	n, err := w.c.beginCall(ctx, parent, w.name, in.text, eventID, opts)
 	if err != nil {
 		in.release()
 		w.c.warnRefused(err)
 		return w.m.Process(ctx, inputs)
 	}
+	n.inClean = in.clean
 	buf := in.buf // the core has copied the text: the outputs reuse its buffer
 	ended := false
 	defer func() {
@@ -124,9 +125,8 @@ func (w *wrappedModule) Process(ctx context.Context, inputs map[string]any) (map
 	out, err := w.m.Process(n, inputs) // n: ctx carrying the call
 	ended = true
 
-	r := callResult{}
-	output := w.c.textMap(out, buf, &w.outKeys)
-	r.output = output.text
+	output := w.c.textMap(out, buf, &w.outKeys, n)
+	r := callResult{output: output.text, clean: output.clean}
 	if err != nil {
 		r.errType = fmt.Sprintf("%T", err)
 		r.errMsg = err.Error()

@@ -67,13 +67,14 @@ func (c *Client) StartSpan(ctx context.Context, kind SpanKind, name string, inpu
 }
 
 func (c *Client) startSpan(ctx context.Context, parent *node, kind SpanKind, name string, input any) (context.Context, *Span) {
-	in := c.textJSON(input, &c.spanInKeys)
+	in := c.textJSON(input, &c.spanInKeys, parent)
 	n, err := c.beginSpan(ctx, parent, kind, name, in.text)
 	in.release()
 	if err != nil {
 		c.warnRefused(err)
 		return ctx, nil
 	}
+	n.inClean = in.clean
 	return n, &n.span
 }
 
@@ -93,8 +94,8 @@ func (s *Span) End(r SpanResult) {
 		s.n.markLM()
 	}
 	cr := callResult{props: r.Properties, usage: u, hasUsage: true}
-	output := s.n.c.textJSON(r.Output, &s.n.c.spanOutKeys)
-	cr.output = output.text
+	output := s.n.c.textJSON(r.Output, &s.n.c.spanOutKeys, s.n)
+	cr.output, cr.clean = output.text, output.clean
 	if r.Err != nil {
 		cr.errType = fmt.Sprintf("%T", r.Err)
 		cr.errMsg = r.Err.Error()
