@@ -90,12 +90,22 @@ class Lib:
     # An LM span: constant fields behind a pointer, messages as role/content strings (None: an
     # older library)
     hot_lm_span_record: Any = None
+    # No __getattr__: it would make every attribute read of the hot path take the slow generic
+    # path (~150 instructions each); an absent function is an _Absent instead.
 
-    def __getattr__(self, name: str) -> Any:  # only reached for absent symbols
-        raise AttributeError(
-            f"the native library at {self.__dict__.get('path')!r} does not export {name!r}; "
-            "it is older or newer than this Python package"
-        )
+
+class _Absent:
+    """A function the loaded library does not export: calling it raises AttributeError."""
+
+    def __init__(self, path: str, name: str) -> None:
+        self.message = (f"the native library at {path!r} does not export {name!r}; "
+                        "it is older or newer than this Python package")
+
+    def __call__(self, *args: Any) -> Any:
+        raise AttributeError(self.message)
+
+    def __bool__(self) -> bool:
+        return False
 
 
 def _package_dir() -> str:
@@ -171,6 +181,7 @@ def load() -> Lib:
             fn = getattr(blocking if name in BLOCKING else fast, name)
         except AttributeError:
             lib.missing.append(name)
+            setattr(lib, name, _Absent(path, name))
             continue
         fn.restype = restype
         fn.argtypes = argtypes

@@ -20,6 +20,7 @@ import inspect
 import json
 import logging
 import os
+import threading
 import types
 import warnings
 from contextvars import ContextVar
@@ -28,6 +29,7 @@ from typing import (
     Callable,
     Dict,
     Iterator,
+    List,
     Literal,
     Mapping,
     Optional,
@@ -46,6 +48,13 @@ from ._client import new_end_output as _new_end_output
 from ._client import pack_begin_into as _pack_begin_into
 from ._client import thread_buffers as _tls_buffers
 from ._extract import error_fields, fallback_model_bytes, fallback_usage, input_text, no_usage, output_text
+
+try:  # the C versions (the asyncio module's are these when _asyncio is there)
+    from _asyncio import _get_running_loop as _running_loop
+    from _asyncio import current_task as _current_task
+except ImportError:  # pragma: no cover - no C accelerator
+    from asyncio import current_task as _current_task
+    from asyncio.events import _get_running_loop as _running_loop
 
 logger = logging.getLogger("raindrop_dspy")
 
@@ -68,6 +77,7 @@ _new_frame = object.__new__
 _u64_at = _client._u64_at
 _CALL_OUT = _client.CALL_OUT
 _active_get = ACTIVE.get
+_get_ident = threading.get_ident
 _active_set = ACTIVE.set
 _reset = ACTIVE.reset
 CallContext = Tuple[Optional[bytes], Optional[bytes]]  # encoded user and convo ids of context()
@@ -248,7 +258,9 @@ class RaindropDSPy:
         self._event_id = event_id
         self._tools = tools
         self._debug = debug
-        self._last_event_id: "ContextVar[Optional[bytes]]" = ContextVar("raindrop_dspy_last_event_id", default=None)
+        # [event id (bytes), owner]: see _begin.
+        self._last_event_id: "ContextVar[Optional[List[Any]]]" = ContextVar("raindrop_dspy_last_event_id",
+                                                                             default=None)
         self._call_context: "ContextVar[Optional[CallContext]]" = ContextVar("raindrop_dspy_call_context",
                                                                              default=None)
         self._native: Optional[NativeClient] = None
@@ -338,8 +350,8 @@ class RaindropDSPy:
         Set when the call begins, so it is also readable inside the call; a
         nested wrapped call reports the id of the top-level event it belongs to.
         """
-        eid = self._last_event_id.get()
-        return None if eid is None else eid.decode("utf-8", "replace")
+        cell = self._last_event_id.get()
+        return None if cell is None else cell[0].decode("utf-8", "replace")
 
     @property
     def enabled(self) -> bool:
@@ -488,7 +500,19 @@ class RaindropDSPy:
                     nc.report(rc, "rd_wrap_begin")
                     return None
             event_id = tb.eid.value  # bytes; decoded only when last_event_id is read
-            self._last_event_id.set(event_id)
+            # last_event_id: the context variable holds a cell, set once per thread or asyncio task
+            # (its owner) and then updated in place: setting a context variable costs ~1.5k
+            # instructions (a new context, its map and a token), updating a list ~0.1k. A context
+            # copied into another thread or task (asyncio tasks, to_thread, DSPy's workers)
+            # inherits the cell but not its ownership: its first call sets a cell of its own, so
+            # what a copy writes never reaches the context it was copied from.
+            cell = self._last_event_id.get()
+            loop = _running_loop()
+            owner = _get_ident() if loop is None else _current_task(loop)
+            if cell is not None and cell[1] == owner:
+                cell[0] = event_id
+            else:
+                self._last_event_id.set([event_id, owner])
             frame = _new_frame(CallFrame)  # no __init__ frame: the slots are set here
             frame.handle = call_out(tb) if _pack_begin_into is None else _u64_at(tb.wb, _CALL_OUT)[0]
             frame.client = nc

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import os
 import sys
 import threading
@@ -81,6 +82,46 @@ class Fanout(dspy.Module):
     def forward(self, questions):
         pairs = [(self.inner, {"question": q}) for q in questions]
         return dspy.Prediction(answers=[r.answer for r in self.par(pairs)])
+
+
+def test_last_event_id_stays_in_its_context(rd, get_events):
+    """A task or thread running in a copy of a context sees the id the copy was made with until
+    its own call, and its calls never change what the original context reads."""
+    wrapped = rd.wrap(dspy.Predict("question -> answer"))
+
+    async def child():
+        inherited = rd.last_event_id
+        await wrapped.acall(question="child task")
+        return inherited, rd.last_event_id
+
+    async def main():
+        await wrapped.acall(question="parent task")
+        mine = rd.last_event_id
+        inherited, childs = await asyncio.create_task(child())
+        return mine, inherited, childs, rd.last_event_id
+
+    mine, inherited, childs, after = asyncio.run(main())
+    assert inherited == mine and after == mine and childs not in (None, mine)
+
+    wrapped(question="main thread")
+    outer = rd.last_event_id
+    seen = []
+
+    def in_copy():
+        seen.append(rd.last_event_id)
+        wrapped(question="thread in a copied context")
+        seen.append(rd.last_event_id)
+
+    ctx = contextvars.copy_context()
+    t = threading.Thread(target=ctx.run, args=(in_copy,))
+    t.start()
+    t.join()
+    assert seen[0] == outer and seen[1] not in (None, outer)
+    assert rd.last_event_id == outer  # the thread's call stayed in its copy
+    assert ctx.run(lambda: rd.last_event_id) == seen[1]
+    evs = {e["event_id"]: e["ai_data"]["input"] for e in get_events(rd)}
+    assert evs[mine] == "parent task" and evs[childs] == "child task" and evs[outer] == "main thread"
+    assert evs[seen[1]] == "thread in a copied context"
 
 
 def test_parallel_workers_join_the_outer_call(rd, get_events):
