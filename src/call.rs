@@ -164,14 +164,16 @@ impl Ended {
     pub fn approx_bytes(&self) -> usize {
         let len = |t: Option<&str>| t.map_or(0, str::len);
         let raw = |t: &Option<RawText>| t.as_ref().map_or(0, RawText::len);
-        let r = self.result.more();
-        let texts = self.call.name.len()
-            + raw(&self.call.input)
-            + raw(&self.result.output)
-            + len(r.error_message.as_deref())
-            + len(r.properties_json.as_deref());
-        let event =
-            if self.event { 256 + self.call.event_id.len() + texts + len(r.attachments_json.as_deref()) } else { 0 };
+        // The rare fields only when given (no read of the shared empty `MoreResult`).
+        let (rare, attachments) = match self.result.more.as_deref() {
+            None => (0, 0),
+            Some(r) => (
+                len(r.error_message.as_deref()) + len(r.properties_json.as_deref()),
+                len(r.attachments_json.as_deref()),
+            ),
+        };
+        let texts = self.call.name.len() + raw(&self.call.input) + raw(&self.result.output) + rare;
+        let event = if self.event { 256 + self.call.event_id.len() + texts + attachments } else { 0 };
         let span = if self.span { 1024 + texts } else { 0 };
         event + span
     }
@@ -230,24 +232,28 @@ impl Calls {
         removed
     }
 
-    /// Which bound a new call of `size` bytes would pass, if any.
-    fn over(&self, table: &Registry<Box<Ended>>, size: usize) -> Option<String> {
-        if table.len() >= self.max_open {
-            return Some(format!(
-                "{} calls are begun and not ended (max_open_calls); end them or raise the limit",
-                table.len()
-            ));
-        }
-        let held = self.bytes.load(Relaxed);
-        if held.saturating_add(size) > self.max_bytes {
-            return Some(format!(
-                "the {} calls begun and not ended hold {held} bytes; this one needs {size} more \
+    /// Whether a new call of `size` bytes stays within both bounds.
+    fn fits(&self, table: &Registry<Box<Ended>>, size: usize) -> bool {
+        table.len() < self.max_open && self.bytes.load(Relaxed).saturating_add(size) <= self.max_bytes
+    }
+
+    /// Why a new call of `size` bytes does not fit (`fits` is false): out of line, so the
+    /// message's formatting is not on the hot path's cache lines.
+    #[cold]
+    #[inline(never)]
+    fn over(&self, table: &Registry<Box<Ended>>, size: usize) -> Error {
+        let why = if table.len() >= self.max_open {
+            format!("{} calls are begun and not ended (max_open_calls); end them or raise the limit", table.len())
+        } else {
+            format!(
+                "the {} calls begun and not ended hold {} bytes; this one needs {size} more \
                  (max_open_call_bytes = {}); end them or raise the limit",
                 table.len(),
+                self.bytes.load(Relaxed),
                 self.max_bytes
-            ));
-        }
-        None
+            )
+        };
+        Error::new(ErrorKind::TooManyOpenCalls, why)
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Registry<Box<Ended>>> {
@@ -309,10 +315,10 @@ impl Calls {
         let open = Self::place(&table, begin, start_nanos)?;
         let held_bytes = open.call.held_bytes;
         let mut expired = 0;
-        if self.over(&table, held_bytes).is_some() {
+        if !self.fits(&table, held_bytes) {
             expired = self.remove_expired(&mut table, start_nanos);
-            if let Some(why) = self.over(&table, held_bytes) {
-                return Err(Error::new(ErrorKind::TooManyOpenCalls, why));
+            if !self.fits(&table, held_bytes) {
+                return Err(self.over(&table, held_bytes));
             }
         }
         self.bytes.fetch_add(held_bytes, Relaxed);
