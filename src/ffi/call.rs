@@ -150,17 +150,8 @@ pub unsafe extern "C" fn rd_wrap_begin(
         });
         let (given_id, context) = match options {
             None => (None, None),
-            Some(o) => (
-                args::event_id("options.event_id", short(arg!(o.event_id, o.event_id_len)).as_deref())?,
-                Some(Arc::new(CallContext {
-                    user_id: args::id("options.user_id", short(arg!(o.user_id, o.user_id_len)).as_deref())?,
-                    convo_id: args::id("options.convo_id", short(arg!(o.convo_id, o.convo_id_len)).as_deref())?,
-                    event_name: args::event_name(
-                        "options.event_name",
-                        short(arg!(o.event_name, o.event_name_len)).as_deref(),
-                    )?,
-                })),
-            ),
+            // SAFETY: the options' pointers are NULL or valid for their lengths (the contract).
+            Some(o) => unsafe { call_options(o) }?,
         };
         let (handle, id) = client.wrap_begin(
             parent.id,
@@ -178,6 +169,23 @@ pub unsafe extern "C" fn rd_wrap_begin(
         }
         Ok(())
     })
+}
+
+/// The given id and the context of a call's options (some field not NULL). Out of line: most
+/// calls have none, and their hot code stays on fewer cache lines.
+///
+/// # Safety
+/// The options' pointers are NULL or valid for their lengths.
+#[inline(never)]
+unsafe fn call_options(o: &rd_call_options) -> Result<(Option<String>, Option<Arc<CallContext>>), Error> {
+    Ok((
+        args::event_id("options.event_id", short(arg!(o.event_id, o.event_id_len)).as_deref())?,
+        Some(Arc::new(CallContext {
+            user_id: args::id("options.user_id", short(arg!(o.user_id, o.user_id_len)).as_deref())?,
+            convo_id: args::id("options.convo_id", short(arg!(o.convo_id, o.convo_id_len)).as_deref())?,
+            event_name: args::event_name("options.event_name", short(arg!(o.event_name, o.event_name_len)).as_deref())?,
+        })),
+    ))
 }
 
 /// Copies an `rd_call_result` into owned, checked values.
@@ -211,6 +219,18 @@ unsafe fn call_result(result: *const rd_call_result, max_chars: usize) -> Result
             ..CallResult::default()
         });
     }
+    // SAFETY: the result's pointers are NULL or valid for their lengths (this function's contract).
+    unsafe { full_call_result(r, max_chars) }
+}
+
+/// `call_result` for a result with some rarely given field: out of line, so the common
+/// result's code stays on fewer cache lines.
+///
+/// # Safety
+/// The result's pointers are NULL or valid for their lengths.
+#[inline(never)]
+unsafe fn full_call_result(r: &rd_call_result, max_chars: usize) -> Result<CallResult, Error> {
+    let tokens = |n: i64| (n >= 0).then_some(n);
     Ok(CallResult {
         output: capped_text(arg!(r.output, r.output_len), max_chars),
         model: args::label("result.model", short(arg!(r.model, r.model_len)).as_deref())?,
