@@ -263,6 +263,10 @@ impl Calls {
     /// A new call placed under its parent (sharing its trace and event id), not yet stored: built
     /// in its box, where it stays until it is queued.
     fn place(table: &Registry<Box<Ended>>, begin: Begin<'_>, start_nanos: u64) -> Result<Box<Ended>, Error> {
+        // Allocated first and written once: the ~340-byte call is built in its box, not on the
+        // stack and then copied in. (`Box::write` does this safely from Rust 1.87 on; the MSRV
+        // is 1.82.)
+        let mut slot = Box::<Ended>::new_uninit();
         let (trace_id, parent_span_id, root, event_id, context, nested) = if begin.parent == 0 {
             let event_id = match begin.event_id {
                 Some(id) => EventId::Given(Arc::from(id)),
@@ -284,7 +288,8 @@ impl Calls {
             + begin.name.len()
             + begin.input.as_ref().map_or(0, RawText::len)
             + if nested { 0 } else { event_id.len() + context.as_deref().map_or(0, context_bytes) };
-        Ok(Box::new(Ended {
+        let span_id = crate::ids::span_id();
+        slot.write(Ended {
             call: OpenCall {
                 kind: begin.kind,
                 sends_event: begin.parent == 0 && begin.sends_event_if_top_level,
@@ -293,7 +298,7 @@ impl Calls {
                 input: begin.input,
                 start_nanos,
                 trace_id,
-                span_id: crate::ids::span_id(),
+                span_id,
                 parent_span_id,
                 root,
                 event_id,
@@ -305,7 +310,9 @@ impl Calls {
             end_nanos: 0,
             event: false,
             span: false,
-        }))
+        });
+        // SAFETY: the box was written (initialised) just above.
+        Ok(unsafe { slot.assume_init() })
     }
 
     /// Opens a call; returns its handle, its event id and how many forgotten calls expired.
