@@ -148,8 +148,13 @@ try:
     #             error_message_len); new_lm_info(name, name_len, model, model_len, finish, finish_len,
     #             properties, properties_len)
     new_lm_span, new_lm_info = _lm_packers() if _PACK is not None else (None, None)
+    # The usual LM spans, the fields after the last one given zero (no zeros to convert):
+    # new_lm_span_messages(client .. messages_len) with tracing on, new_lm_span_usage(client ..
+    # completion_tokens) with tracing off.
+    new_lm_span_messages = _whole(_ffi.rd_lm_span_args, "messages_len") if new_lm_span is not None else None
+    new_lm_span_usage = _whole(_ffi.rd_lm_span_args, "completion_tokens") if new_lm_span is not None else None
 except (AttributeError, ValueError, KeyError):
-    new_lm_span = new_lm_info = None
+    new_lm_span = new_lm_info = new_lm_span_messages = new_lm_span_usage = None
 # pack_begin_into(tb.wb, 0, client, parent, name, name_len, input, input_len, options): pack_begin's
 # struct fill, for callers that have the addresses (None: not CPython); CALL_OUT: where the call
 # handle is written.

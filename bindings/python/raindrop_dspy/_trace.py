@@ -43,6 +43,8 @@ from ._client import STR_OFF as _STR_OFF
 from ._client import message_array, pack_end, pack_end_output, pack_record, thread_buffers
 from ._client import new_lm_info as _new_lm_info
 from ._client import new_lm_span as _new_lm_span
+from ._client import new_lm_span_messages as _new_lm_span_messages
+from ._client import new_lm_span_usage as _new_lm_span_usage
 from ._extract import (
     UNKNOWN,
     cached_bytes,
@@ -86,7 +88,7 @@ def _forget_other_threads() -> None:
 
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_forget_other_threads)
-_LM_SPAN = _FRESH and _new_lm_span is not None and _new_lm_info is not None
+_LM_SPAN = _FRESH and _new_lm_span is not None and _new_lm_info is not None and _new_lm_span_usage is not None
 # The usual chat roles, as (address, length) of constant bytes for rd_message (an unknown role:
 # the messages' JSON is written in Python).
 _ROLE_BYTES = tuple(r.encode() for r in ("system", "user", "assistant", "tool", "developer", "function"))
@@ -281,7 +283,7 @@ def record_lm(frame: Frame, lm: Any, entry: Any, t0: int, t1: int, result: Any, 
                         # What the roll-up needs: tokens, model, finish reason.
                         key = (model, fr, None, False, type(lm), False)
                         info = _lm_infos.get(key) or _lm_info(key)  # held: what it points to stays alive
-                        a = _new_lm_span(hid, frame.handle, info[0], t0, t1, pt, ct, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+                        a = _new_lm_span_usage(hid, frame.handle, info[0], t0, t1, pt, ct)
                     else:
                         msgs = entry.get("messages")
                         outs = entry.get("outputs")
@@ -304,8 +306,8 @@ def record_lm(frame: Frame, lm: Any, entry: Any, t0: int, t1: int, result: Any, 
                                     marr = message_array(len(msgs))(*vals)
                                     key = (model, fr, rm, False, type(lm), True)
                                     info = _lm_infos.get(key) or _lm_info(key)
-                                    a = _new_lm_span(hid, frame.handle, info[0], t0, t1, pt, ct, id(out) + _STR_OFF,
-                                                     len(out), id(marr) + _OFF, len(msgs), 0, 0, 0, 0, 0, 0)
+                                    a = _new_lm_span_messages(hid, frame.handle, info[0], t0, t1, pt, ct,
+                                                              id(out) + _STR_OFF, len(out), id(marr) + _OFF, len(msgs))
         except Exception:  # anything unusual: the general path below
             a = None
         if a is not None:
