@@ -98,7 +98,9 @@ func (c *Client) textMap(m map[string]any, buf *[]byte, hint *keyHint, known *no
 	e := jsonWriter{buf: (*buf)[:0], keys: &c.keys, hint: hint, known: known}
 	if len(m) <= smallMap { // what encode would do, without its type switches
 		e.left = c.maxText + 1
-		e.smallStringMap(m, 0)
+		if len(m) != 1 || !e.hintedEntry(m) {
+			e.smallStringMap(m, 0)
+		}
 	} else {
 		e.encode(m, c.maxText)
 	}
@@ -518,6 +520,43 @@ func (e *jsonWriter) smallStringMap(m map[string]any, depth int) {
 		}
 	}
 	e.raw("}")
+}
+
+// hintedEntry is knownStringMap for the usual inputs and outputs, a map of one
+// entry whose key is that of the call site's hint: one lookup, none of
+// findKeys' generality. It reports false, having written nothing, when the
+// hint does not fit m.
+func (e *jsonWriter) hintedEntry(m map[string]any) bool {
+	ks := e.hint.Load()
+	if ks == nil || ks.n != 1 {
+		return false
+	}
+	v, ok := m[ks.keys[0]]
+	if !ok {
+		return false
+	}
+	e.noUsageKeys = !ks.usage
+	s, isStr := v.(string)
+	size := 2 + len(ks.keys[0]) + 4 + 16
+	if isStr {
+		size += len(s) + 2 - 16
+	}
+	e.grow(min(size, e.left))
+	e.raw("{")
+	if !e.full() {
+		e.key(ks, 0)
+		switch {
+		case !isStr:
+			e.anyValue(v, 1)
+		case e.full(): // the key took the rest of the budget
+		case len(s) < cleanMin:
+			e.str(s)
+		default:
+			e.strValue(s)
+		}
+	}
+	e.raw("}")
+	return true
 }
 
 // knownStringMap is smallStringMap for a map whose keys are those of ks, its
