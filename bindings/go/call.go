@@ -106,6 +106,26 @@ static rd_go_ret rd_go_record_lm(rd_client c, rd_call parent, const char *name, 
 	return ret;
 }
 
+// rd_go_end_usual is rd_go_end for the usual result: an output, a model, token
+// counts and a finish reason, every other field NULL (fewer arguments to pass).
+static rd_go_ret rd_go_end_usual(rd_client c, rd_call h, int span,
+		const char *output, size_t output_len, const char *model, size_t model_len,
+		int64_t prompt_tokens, int64_t completion_tokens,
+		const char *finish_reason, size_t finish_reason_len) {
+	rd_call_result r;
+	rd_error e;
+	rd_go_ret ret;
+	memset(&r, 0, sizeof r);
+	e.code = RD_OK;
+	r.output = output; r.output_len = output_len;
+	r.model = model; r.model_len = model_len;
+	r.prompt_tokens = prompt_tokens; r.completion_tokens = completion_tokens;
+	r.finish_reason = finish_reason; r.finish_reason_len = finish_reason_len;
+	ret.rc = span ? rd_span_end(c, h, &r, &e) : rd_wrap_end(c, h, &r, &e);
+	ret.err = rd_go_err_message(ret.rc, &e);
+	return ret;
+}
+
 // rd_go_end fills an rd_call_result on the C stack and ends the call or span.
 static rd_go_ret rd_go_end(rd_client c, rd_call h, int span,
 		const char *output, size_t output_len, const char *model, size_t model_len,
@@ -215,6 +235,10 @@ type node struct {
 	// skip the scan of those very strings (jsonWriter.known).
 	inClean, outClean cleanSet
 	kidOut            atomic.Pointer[node]
+
+	// idle: a text buffer this call does not use while its module runs (the
+	// one its inputs were encoded in), lent to what runs under it (takeBuf).
+	idle atomic.Pointer[[]byte]
 }
 
 // nodeRare is what few calls need: kept out of node, which every call allocates.
@@ -574,15 +598,20 @@ func (n *node) end(r callResult, opts *CallOptions) error {
 	outP, outN := optArg(r.output)
 	modelP, modelN := optArg(u.Model)
 	frP, frN := optArg(u.FinishReason)
-	etP, etN := optArg(r.errType)
-	emP, emN := optArg(r.errMsg)
-	pjP, pjN := optArg(pj)
-	userP, userN := optArg(user)
-	convoP, convoN := optArg(convo)
-	evP, evN := optArg(eventName)
-	attP, attN := optArg(atts)
-	ret := C.rd_go_end(n.c.h, n.h, span, outP, outN, modelP, modelN, pt, ct, frP, frN, etP, etN, emP, emN,
-		pjP, pjN, userP, userN, convoP, convoN, evP, evN, attP, attN)
+	var ret C.rd_go_ret
+	if r.errType == "" && r.errMsg == "" && pj == "" && user == "" && convo == "" && eventName == "" && atts == "" {
+		ret = C.rd_go_end_usual(n.c.h, n.h, span, outP, outN, modelP, modelN, pt, ct, frP, frN)
+	} else {
+		etP, etN := optArg(r.errType)
+		emP, emN := optArg(r.errMsg)
+		pjP, pjN := optArg(pj)
+		userP, userN := optArg(user)
+		convoP, convoN := optArg(convo)
+		evP, evN := optArg(eventName)
+		attP, attN := optArg(atts)
+		ret = C.rd_go_end(n.c.h, n.h, span, outP, outN, modelP, modelN, pt, ct, frP, frN, etP, etN, emP, emN,
+			pjP, pjN, userP, userN, convoP, convoN, evP, evN, attP, attN)
+	}
 	runtime.KeepAlive(r.output)
 	runtime.KeepAlive(r.errType)
 	runtime.KeepAlive(r.errMsg)

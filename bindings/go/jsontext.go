@@ -54,11 +54,32 @@ var textBufs = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b
 // maxPooledBuf keeps one huge input from pinning its buffer in the pool.
 const maxPooledBuf = 64 << 10
 
-func (t pooledText) release() {
-	if t.buf != nil && cap(*t.buf) <= maxPooledBuf {
-		*t.buf = (*t.buf)[:0]
-		textBufs.Put(t.buf)
+// release gives the buffer back, once the core has copied the text: to the
+// node to (its idle buffer, when it has none), else to textBufs.
+func (t pooledText) release(to *node) {
+	if t.buf == nil || cap(*t.buf) > maxPooledBuf {
+		return
 	}
+	*t.buf = (*t.buf)[:0]
+	if to != nil && to.idle.CompareAndSwap(nil, t.buf) {
+		return
+	}
+	textBufs.Put(t.buf)
+}
+
+// takeBuf returns an empty text buffer: the idle one of n or of its parent
+// (node.idle: buffers are lent down the tree of calls, so a nested call and
+// its spans rarely need textBufs, whose Get and Put cost more), else one from
+// textBufs.
+func takeBuf(n *node) *[]byte {
+	for i := 0; n != nil && i < 2; n, i = n.parent, i+1 {
+		if n.idle.Load() != nil {
+			if b := n.idle.Swap(nil); b != nil {
+				return b
+			}
+		}
+	}
+	return textBufs.Get().(*[]byte)
 }
 
 // textJSON renders an input or output for the core: a string as is, anything
@@ -67,14 +88,14 @@ func (t pooledText) release() {
 func (c *Client) textJSON(v any, hint *keyHint, known *node) pooledText {
 	switch x := v.(type) {
 	case map[string]any:
-		return c.textMap(x, nil, hint, known)
+		return c.textMap(x, hint, known)
 	case string:
 		return pooledText{text: capChars(x, c.maxText+1)}
 	}
 	if isNil(v) {
 		return pooledText{}
 	}
-	buf := textBufs.Get().(*[]byte)
+	buf := takeBuf(known)
 	e := jsonWriter{buf: (*buf)[:0], keys: &c.keys, hint: hint, known: known}
 	e.encode(v, c.maxText)
 	*buf = e.buf
@@ -83,18 +104,14 @@ func (c *Client) textJSON(v any, hint *keyHint, known *node) pooledText {
 }
 
 // textMap is textJSON for a map[string]any, a wrapped module's inputs and
-// outputs, encoded into buf when it is not nil (a buffer from textBufs whose
-// text the caller no longer needs: a wrapped call reuses its input's buffer for
-// its outputs), else into one from textBufs. hint (may be nil) is the call
-// site's (keyHint); known, the node whose clean strings it may repeat
-// (jsonWriter.known).
-func (c *Client) textMap(m map[string]any, buf *[]byte, hint *keyHint, known *node) pooledText {
+// outputs. hint (may be nil) is the call site's (keyHint); known, the node
+// whose clean strings it may repeat (jsonWriter.known) and whose idle buffer it
+// may take (takeBuf).
+func (c *Client) textMap(m map[string]any, hint *keyHint, known *node) pooledText {
 	if m == nil {
-		return pooledText{buf: buf}
+		return pooledText{}
 	}
-	if buf == nil {
-		buf = textBufs.Get().(*[]byte)
-	}
+	buf := takeBuf(known)
 	e := jsonWriter{buf: (*buf)[:0], keys: &c.keys, hint: hint, known: known}
 	if len(m) <= smallMap { // what encode would do, without its type switches
 		e.left = c.maxText + 1

@@ -7,7 +7,9 @@ import (
 	"math"
 	"math/rand"
 	"runtime"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 	"unicode/utf8"
@@ -370,4 +372,67 @@ func spanText(s map[string]any, which string) string {
 		return attr(s, "ai.prompt")
 	}
 	return attr(s, "ai.response.text")
+}
+
+// TestLentBuffersKeepEveryText: text buffers lent down the tree of calls
+// (node.idle) while goroutines run nested calls and spans under one call at
+// once: every input and output reaches the collector intact.
+func TestLentBuffersKeepEveryText(t *testing.T) {
+	capt := newCapture(t)
+	cl := newTestClient(t, capt, func(c *Config) { c.TracingEnabled = Bool(true) })
+	text := func(tag string, i int) string { return strings.Repeat(tag+strconv.Itoa(i)+" ", 40) }
+	inner := cl.Wrap("inner", ModuleFunc(func(ctx context.Context, in map[string]any) (map[string]any, error) {
+		i := in["i"].(int)
+		_, span := StartSpan(ctx, KindLM, "lm"+strconv.Itoa(i), map[string]any{"prompt": text("p", i)})
+		span.End(SpanResult{Output: map[string]any{"completion": text("c", i)}})
+		return map[string]any{"answer": text("a", i)}, nil
+	}))
+	const n = 16
+	outer := cl.Wrap("outer", ModuleFunc(func(ctx context.Context, in map[string]any) (map[string]any, error) {
+		var wg sync.WaitGroup
+		for i := 0; i < n; i++ {
+			wg.Add(1)
+			go func(i int) {
+				defer wg.Done()
+				_, _ = inner.Process(ctx, map[string]any{"i": i, "q": text("q", i)})
+			}(i)
+		}
+		wg.Wait()
+		return map[string]any{"done": text("d", 0)}, nil
+	}))
+	for k := 0; k < 3; k++ {
+		if _, err := outer.Process(context.Background(), map[string]any{"question": text("top", k)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	flush(t, cl)
+	enc := func(v any) string { b, _ := json.Marshal(v); return string(b) }
+	checked := 0
+	for _, s := range capt.spans(t) {
+		name := str(s["name"])
+		var i int
+		switch {
+		case strings.HasPrefix(name, "lm"):
+			i, _ = strconv.Atoi(name[2:])
+			if in, out := spanText(s, "input"), spanText(s, "output"); in != enc(map[string]any{"prompt": text("p", i)}) ||
+				out != enc(map[string]any{"completion": text("c", i)}) {
+				t.Errorf("%s: %q -> %q", name, in, out)
+			}
+			checked++
+		case name == "inner":
+			var m map[string]any
+			if err := json.Unmarshal([]byte(spanText(s, "input")), &m); err != nil {
+				t.Fatalf("inner input: %v", err)
+			}
+			i = int(m["i"].(float64))
+			if in, out := spanText(s, "input"), spanText(s, "output"); in != enc(map[string]any{"i": i, "q": text("q", i)}) ||
+				out != enc(map[string]any{"answer": text("a", i)}) {
+				t.Errorf("inner %d: %q -> %q", i, in, out)
+			}
+			checked++
+		}
+	}
+	if checked != 3*2*n {
+		t.Errorf("checked %d spans, want %d", checked, 3*2*n)
+	}
 }

@@ -107,15 +107,15 @@ func (w *wrappedModule) Process(ctx context.Context, inputs map[string]any) (map
 	if parent == nil {
 		opts, eventID = callOptionsFrom(ctx)
 	}
-	in := w.c.textMap(inputs, nil, &w.inKeys, parent)
+	in := w.c.textMap(inputs, &w.inKeys, parent)
 	n, err := w.c.beginCall(ctx, parent, w.name, in.text, eventID, opts)
 	if err != nil {
-		in.release()
+		in.release(parent)
 		w.c.warnRefused(err)
 		return w.m.Process(ctx, inputs)
 	}
 	n.inClean = in.clean
-	buf := in.buf // the core has copied the text: the outputs reuse its buffer
+	in.release(n) // the core has copied the text: its buffer is lent to what runs under the call, then its outputs
 	ended := false
 	defer func() {
 		if !ended {
@@ -125,7 +125,7 @@ func (w *wrappedModule) Process(ctx context.Context, inputs map[string]any) (map
 	out, err := w.m.Process(n, inputs) // n: ctx carrying the call
 	ended = true
 
-	output := w.c.textMap(out, buf, &w.outKeys, n)
+	output := w.c.textMap(out, &w.outKeys, n)
 	r := callResult{output: output.text, clean: output.clean}
 	if err != nil {
 		r.errType = fmt.Sprintf("%T", err)
@@ -138,7 +138,7 @@ func (w *wrappedModule) Process(ctx context.Context, inputs map[string]any) (map
 		}
 	}
 	n.end(r, opts)
-	output.release()
+	output.release(n.parent)
 	return out, err
 }
 

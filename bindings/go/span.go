@@ -69,7 +69,7 @@ func (c *Client) StartSpan(ctx context.Context, kind SpanKind, name string, inpu
 func (c *Client) startSpan(ctx context.Context, parent *node, kind SpanKind, name string, input any) (context.Context, *Span) {
 	in := c.textJSON(input, &c.spanInKeys, parent)
 	n, err := c.beginSpan(ctx, parent, kind, name, in.text)
-	in.release()
+	in.release(parent)
 	if err != nil {
 		c.warnRefused(err)
 		return ctx, nil
@@ -101,7 +101,7 @@ func (s *Span) End(r SpanResult) {
 		cr.errMsg = r.Err.Error()
 	}
 	s.n.end(cr, nil)
-	output.release()
+	output.release(s.n.parent)
 }
 
 // EventID is the event id of the top-level call the span belongs to ("" for
