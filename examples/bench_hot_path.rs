@@ -13,8 +13,10 @@
 //! BENCH_NOPACE=1 makes the calls back to back, BENCH_PACE_US=N one call every N us instead of
 //! 100; BENCH_EVICT_KB=N writes one byte per cache line of an N KiB buffer before each call
 //! (cold caches on demand: 2048 evicts this CPU's 1 MiB L2); BENCH_TEXT_BYTES=N makes the
-//! input and the output N bytes instead of 1,024; BENCH_MARKS=1 prints the addresses of the
-//! two markers read around each timed call (see MARK_BEGIN).
+//! input and the output N bytes instead of 1,024; BENCH_EVICT_PAGES=N touches one line in each
+//! of N 4 KiB pages before each call (TLB entries evicted, few lines: see EvictPages);
+//! BENCH_MARKS=1 prints the addresses of the two markers read around each timed call (see
+//! MARK_BEGIN).
 
 mod bench_sink;
 
@@ -56,6 +58,62 @@ fn payload() -> Payload {
         input: text_of(text_bytes(), 1),
         output: text_of(text_bytes(), 7),
         model: "openai/gpt-4o-mini".into(),
+    }
+}
+
+/// BENCH_EVICT_PAGES=N: one byte written in each of N pages of 4 KiB (BENCH_EVICT_STRIDE bytes
+/// apart, 4096 by default) before each call, in a mapping kept off huge pages: with the default
+/// stride this evicts TLB entries while touching only N cache lines; with a stride of 64 the
+/// same N lines lie in a few pages (the cache effect alone, for comparison).
+struct EvictPages {
+    map: *mut u8,
+    pages: usize,
+    stride: usize,
+}
+
+impl EvictPages {
+    fn new() -> Self {
+        let env = |name: &str, default: usize| std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default);
+        let (pages, stride) = (env("BENCH_EVICT_PAGES", 0), env("BENCH_EVICT_STRIDE", 4096).max(1));
+        if pages == 0 || cfg!(not(unix)) {
+            return EvictPages { map: std::ptr::null_mut(), pages: 0, stride };
+        }
+        Self::map(pages, stride)
+    }
+
+    #[cfg(not(unix))]
+    fn map(_: usize, _: usize) -> Self {
+        unreachable!("unix only")
+    }
+
+    #[cfg(unix)]
+    fn map(pages: usize, stride: usize) -> Self {
+        let len = pages * stride;
+        // SAFETY: a new private anonymous mapping (no file, no fixed address).
+        let map = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                -1,
+                0,
+            )
+        };
+        assert_ne!(map, libc::MAP_FAILED, "mmap");
+        // SAFETY: `map` is the mapping of `len` bytes made just above.
+        unsafe { libc::madvise(map, len, libc::MADV_NOHUGEPAGE) };
+        EvictPages { map: map.cast(), pages, stride }
+    }
+
+    fn touch(&mut self) {
+        for i in 0..self.pages {
+            // SAFETY: i * stride < pages * stride, the length of the mapping (never unmapped).
+            unsafe {
+                let byte = self.map.add(i * self.stride);
+                byte.write_volatile(byte.read_volatile().wrapping_add(1));
+            }
+        }
     }
 }
 
@@ -132,6 +190,7 @@ fn run(name: &str, config: &str, threads: usize, samples: usize, op: Op, pace: b
                 let pace_us: u64 = std::env::var("BENCH_PACE_US").ok().and_then(|v| v.parse().ok()).unwrap_or(PACE_US);
                 let evict_kb: usize = std::env::var("BENCH_EVICT_KB").ok().and_then(|v| v.parse().ok()).unwrap_or(0);
                 let mut evict = vec![0u8; evict_kb * 1024];
+                let mut pages = EvictPages::new();
                 for _ in 0..samples {
                     if pace {
                         next += Duration::from_micros(pace_us);
@@ -143,6 +202,7 @@ fn run(name: &str, config: &str, threads: usize, samples: usize, op: Op, pace: b
                     for line in evict.chunks_mut(64) {
                         line[0] = line[0].wrapping_add(1);
                     }
+                    pages.touch();
                     let t = Instant::now();
                     // SAFETY: reads of two statics that nothing writes (markers for a memory trace).
                     unsafe { std::ptr::read_volatile(&raw const MARK_BEGIN) };
