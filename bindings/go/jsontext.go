@@ -111,6 +111,11 @@ func (c *Client) textMap(m map[string]any, hint *keyHint, known *node) pooledTex
 	if m == nil {
 		return pooledText{}
 	}
+	if len(m) == 1 && hint != nil {
+		if t, ok := c.textOne(m, hint, known); ok {
+			return t
+		}
+	}
 	buf := takeBuf(known)
 	e := jsonWriter{buf: (*buf)[:0], keys: &c.keys, hint: hint, known: known}
 	if len(m) <= smallMap { // what encode would do, without its type switches
@@ -277,7 +282,12 @@ func (e *jsonWriter) rawBytes(b []byte) {
 func (e *jsonWriter) str(s string) bool {
 	whole := len(s)
 	s = capChars(s, e.left)
-	i := jsonscan.Index(s)
+	return e.strAt(s, jsonscan.Index(s), whole)
+}
+
+// strAt is str once s is cut to the budget, its first i bytes known to need
+// no escaping (i = jsonscan.Index(s)); whole is its length before the cut.
+func (e *jsonWriter) strAt(s string, i, whole int) bool {
 	e.grow(len(s) + 2)
 	e.buf = append(e.buf, '"')
 	e.buf = append(e.buf, s[:i]...)
@@ -537,6 +547,52 @@ func (e *jsonWriter) smallStringMap(m map[string]any, depth int) {
 		}
 	}
 	e.raw("}")
+}
+
+// textOne is textMap for the usual input or output: one entry whose key is
+// the hint's, a string value, and a text the cap does not cut. It writes
+// {"key":"value"} straight into the buffer, without a jsonWriter when the value
+// needs no escaping; the same text as hintedEntry (nothing is cut: every
+// character is at least a byte). It reports false, having taken nothing, for
+// any other map.
+func (c *Client) textOne(m map[string]any, hint *keyHint, known *node) (pooledText, bool) {
+	ks := hint.Load()
+	if ks == nil || ks.n != 1 {
+		return pooledText{}, false
+	}
+	v, ok := m[ks.keys[0]]
+	if !ok {
+		return pooledText{}, false
+	}
+	s, ok := v.(string)
+	key := ks.enc[0] // "key":
+	if !ok || 1+len(key)+len(s)+3 > c.maxText+1 {
+		return pooledText{}, false
+	}
+	i := len(s)
+	if len(s) < cleanMin || !known.cleanKnown(s) {
+		i = jsonscan.Index(s)
+	}
+	buf := takeBuf(known)
+	b := slices.Grow((*buf)[:0], 1+len(key)+len(s)+3)
+	b = append(b, '{')
+	b = append(b, key...)
+	t := pooledText{buf: buf, noUsageKeys: !ks.usage}
+	if i == len(s) {
+		b = append(b, '"')
+		b = append(b, s...)
+		b = append(b, '"', '}')
+		if len(s) >= cleanMin {
+			t.clean[0] = s
+		}
+	} else { // escapes: str's loop, from the first byte to escape
+		e := jsonWriter{buf: b, left: 1 << 30}
+		e.strAt(s, i, len(s))
+		b = append(e.buf, '}')
+	}
+	*buf = b
+	t.text = unsafe.String(unsafe.SliceData(b), len(b))
+	return t, true
 }
 
 // hintedEntry is knownStringMap for the usual inputs and outputs, a map of one

@@ -204,7 +204,9 @@ func TestStrMatchesEncodingJSON(t *testing.T) {
 // share lengths and keys in every way a lookup could be fooled by.
 func TestKnownKeysMatchIterating(t *testing.T) {
 	keys := []string{"question", "answer", "a", "b", `quo"te`, "é", "\u2028", "model", "usage", "", "context", strings.Repeat("k", 70)}
-	vals := []any{"v", `s"x`, 1, 2.5, nil, true, []any{"x"}, map[string]any{"question": "nested", "b": 1}, strings.Repeat("z", 300)}
+	vals := []any{"v", `s"x`, 1, 2.5, nil, true, []any{"x"}, map[string]any{"question": "nested", "b": 1}, strings.Repeat("z", 300),
+		strings.Repeat("y", 200) + "\n" + strings.Repeat("é", 20), "line\nbreak", "\u2028"}
+	cl := &Client{}
 	r := rand.New(rand.NewSource(3))
 	var cache keyCache
 	var hints [3]keyHint
@@ -231,6 +233,13 @@ func TestKnownKeysMatchIterating(t *testing.T) {
 			t.Fatalf("%#v budget %d:\ncached %s (%v, left %d)\n plain %s (%v, left %d)", m, budget,
 				cached.buf, cached.noUsageKeys, cached.left, plain.buf, plain.noUsageKeys, plain.left)
 		}
+		// textMap (textOne for one string entry) as a client encodes an input
+		cl.maxText = budget
+		if got := cl.textMap(m, &hints[r.Intn(len(hints))], nil); got.text != string(plain.buf) || got.noUsageKeys != plain.noUsageKeys {
+			t.Fatalf("%#v budget %d:\ntextMap %s (%v)\n  plain %s (%v)", m, budget, got.text, got.noUsageKeys, plain.buf, plain.noUsageKeys)
+		} else {
+			got.release(nil)
+		}
 		if budget == 1<<20 {
 			var want bytes.Buffer
 			enc := json.NewEncoder(&want)
@@ -240,6 +249,24 @@ func TestKnownKeysMatchIterating(t *testing.T) {
 			}
 			if got := string(cached.buf) + "\n"; got != want.String() {
 				t.Fatalf("%#v:\n got %s\nwant %s", m, got, want.String())
+			}
+		}
+	}
+	// one string entry at every budget around its length (textOne's bound)
+	var hint keyHint
+	for _, v := range []string{"v", `s"x`, "line\nbreak", strings.Repeat("z", 300), strings.Repeat("y", 130) + "\u2028"} {
+		for _, k := range []string{"question", `quo"te`, "é"} {
+			m := map[string]any{k: v}
+			whole, _ := json.Marshal(m)
+			for budget := 0; budget <= len(whole)+8; budget++ {
+				plain := jsonWriter{left: budget + 1}
+				plain.smallStringMap(m, 0)
+				cl.maxText = budget
+				for pass := 0; pass < 2; pass++ { // the second with the hint set
+					if got := cl.textMap(m, &hint, nil); got.text != string(plain.buf) {
+						t.Fatalf("%q budget %d pass %d:\ntextMap %s\n  plain %s", m, budget, pass, got.text, plain.buf)
+					}
+				}
 			}
 		}
 	}
