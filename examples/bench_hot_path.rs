@@ -203,6 +203,9 @@ fn run(name: &str, config: &str, threads: usize, samples: usize, op: Op, pace: b
                         line[0] = line[0].wrapping_add(1);
                     }
                     pages.touch();
+                    // The evictions' stores complete before the clock starts (or the call's first
+                    // locked instruction would wait for them).
+                    std::sync::atomic::fence(std::sync::atomic::Ordering::SeqCst);
                     let t = Instant::now();
                     // SAFETY: reads of two statics that nothing writes (markers for a memory trace).
                     unsafe { std::ptr::read_volatile(&raw const MARK_BEGIN) };
