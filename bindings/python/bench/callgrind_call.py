@@ -1,7 +1,7 @@
 """Instructions per wrapped call on the calling thread, counted by callgrind (exact, unlike
 timings on a loaded machine), and where they go by library.
 
-    python bench/callgrind_call.py [--workload predict|trivial] [--tracing on|off] [--calls 200]
+    python bench/callgrind_call.py [--workload predict|trivial|floor] [--tracing on|off] [--calls 200]
 
 Re-runs itself under ``valgrind --tool=callgrind --instr-atstart=no --separate-threads=yes``:
 imports and warm-up run uninstrumented; then N plain and N wrapped calls are counted on the
@@ -60,6 +60,8 @@ def child(args: argparse.Namespace) -> None:
                 return fixed
 
         plain, wrapped = Trivial(), rd.wrap(Trivial())
+    elif args.workload == "floor":
+        plain, wrapped = dspy.Predict("question -> answer"), floor_wrapper(dspy)
     else:
         plain = dspy.Predict("question -> answer")
         wrapped = rd.wrap(dspy.Predict("question -> answer"))
@@ -84,6 +86,43 @@ def child(args: argparse.Namespace) -> None:
             fn(question=q)
         cg.cg_off(label.encode())
     rd.shutdown(5000)
+
+
+def floor_wrapper(dspy):
+    """The least a ctypes binding can do around a Predict: time it, read its input, output and
+    its LM's last history entry (usage, model), pack them and make one foreign call (a no-op:
+    libc's strnlen on the packed struct). No scope for nested calls, no per-LM-call capture, no
+    threads, no span: what is left of a wrapped call's cost when everything it promises beyond
+    one event is taken away."""
+    import ctypes
+    import struct
+    import time
+
+    libc = ctypes.PyDLL(None)
+    call = libc.strnlen
+    call.argtypes, call.restype = [ctypes.c_void_p, ctypes.c_size_t], ctypes.c_size_t
+    record = struct.Struct("@PLPLqqll")
+    off = sys.getsizeof(b"") - 1  # a bytes object's data, from its id
+    now = time.time_ns
+    inner = dspy.Predict("question -> answer")
+    lm = dspy.settings.lm
+
+    def wrapped(**kwargs):
+        t0 = now()
+        result = inner(**kwargs)
+        (text,) = kwargs.values()
+        ib = text.encode()
+        (out,) = result._store.values()
+        ob = out.encode()
+        entry = lm.history[-1]
+        usage = entry["usage"]
+        entry["model"]
+        packed = record.pack(id(ib) + off, len(ib), id(ob) + off, len(ob), t0, now(),
+                             usage.get("prompt_tokens") or 0, usage.get("completion_tokens") or 0)
+        call(id(packed) + off, 8)
+        return result
+
+    return wrapped
 
 
 def totals(path: str) -> "Tuple[List[str], Dict[Tuple[str, str], List[int]]]":
@@ -208,7 +247,7 @@ def parent(args: argparse.Namespace) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--workload", choices=("predict", "trivial"), default="predict")
+    ap.add_argument("--workload", choices=("predict", "trivial", "floor"), default="predict")
     ap.add_argument("--tracing", choices=("on", "off"), default="on")
     ap.add_argument("--calls", type=int, default=200)
     ap.add_argument("--keep", help="a directory for the callgrind dumps (callgrind_annotate them)")
