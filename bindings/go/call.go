@@ -88,6 +88,20 @@ static rd_go_begun rd_go_span_begin(rd_client c, rd_call parent, int32_t kind, c
 	return r;
 }
 
+// rd_go_usual_result fills r with the usual result: an output, a model, token
+// counts and a finish reason, every other field NULL. The pointers are the
+// caller's and only borrowed until the call that takes r returns.
+static void rd_go_usual_result(rd_call_result *r,
+		const char *output, size_t output_len, const char *model, size_t model_len,
+		int64_t prompt_tokens, int64_t completion_tokens,
+		const char *finish_reason, size_t finish_reason_len) {
+	memset(r, 0, sizeof *r);
+	r->output = output; r->output_len = output_len;
+	r->model = model; r->model_len = model_len;
+	r->prompt_tokens = prompt_tokens; r->completion_tokens = completion_tokens;
+	r->finish_reason = finish_reason; r->finish_reason_len = finish_reason_len;
+}
+
 // rd_go_record_lm records an LM span that begins and ends at t, with its usage
 // (what Report gives).
 static rd_go_ret rd_go_record_lm(rd_client c, rd_call parent, const char *name, size_t name_len, uint64_t t,
@@ -96,34 +110,33 @@ static rd_go_ret rd_go_record_lm(rd_client c, rd_call parent, const char *name, 
 	rd_call_result r;
 	rd_error e;
 	rd_go_ret ret;
-	memset(&r, 0, sizeof r);
+	rd_go_usual_result(&r, NULL, 0, model, model_len, prompt_tokens, completion_tokens,
+		finish_reason, finish_reason_len);
 	e.code = RD_OK;
-	r.model = model; r.model_len = model_len;
-	r.prompt_tokens = prompt_tokens; r.completion_tokens = completion_tokens;
-	r.finish_reason = finish_reason; r.finish_reason_len = finish_reason_len;
 	ret.rc = rd_span_record(c, parent, RD_SPAN_LM, name, name_len, NULL, 0, t, t, &r, &e);
 	ret.err = rd_go_err_message(ret.rc, &e);
 	return ret;
 }
 
-// rd_go_end_usual is rd_go_end for the usual result: an output, a model, token
-// counts and a finish reason, every other field NULL (fewer arguments to pass).
+// rd_go_end_result ends the call or span h with r (borrowed).
+static rd_go_ret rd_go_end_result(rd_client c, rd_call h, int span, const rd_call_result *r) {
+	rd_error e;
+	rd_go_ret ret;
+	e.code = RD_OK;
+	ret.rc = span ? rd_span_end(c, h, r, &e) : rd_wrap_end(c, h, r, &e);
+	ret.err = rd_go_err_message(ret.rc, &e);
+	return ret;
+}
+
+// rd_go_end_usual is rd_go_end for the usual result (fewer arguments to pass).
 static rd_go_ret rd_go_end_usual(rd_client c, rd_call h, int span,
 		const char *output, size_t output_len, const char *model, size_t model_len,
 		int64_t prompt_tokens, int64_t completion_tokens,
 		const char *finish_reason, size_t finish_reason_len) {
 	rd_call_result r;
-	rd_error e;
-	rd_go_ret ret;
-	memset(&r, 0, sizeof r);
-	e.code = RD_OK;
-	r.output = output; r.output_len = output_len;
-	r.model = model; r.model_len = model_len;
-	r.prompt_tokens = prompt_tokens; r.completion_tokens = completion_tokens;
-	r.finish_reason = finish_reason; r.finish_reason_len = finish_reason_len;
-	ret.rc = span ? rd_span_end(c, h, &r, &e) : rd_wrap_end(c, h, &r, &e);
-	ret.err = rd_go_err_message(ret.rc, &e);
-	return ret;
+	rd_go_usual_result(&r, output, output_len, model, model_len, prompt_tokens, completion_tokens,
+		finish_reason, finish_reason_len);
+	return rd_go_end_result(c, h, span, &r);
 }
 
 // rd_go_end fills an rd_call_result on the C stack and ends the call or span.
@@ -138,14 +151,8 @@ static rd_go_ret rd_go_end(rd_client c, rd_call h, int span,
 		const char *event_name, size_t event_name_len,
 		const char *attachments_json, size_t attachments_json_len) {
 	rd_call_result r;
-	rd_error e;
-	rd_go_ret ret;
-	memset(&r, 0, sizeof r);
-	e.code = RD_OK;
-	r.output = output; r.output_len = output_len;
-	r.model = model; r.model_len = model_len;
-	r.prompt_tokens = prompt_tokens; r.completion_tokens = completion_tokens;
-	r.finish_reason = finish_reason; r.finish_reason_len = finish_reason_len;
+	rd_go_usual_result(&r, output, output_len, model, model_len, prompt_tokens, completion_tokens,
+		finish_reason, finish_reason_len);
 	r.error_type = error_type; r.error_type_len = error_type_len;
 	r.error_message = error_message; r.error_message_len = error_message_len;
 	r.properties_json = properties_json; r.properties_json_len = properties_json_len;
@@ -153,9 +160,7 @@ static rd_go_ret rd_go_end(rd_client c, rd_call h, int span,
 	r.convo_id = convo_id; r.convo_id_len = convo_id_len;
 	r.event_name = event_name; r.event_name_len = event_name_len;
 	r.attachments_json = attachments_json; r.attachments_json_len = attachments_json_len;
-	ret.rc = span ? rd_span_end(c, h, &r, &e) : rd_wrap_end(c, h, &r, &e);
-	ret.err = rd_go_err_message(ret.rc, &e);
-	return ret;
+	return rd_go_end_result(c, h, span, &r);
 }
 */
 import "C"

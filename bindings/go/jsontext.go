@@ -536,17 +536,24 @@ func (e *jsonWriter) smallStringMap(m map[string]any, depth int) {
 		}
 		e.str(en.key)
 		e.raw(":")
-		switch s, ok := en.val.(string); {
-		case !ok:
-			e.anyValue(en.val, depth+1)
-		case e.full(): // the key took the rest of the budget
-		case len(s) < cleanMin:
-			e.str(s)
-		default:
-			e.strValue(s)
-		}
+		e.memberValue(en.val, depth+1)
 	}
 	e.raw("}")
+}
+
+// memberValue writes the value of a map entry whose key was just written: a
+// string without anyValue's type switch, nothing when the key took the rest of
+// the budget.
+func (e *jsonWriter) memberValue(v any, depth int) {
+	switch s, ok := v.(string); {
+	case !ok:
+		e.anyValue(v, depth)
+	case e.full():
+	case len(s) < cleanMin:
+		e.str(s)
+	default:
+		e.strValue(s)
+	}
 }
 
 // textOne is textMap for the usual input or output: one entry whose key is
@@ -618,15 +625,7 @@ func (e *jsonWriter) hintedEntry(m map[string]any) bool {
 	e.raw("{")
 	if !e.full() {
 		e.key(ks, 0)
-		switch {
-		case !isStr:
-			e.anyValue(v, 1)
-		case e.full(): // the key took the rest of the budget
-		case len(s) < cleanMin:
-			e.str(s)
-		default:
-			e.strValue(s)
-		}
+		e.memberValue(v, 1)
 	}
 	e.raw("}")
 	return true
@@ -659,15 +658,7 @@ func (e *jsonWriter) knownStringMap(ks *keySet, vals *[smallMap]any, depth int) 
 			e.raw(",")
 		}
 		e.key(ks, i)
-		switch s, ok := vals[i].(string); {
-		case !ok:
-			e.anyValue(vals[i], depth+1)
-		case e.full(): // the key took the rest of the budget
-		case len(s) < cleanMin:
-			e.str(s)
-		default:
-			e.strValue(s)
-		}
+		e.memberValue(vals[i], depth+1)
 	}
 	e.raw("}")
 }
