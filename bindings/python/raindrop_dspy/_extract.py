@@ -297,26 +297,14 @@ def _read_settings_lm() -> Any:
     return _settings.lm
 
 
-def fallback_model(module: Any, kwargs: Dict[str, Any]) -> Optional[str]:
-    """Model when no LM call was seen: per-call lm=, the module's lm, settings.lm."""
-    try:
-        lm = kwargs.get("lm")
-        if lm is None:
-            lm = object.__getattribute__(module, "__dict__").get("lm")
-        if lm is None:
-            lm = _read_settings_lm()
-        m = getattr(lm, "model", None)
-        return None if m is None else str(m)
-    except Exception:
-        return None
-
-
 def fallback_model_bytes(module: Any, kwargs: Dict[str, Any]) -> Optional[bytes]:
-    """``fallback_model``, encoded (cached): what ``rd_wrap_end`` takes."""
+    """The model of a call without LM calls, encoded (cached) for ``rd_wrap_end``: per-call lm=,
+    the module's lm, settings.lm."""
     try:
         lm = kwargs.get("lm") if kwargs else None
         if lm is None:
-            lm = _module_dict(module).get("lm")
+            # dspy.Module.__getattribute__ is Python code: read the instance dict directly.
+            lm = object.__getattribute__(module, "__dict__").get("lm")
             if lm is None:
                 lm = _read_settings_lm()
         m = getattr(lm, "model", None)
@@ -326,13 +314,6 @@ def fallback_model_bytes(module: Any, kwargs: Dict[str, Any]) -> Optional[bytes]
         return b if b is not None else cached_bytes(str(m))
     except Exception:
         return None
-
-
-def _dict_of(obj: Any) -> Dict[str, Any]:
-    return object.__getattribute__(obj, "__dict__")  # type: ignore[no-any-return]
-
-
-_module_dict = _dict_of  # dspy.Module.__getattribute__ is Python code: bypass it
 
 
 def no_usage(result: Any, store: Any) -> bool:

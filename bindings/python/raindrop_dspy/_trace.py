@@ -429,24 +429,13 @@ def _record_lm(frame: Frame, lm: Any, entry: Any, t0: int, t1: int, result: Any,
             info = _lm_infos.get(key)  # held in a local: what it points to stays alive
             if info is None:
                 info = _lm_info(key)
-            if et is None and inb is None:
-                if marr is not None and ob is not None:  # tracing on, the usual call
-                    a = _new_lm_span(hid, frame.handle, info[0], t0, t1, pt, ct, id(ob) + _OFF, len(ob),
-                                     id(marr) + _OFF, len(msgs), 0, 0, 0, 0, 0, 0)
-                elif marr is None and ob is None:  # tracing off: what the roll-up needs
-                    a = _new_lm_span(hid, frame.handle, info[0], t0, t1, pt, ct, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
-                else:
-                    a = None
-            else:
-                a = None
-            if a is None:
-                a = _new_lm_span(
-                    hid, frame.handle, info[0], t0, t1, pt, ct,
-                    0 if ob is None else id(ob) + _OFF, 0 if ob is None else len(ob),
-                    0 if marr is None else id(marr) + _OFF, 0 if marr is None else len(msgs),
-                    0 if inb is None else id(inb) + _OFF, 0 if inb is None else len(inb),
-                    0 if et is None else id(et) + _OFF, 0 if et is None else len(et),
-                    0 if em is None else id(em) + _OFF, 0 if em is None else len(em))
+            a = _new_lm_span(
+                hid, frame.handle, info[0], t0, t1, pt, ct,
+                0 if ob is None else id(ob) + _OFF, 0 if ob is None else len(ob),
+                0 if marr is None else id(marr) + _OFF, 0 if marr is None else len(msgs),
+                0 if inb is None else id(inb) + _OFF, 0 if inb is None else len(inb),
+                0 if et is None else id(et) + _OFF, 0 if et is None else len(et),
+                0 if em is None else id(em) + _OFF, 0 if em is None else len(em))
             rc = lm_span(a, None)
         else:
             mb = None if model is None else cached_bytes(model)
@@ -501,19 +490,15 @@ def _make_lm_call(orig: Callable[..., Any]) -> Callable[..., Any]:
         try:
             result = orig(self, *args, **kwargs)
         except BaseException as exc:
-            t1 = _time_ns()
+            record_lm(frame, self, slot[0], t0, _time_ns(), None, exc, args, kwargs)
+            raise
+        else:
+            record_lm(frame, self, slot[0], t0, _time_ns(), result, None, args, kwargs)
+        finally:
             if outer is None:
                 _waiting.pop(tid, None)
             else:
                 _waiting[tid] = outer
-            record_lm(frame, self, slot[0], t0, t1, None, exc, args, kwargs)
-            raise
-        t1 = _time_ns()
-        if outer is None:
-            _waiting.pop(tid, None)
-        else:
-            _waiting[tid] = outer
-        record_lm(frame, self, slot[0], t0, t1, result, None, args, kwargs)
         return result
 
     return __call__
